@@ -1,0 +1,42 @@
+"""Muster's settings: environment variables prefixed ``MUSTER_``, all with working defaults.
+
+No setting is needed to run locally: with no server URL configured, ``muster up`` starts
+embedded NATS, PostgreSQL and Redis under :attr:`Settings.data_dir`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``$XDG_DATA_HOME/muster`` or ``~/.local/share/muster``)."""
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "muster"
+
+
+class Settings(BaseSettings):
+    """All of Muster's configuration, read from ``MUSTER_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MUSTER_", extra="ignore")
+
+    nats_url: str | None = Field(default=None, description="NATS server; unset = embedded")
+    database_url: str | None = Field(default=None, description="PostgreSQL; unset = embedded")
+    redis_url: str | None = Field(default=None, description="Redis; unset = embedded")
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    nats_timeout: float = Field(default=5.0, gt=0, description="seconds before a NATS call fails")
+    nats_sync_interval: str = Field(
+        default="2m",
+        description="JetStream fsync interval for the embedded server ('always' for production)",
+    )
+
+    discord_token: str | None = Field(default=None, description="bot token; unset = emulator")
+    discord_api_base: str = Field(default="https://discord.com/api/v10")
+    discord_outbound: Literal["direct", "in_process", "external"] = "in_process"

@@ -1,0 +1,121 @@
+"""The local stack: the three servers Muster needs, embedded unless URLs are configured.
+
+``LocalStack`` is used by ``muster up`` and by the test suite's session fixture alike. A server
+whose URL is configured (``MUSTER_NATS_URL``, ``MUSTER_DATABASE_URL``, ``MUSTER_REDIS_URL``) is
+used as it is; any other is started under the data directory on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from deploy.embedded import nats_server, redis_server
+from deploy.embedded_postgres import ensure_database, postgres_server, wait_until_accepting
+from deploy.processes import ServerProcess
+
+DATABASE = "muster"
+
+
+@dataclass
+class Endpoint:
+    """Where one dependency is, and whether Muster started it."""
+
+    name: str
+    url: str
+    embedded: bool
+    detail: str = ""
+
+
+@dataclass
+class LocalStack:
+    """Start the servers that have no configured URL; stop them on exit."""
+
+    data_dir: Path
+    nats_url: str | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+    durable: bool = True
+    nats_sync_interval: str = "2m"
+    processes: list[ServerProcess] = field(default_factory=list)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        """Start what is needed and wait until each one answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        planned: dict[str, ServerProcess] = {}
+        if self.nats_url is None:
+            planned["nats"] = nats_server(self.data_dir, sync_interval=self.nats_sync_interval)
+        if self.database_url is None:
+            planned["postgres"] = postgres_server(self.data_dir, durable=self.durable)
+        if self.redis_url is None:
+            planned["redis"] = redis_server(self.data_dir, persist=self.durable)
+        try:
+            # Started from this thread, not a pool: PR_SET_PDEATHSIG fires when the *thread*
+            # that forked a server exits.
+            for process in planned.values():
+                process.start()
+                self.processes.append(process)
+            if "postgres" in planned:
+                admin = f"postgresql://postgres@127.0.0.1:{planned['postgres'].port}/postgres"
+                wait_until_accepting(admin)
+                ensure_database(admin, DATABASE)
+        except BaseException:
+            self.stop()
+            raise
+        self._record(planned)
+        return self
+
+    def _record(self, planned: dict[str, ServerProcess]) -> None:
+        def endpoint(name: str, key: str, configured: str | None, url: str) -> Endpoint:
+            process = planned.get(key)
+            if process is None:
+                return Endpoint(name, configured or "", embedded=False, detail="configured")
+            return Endpoint(name, url, embedded=True, detail=f"log {process.log_path}")
+
+        nats = planned.get("nats")
+        pg = planned.get("postgres")
+        redis = planned.get("redis")
+        self.endpoints = {
+            "nats": endpoint(
+                "NATS JetStream", "nats", self.nats_url,
+                f"nats://127.0.0.1:{nats.port}" if nats else "",
+            ),
+            "postgres": endpoint(
+                "PostgreSQL", "postgres", self.database_url,
+                f"postgresql://postgres@127.0.0.1:{pg.port}/{DATABASE}" if pg else "",
+            ),
+            "redis": endpoint(
+                "Redis", "redis", self.redis_url,
+                f"redis://127.0.0.1:{redis.port}/0" if redis else "",
+            ),
+        }  # fmt: skip
+
+    def url(self, key: str) -> str:
+        """The URL of ``nats``, ``postgres`` or ``redis``."""
+        return self.endpoints[key].url
+
+    def stop(self) -> None:
+        """Stop every server this stack started, newest first.
+
+        A throwaway stack (``durable=False``, as in tests) also removes its PostgreSQL cluster
+        when that had to live outside the data directory.
+        """
+        while self.processes:
+            process = self.processes.pop()
+            process.stop()
+            if not self.durable and process.cwd and not process.cwd.is_relative_to(self.data_dir):
+                shutil.rmtree(process.cwd, ignore_errors=True)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

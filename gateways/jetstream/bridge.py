@@ -1,0 +1,155 @@
+"""A synchronous front for one asyncio NATS connection.
+
+eventsourcing's recorders are synchronous and are called from many threads at once; nats-py is
+asyncio. A :class:`NatsBridge` owns one event loop in a daemon thread and one NATS connection on
+it. Callers submit coroutines with :meth:`NatsBridge.run`, which blocks the calling thread for at
+most ``timeout`` seconds, so concurrent threads share one connection and overlap their round trips.
+
+No call hangs: an unreachable or silent server becomes eventsourcing's ``OperationalError``
+naming the URL and what to check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import nats
+from eventsourcing.persistence import OperationalError
+from nats.aio.client import Client as NATS
+
+T = TypeVar("T")
+
+HINT = "is the server running and reachable? `muster doctor` checks every dependency"
+
+
+def wait_for_port(host: str, port: int, timeout: float) -> bool:
+    """Poll a TCP port until it accepts a connection or ``timeout`` passes.
+
+    A NATS connect attempt before the port is open costs seconds of reconnect wait, so every
+    connect is preceded by this cheap probe.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(0.5, timeout)):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+def host_and_port(url: str) -> tuple[str, int]:
+    """Host and port of the first server in a NATS URL (``nats://h:p[,nats://h2:p2]``)."""
+    first = url.split(",")[0].strip()
+    if "://" not in first:
+        first = "nats://" + first
+    parts = urlsplit(first)
+    return parts.hostname or "127.0.0.1", parts.port or 4222
+
+
+class NatsBridge:
+    """One NATS connection on a private event loop, usable from any thread."""
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="muster-nats-bridge", daemon=True
+        )
+        self._thread.start()
+        self._closed = False
+        try:
+            self.nc: NATS = self.run(self._connect)
+        except BaseException:
+            self._stop_loop()
+            raise
+
+    async def _connect(self) -> NATS:
+        host, port = host_and_port(self.url)
+        reachable = await asyncio.to_thread(wait_for_port, host, port, self.timeout)
+        if not reachable:
+            raise OperationalError(
+                f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
+            )
+        try:
+            return await nats.connect(
+                self.url,
+                connect_timeout=self.timeout,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+                name="muster",
+            )
+        except (OSError, nats.errors.Error) as error:
+            raise OperationalError(f"cannot connect to NATS at {self.url}: {error}; {HINT}") from error
+
+    def run(
+        self, make: Callable[[], Awaitable[T]], timeout: float | None = None
+    ) -> T:
+        """Run ``make()`` on the bridge's loop and return its result, waiting at most ``timeout``."""
+        if self._closed:
+            raise OperationalError(f"the NATS connection to {self.url} is closed")
+        limit = self.timeout if timeout is None else timeout
+
+        async def call() -> T:
+            return await make()
+
+        future = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        try:
+            return future.result(limit + 1.0)
+        except (FutureTimeoutError, TimeoutError, nats.errors.TimeoutError) as error:
+            future.cancel()
+            raise OperationalError(
+                f"NATS at {self.url} did not answer within {limit:g}s: {HINT}"
+            ) from error
+        except nats.errors.ConnectionClosedError as error:
+            raise OperationalError(f"the NATS connection to {self.url} is closed") from error
+        except nats.errors.NoRespondersError as error:
+            raise OperationalError(
+                f"NATS at {self.url} has no JetStream responder: start nats-server with -js"
+            ) from error
+
+    def submit_cleanup(self, make: Callable[[], Awaitable[None]]) -> None:
+        """Schedule best-effort cleanup (an unsubscribe, say) without waiting for it.
+
+        A connection already closed has nothing left to clean up, so that error is ignored.
+        """
+        if self._closed:
+            return
+
+        async def cleanup() -> None:
+            with contextlib.suppress(nats.errors.ConnectionClosedError):
+                await make()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self._loop)
+
+    def close(self) -> None:
+        """Drain and close the connection, then stop the loop thread."""
+        if self._closed:
+            return
+        self._closed = True
+        nc = getattr(self, "nc", None)
+        if nc is not None and not nc.is_closed:
+            future = asyncio.run_coroutine_threadsafe(nc.close(), self._loop)
+            try:
+                future.result(self.timeout)
+            except (FutureTimeoutError, nats.errors.Error):
+                future.cancel()
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(self.timeout)
+        if not self._thread.is_alive():
+            self._loop.close()

@@ -1,0 +1,277 @@
+"""eventsourcing recorders that keep the event log in a JetStream stream.
+
+Contract (eventsourcing's ``AggregateRecorder`` / ``ApplicationRecorder``, proven by its own test
+cases in ``tests/integration/test_jetstream_contract.py``):
+
+* ``insert_events`` stores all given events or none. An event whose version is not above its
+  aggregate's last stored version, or an append that loses a race with another writer, raises
+  ``IntegrityError``. A ``command_id`` keyword (``app.save(agg, command_id=...)``) becomes the
+  messages' ``Nats-Msg-Id``: a repeat inside the stream's duplicate window stores nothing and
+  raises :class:`~gateways.jetstream.wire.DuplicateCommand` (an ``IntegrityError``).
+* Notification ids are stream sequences (contiguous, since the stream denies deletes).
+* Every call is bounded by the bridge's timeout; failures are ``OperationalError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Sequence
+from threading import Lock
+from typing import Any
+from uuid import UUID
+
+import nats
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+    Subscription,
+)
+
+from gateways.jetstream.bridge import NatsBridge
+from gateways.jetstream.layout import MAX_BATCH, IncompatibleStream, Layout, incompatibilities
+from gateways.jetstream.wire import ConcurrencyConflict, Record, Tip, Wire
+
+CONFLICT_RETRIES = 3  # re-reads of a stale cached tip before reporting a real conflict
+TIP_CACHE_SIZE = 100_000
+
+
+class TipCache:
+    """Last known (version, sequence) per subject, so an append needs no read first."""
+
+    def __init__(self, size: int = TIP_CACHE_SIZE) -> None:
+        self._tips: OrderedDict[str, Tip] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, subject: str) -> Tip | None:
+        with self._lock:
+            return self._tips.get(subject)
+
+    def put(self, subject: str, tip: Tip) -> None:
+        with self._lock:
+            current = self._tips.get(subject)
+            if current is None or current.seq < tip.seq:
+                self._tips[subject] = tip
+            self._tips.move_to_end(subject)
+            if len(self._tips) > self._size:
+                self._tips.popitem(last=False)
+
+    def drop(self, subject: str) -> None:
+        with self._lock:
+            self._tips.pop(subject, None)
+
+
+async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
+    """Create the stream, or check that an existing one keeps the log's guarantees."""
+    js = bridge.nc.jetstream(timeout=bridge.timeout)
+    try:
+        info = await js.stream_info(layout.stream)
+    except nats.js.errors.NotFoundError:
+        if not create:
+            raise OperationalError(
+                f"stream {layout.stream} does not exist on {bridge.url}; start `muster up` once "
+                "or construct the factory with CREATE_TABLE unset to create it"
+            ) from None
+        await js.add_stream(layout.stream_config())
+        return
+    problems = incompatibilities(layout, info.config)
+    if problems:
+        raise IncompatibleStream(
+            f"stream {layout.stream} on {bridge.url} cannot hold Muster's log: "
+            + "; ".join(problems)
+            + ". Fix it with `nats stream edit` where the server allows, or point "
+            "MUSTER_EVENTS_STREAM at a new stream name."
+        )
+
+
+class JetStreamAggregateRecorder(AggregateRecorder):
+    """Stores and selects aggregate events on one subject per aggregate."""
+
+    def __init__(self, bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
+        self.bridge = bridge
+        self.layout = layout
+        self.wire = Wire(bridge.nc, layout, bridge.timeout)
+        self.tips = TipCache()
+        bridge.run(lambda: ensure_stream(bridge, layout, create))
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        self._insert(stored_events, kwargs.get("command_id"))
+
+    def _insert(self, events: Sequence[StoredEvent], command_id: str | None) -> list[int]:
+        if not events:
+            return []
+        if len(events) > MAX_BATCH:
+            raise ProgrammingError(
+                f"{len(events)} events in one append; JetStream atomic batches hold {MAX_BATCH}"
+            )
+        versions = self._versions_by_subject(events)
+        return self.bridge.run(lambda: self._append(events, versions, command_id))
+
+    def _versions_by_subject(self, events: Sequence[StoredEvent]) -> dict[str, list[int]]:
+        versions: dict[str, list[int]] = {}
+        for event in events:
+            subject = self.layout.subject_for(event.originator_id)
+            listed = versions.setdefault(subject, [])
+            if listed and event.originator_version <= listed[-1]:
+                raise IntegrityError(
+                    f"versions of {event.originator_id} must increase within one append"
+                )
+            listed.append(event.originator_version)
+        return versions
+
+    async def _append(
+        self, events: Sequence[StoredEvent], versions: dict[str, list[int]], command_id: str | None
+    ) -> list[int]:
+        stale: set[str] = set()
+        for _attempt in range(CONFLICT_RETRIES + 1):
+            tips = await self._tips_of(versions, refresh=stale)
+            for subject, tip in tips.items():
+                if tip is not None and versions[subject][0] <= tip.version:
+                    raise IntegrityError(
+                        f"version {versions[subject][0]} of {subject} is already stored"
+                    )
+            expected = {subject: tip.seq if tip else 0 for subject, tip in tips.items()}
+            try:
+                seqs = await self.wire.append(events, expected, command_id)
+            except ConcurrencyConflict:
+                stale = set(versions)  # re-read the real tips; a newer writer may have won
+                continue
+            self._remember(events, seqs)
+            return seqs
+        raise ConcurrencyConflict(f"another writer keeps appending to {sorted(versions)}")
+
+    async def _tips_of(self, versions: dict[str, list[int]], refresh: set[str]) -> dict[str, Tip | None]:
+        tips: dict[str, Tip | None] = {}
+        missing = []
+        for subject in versions:
+            cached = None if subject in refresh else self.tips.get(subject)
+            if cached is None:
+                missing.append(subject)
+            tips[subject] = cached
+        if missing:
+            fetched = await asyncio.gather(*(self.wire.tip(subject) for subject in missing))
+            for subject, tip in zip(missing, fetched, strict=True):
+                tips[subject] = tip
+                if tip is None:
+                    self.tips.drop(subject)
+                else:
+                    self.tips.put(subject, tip)
+        return tips
+
+    def _remember(self, events: Sequence[StoredEvent], seqs: Sequence[int]) -> None:
+        for event, seq in zip(events, seqs, strict=True):
+            subject = self.layout.subject_for(event.originator_id)
+            self.tips.put(subject, Tip(version=event.originator_version, seq=seq))
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        subject = self.layout.subject_for(originator_id)
+        if desc and limit == 1 and gt is None and lte is None:
+            return self.bridge.run(lambda: self._last(subject))
+        records = self.bridge.run(lambda: self._read_subject(subject, gt))
+        events = [
+            r.event
+            for r in records
+            if (gt is None or r.event.originator_version > gt)
+            and (lte is None or r.event.originator_version <= lte)
+        ]
+        if desc:
+            events.reverse()
+        return events[:limit] if limit is not None else events
+
+    async def _last(self, subject: str) -> list[StoredEvent]:
+        tip = await self.wire.tip(subject)
+        if tip is None:
+            return []
+        records = await self.wire.read(subject, tip.seq, limit=1)
+        return [r.event for r in records]
+
+    async def _read_subject(self, subject: str, gt: int | None) -> list[Record]:
+        start = 1
+        cached = self.tips.get(subject)
+        if gt is not None and cached is not None and cached.version <= gt:
+            start = cached.seq + 1  # versions grow with sequence: nothing above gt comes earlier
+        records = await self.wire.read(subject, start)
+        if records:
+            last = records[-1]
+            self.tips.put(subject, Tip(version=last.event.originator_version, seq=last.seq))
+        return records
+
+
+class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
+    """Adds the application sequence: notification ids are the stream's sequences."""
+
+    def insert_events(  # type: ignore[override]
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self._insert(stored_events, kwargs.get("command_id"))
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        first = 1 if start is None else (start if inclusive_of_start else start + 1)
+        wanted = set(topics)
+        found: list[Notification] = []
+
+        async def collect() -> None:
+            seq = first
+            while len(found) < limit:
+                records = await self.wire.read(self.layout.all_subjects, seq, limit=limit)
+                for record in records:
+                    if stop is not None and record.seq > stop:
+                        return
+                    if not wanted or record.event.topic in wanted:
+                        found.append(notification_of(record))
+                        if len(found) == limit:
+                            return
+                if len(records) < limit:
+                    return
+                seq = records[-1].seq + 1
+
+        self.bridge.run(collect)
+        return found
+
+    def max_notification_id(self) -> int | None:
+        return self.bridge.run(self.wire.last_seq)
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        from gateways.jetstream.subscription import JetStreamSubscription
+
+        return JetStreamSubscription(self, gt=gt, topics=topics)
+
+
+def notification_of(record: Record) -> Notification:
+    """A stored record as eventsourcing's ``Notification`` (id = stream sequence)."""
+    event = record.event
+    return Notification(
+        id=record.seq,
+        originator_id=event.originator_id,
+        originator_version=event.originator_version,
+        topic=event.topic,
+        state=event.state,
+    )

@@ -1,0 +1,203 @@
+"""Async JetStream operations the recorders are made of: read an aggregate, read the log, append.
+
+Everything here runs on the :class:`~gateways.jetstream.bridge.NatsBridge` loop. Appends use the
+stream's own guarantees rather than client-side locks:
+
+* optimistic concurrency per aggregate: the first message of each aggregate in an append carries
+  ``Nats-Expected-Last-Subject-Sequence`` (the stream sequence of that aggregate's last event);
+* atomicity: several events are one JetStream atomic batch (``Nats-Batch-*`` headers, ADR-50);
+* idempotency: a command id becomes each message's ``Nats-Msg-Id`` (``<command_id>:<n>``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from gateways.jetstream.layout import (
+    H_BATCH_COMMIT,
+    H_BATCH_ID,
+    H_BATCH_SEQ,
+    H_EXPECTED_LAST_SUBJECT_SEQ,
+    H_MSG_ID,
+    H_TOPIC,
+    H_VERSION,
+    Layout,
+    event_headers,
+)
+
+WRONG_LAST_SEQUENCE = {10071, 10164}
+DUPLICATE_MSG_ID_IN_BATCH = 10201
+READ_BATCH = 1000  # messages asked for per direct-get batch
+
+
+class ConcurrencyConflict(IntegrityError):
+    """Another writer appended to the aggregate first; reload and decide again."""
+
+
+class DuplicateCommand(IntegrityError):
+    """These messages' ``Nats-Msg-Id`` was stored already: the command was recorded before."""
+
+
+@dataclass(frozen=True)
+class Tip:
+    """An aggregate's last stored event: its version and its stream sequence."""
+
+    version: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored event with its stream sequence (the notification id)."""
+
+    event: StoredEvent
+    seq: int
+
+
+class Wire:
+    """JetStream reads and writes for one stream layout over one connection."""
+
+    def __init__(self, nc: NATS, layout: Layout, timeout: float) -> None:
+        self.nc = nc
+        self.layout = layout
+        self.timeout = timeout
+        self._direct = f"$JS.API.DIRECT.GET.{layout.stream}"
+        self._batches_in_flight = asyncio.Semaphore(40)  # the server allows 50 per stream
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def tip(self, subject: str) -> Tip | None:
+        """The last event on a subject, or ``None`` for a new aggregate."""
+        body = json.dumps({"last_by_subj": subject}).encode()
+        msg = await self.nc.request(self._direct, body, timeout=self.timeout)
+        status = (msg.headers or {}).get("Status")
+        if status == "404":
+            return None
+        if status:
+            raise OperationalError(f"direct get on {self.layout.stream} failed: {msg.headers}")
+        headers = msg.headers or {}
+        return Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
+
+    async def read(self, subject: str, from_seq: int, limit: int | None = None) -> list[Record]:
+        """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on."""
+        records: list[Record] = []
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox)
+        try:
+            seq = max(from_seq, 1)
+            while limit is None or len(records) < limit:
+                want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(records))
+                request = {"seq": seq, "next_by_subj": subject, "batch": want}
+                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
+                pending, last = await self._drain_batch(sub, records)
+                if pending == 0 or last < seq:
+                    break
+                seq = last + 1
+        finally:
+            await sub.unsubscribe()
+        return records
+
+    async def _drain_batch(self, sub: Any, into: list[Record]) -> tuple[int, int]:
+        """Collect one direct-get batch; return (messages still pending, last sequence seen)."""
+        while True:
+            msg: Msg = await sub.next_msg(timeout=self.timeout)
+            headers = msg.headers or {}
+            status = headers.get("Status")
+            if status == "404":
+                return 0, 0
+            if status == "204":  # end of batch
+                return int(headers.get("Nats-Num-Pending", 0)), int(
+                    headers.get("Nats-Last-Sequence", 0)
+                )
+            if status:
+                raise OperationalError(f"direct get on {self.layout.stream} failed: {headers}")
+            into.append(self.record_from(msg))
+
+    def record_from(self, msg: Msg) -> Record:
+        """Decode a stored message (direct get or consumer delivery) into a :class:`Record`."""
+        headers = msg.headers or {}
+        subject = headers.get("Nats-Subject") or msg.subject
+        seq = int(headers["Nats-Sequence"]) if "Nats-Sequence" in headers else msg.metadata.sequence.stream
+        event = StoredEvent(
+            originator_id=self.layout.originator_id_from(subject),
+            originator_version=int(headers[H_VERSION]),
+            topic=headers[H_TOPIC],
+            state=msg.data,
+        )
+        return Record(event=event, seq=seq)
+
+    async def last_seq(self) -> int | None:
+        """The stream's last sequence, or ``None`` while it holds no message."""
+        info = await self.nc.request(
+            f"$JS.API.STREAM.INFO.{self.layout.stream}", b"", timeout=self.timeout
+        )
+        state = json.loads(info.data).get("state", {})
+        return int(state["last_seq"]) if state.get("messages") else None
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        events: Sequence[StoredEvent],
+        expected: dict[str, int],
+        command_id: str | None,
+    ) -> list[int]:
+        """Append events atomically; ``expected`` maps each subject to its tip's sequence."""
+        messages = []
+        seen: set[str] = set()
+        for index, event in enumerate(events):
+            subject = self.layout.subject_for(event.originator_id)
+            headers = event_headers(event.topic, event.originator_version)
+            if subject not in seen:
+                seen.add(subject)
+                headers[H_EXPECTED_LAST_SUBJECT_SEQ] = str(expected.get(subject, 0))
+            if command_id is not None:
+                headers[H_MSG_ID] = f"{command_id}:{index}"
+            messages.append((subject, event.state, headers))
+        if len(messages) == 1:
+            subject, data, headers = messages[0]
+            reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+            ack = self._ack(reply.data)
+            if ack.get("duplicate"):
+                raise DuplicateCommand(f"command {command_id!r} was recorded before")
+            return [int(ack["seq"])]
+        async with self._batches_in_flight:
+            return await self._append_batch(messages)
+
+    async def _append_batch(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[int]:
+        batch_id = uuid.uuid4().hex
+        last = len(messages)
+        for number, (subject, data, headers) in enumerate(messages, start=1):
+            headers[H_BATCH_ID] = batch_id
+            headers[H_BATCH_SEQ] = str(number)
+            if number < last:
+                await self.nc.publish(subject, data, headers=headers)
+        headers[H_BATCH_COMMIT] = "1"
+        subject, data, headers = messages[-1]
+        reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+        ack = self._ack(reply.data)
+        end = int(ack["seq"])
+        return list(range(end - last + 1, end + 1))
+
+    @staticmethod
+    def _ack(data: bytes) -> dict[str, Any]:
+        ack: dict[str, Any] = json.loads(data)
+        error = ack.get("error")
+        if not error:
+            return ack
+        code = error.get("err_code")
+        text = error.get("description", "")
+        if code in WRONG_LAST_SEQUENCE:
+            raise ConcurrencyConflict(text)
+        if code == DUPLICATE_MSG_ID_IN_BATCH:
+            raise DuplicateCommand(text)
+        raise OperationalError(f"JetStream refused the append: {text} (code {code})")
