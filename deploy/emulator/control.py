@@ -1,0 +1,7 @@
+"""Placeholder, replaced below."""
+
+from aiohttp import web
+
+
+def setup(app: web.Application, emu: object) -> None:
+    return None

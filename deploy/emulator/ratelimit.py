@@ -1,0 +1,131 @@
+"""Discord's rate limits: per-route buckets (per major parameter) and a global limit per token."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MESSAGES = "messages"  # bucket shared by message creates and edits in one channel
+
+
+@dataclass(slots=True)
+class RateLimits:
+    """Limits the emulator enforces; defaults follow what Discord documents and serves."""
+
+    global_per_second: int = 50
+    messages_per_channel: tuple[int, float] = (5, 5.0)
+    default: tuple[int, float] = (50, 1.0)
+    routes: dict[str, tuple[int, float]] = field(
+        default_factory=lambda: {
+            "DELETE /channels/{channel_id}/messages/{message_id}": (5, 1.0),
+            "GET /guilds/{guild_id}/members": (10, 10.0),
+            "PATCH /guilds/{guild_id}/members/{user_id}": (10, 10.0),
+            "POST /users/@me/channels": (5, 5.0),
+        }
+    )
+
+    @classmethod
+    def relaxed(cls) -> RateLimits:
+        """Limits high enough never to trigger (benchmarks of the emulator itself)."""
+        return cls(10**9, (10**9, 1.0), (10**9, 1.0), {})
+
+
+@dataclass(slots=True)
+class Bucket:
+    limit: int
+    per: float
+    remaining: int = 0
+    reset_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome of one check: headers to send and, when limited, how long to wait."""
+
+    headers: dict[str, str]
+    retry_after: float = 0.0
+    scope: str | None = None  # "user" / "global" / "shared" when limited
+
+    @property
+    def limited(self) -> bool:
+        return self.scope is not None
+
+
+def bucket_hash(name: str) -> str:
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:32]
+
+
+class RateLimiter:
+    """Fixed windows as Discord serves them: a window opens at the first request."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._buckets: dict[tuple[str, str, str], Bucket] = {}
+        self._global: dict[str, tuple[float, int]] = {}
+        self._rules: dict[str, tuple[str, int, float]] = {}
+
+    def rule(self, route_key: str) -> tuple[str, int, float]:
+        """(bucket hash, limit, window seconds) for a route such as ``GET /users/@me``."""
+        rule = self._rules.get(route_key)
+        if rule is None:
+            if route_key in (
+                "POST /channels/{channel_id}/messages",
+                "PATCH /channels/{channel_id}/messages/{message_id}",
+            ):
+                name, (limit, per) = MESSAGES, self.limits.messages_per_channel
+            else:
+                name, (limit, per) = (
+                    route_key,
+                    self.limits.routes.get(route_key, self.limits.default),
+                )
+            rule = self._rules[route_key] = (bucket_hash(name), limit, per)
+        return rule
+
+    def check(self, route_key: str, major: str, token: str, *, global_limit: bool) -> Decision:
+        """Count one request; the decision says whether to answer 429 and with which headers."""
+        now = self.clock()
+        if global_limit:
+            start, count = self._global.get(token, (now, 0))
+            if now - start >= 1.0:
+                start, count = now, 0
+            if count >= self.limits.global_per_second:
+                retry = start + 1.0 - now
+                return Decision(
+                    {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}, retry, "global"
+                )
+            self._global[token] = (start, count + 1)
+        name, limit, per = self.rule(route_key)
+        key = (name, major, token)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = Bucket(limit, per)
+        if now >= bucket.reset_at:
+            bucket.remaining, bucket.reset_at = limit, now + per
+        reset_after = bucket.reset_at - now
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(bucket.remaining - 1, 0)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": name,
+        }
+        if bucket.remaining <= 0:
+            headers["X-RateLimit-Scope"] = "user"
+            return Decision(headers, reset_after, "user")
+        bucket.remaining -= 1
+        return Decision(headers)
+
+
+def too_many_requests_body(retry_after: float, *, is_global: bool) -> dict[str, object]:
+    """Discord's 429 body."""
+    message = "You are being rate limited."
+    return {"message": message, "retry_after": round(retry_after, 3), "global": is_global}
+
+
+def retry_after_header(retry_after: float) -> str:
+    """Discord's ``Retry-After`` header: whole seconds, rounded up."""
+    return str(max(1, math.ceil(retry_after)))
