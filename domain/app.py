@@ -1,0 +1,244 @@
+"""Muster's command side: load one aggregate, decide, append — as an eventsourcing Application.
+
+``MusterApp().handle(command)`` returns an :class:`~domain.outcome.Outcome` or raises a
+:class:`~domain.errors.DomainError`. It is synchronous and thread-safe. Persistence is
+eventsourcing's: POPO by default, ``PERSISTENCE_MODULE=gateways.jetstream`` for the log.
+
+How it stays correct and cheap:
+
+* **One writer per aggregate in this process.** Commands on the same aggregate take turns
+  (a lock per aggregate id), so threads in one process never race each other.
+* **Cached aggregates, verified by the append.** Aggregates stay in eventsourcing's
+  aggregate cache and are advanced in place after each successful append, so a command
+  costs one decision and one append however long the history. Another process may have
+  appended meanwhile: the append then fails (the log checks the version), the aggregate
+  catches up from the log and the command is decided again — at most ``MAX_ATTEMPTS``
+  times, then :class:`~domain.errors.ConcurrencyConflict`. An answer that appends nothing
+  (a refusal, "nothing changed") is only given after catching up with the log.
+* **Idempotent.** Each aggregate remembers the events of its recent commands, so a repeated
+  ``command_id`` returns the first Outcome (``replayed=True``) and stores nothing — also
+  long after the log's own duplicate window. ``command_id`` goes to the recorder too
+  (``Nats-Msg-Id`` on JetStream).
+* **Settings read-through.** A game decision reads its channel's and guild's settings from
+  a small cache refreshed from the log at most every ``SETTINGS_MAX_AGE`` seconds (at
+  once after this process changes them).
+"""
+
+import copy
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.utils import EnvType
+
+from domain.aggregates import Aggregate, Game, Recorded, replay, stage
+from domain.codec import EventMapper
+from domain.commands import AnyCommand, ConfigureChannel, ConfigureGuild
+from domain.decisions import canonical_game_id, decide, settings_ids, target
+from domain.errors import ConcurrencyConflict, DomainError, GameNotFound
+from domain.events import Event
+from domain.game import Context, GameState
+from domain.outcome import Outcome, describe
+from domain.rules import Effective
+from domain.settings import ChannelState, GuildState
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MusterApp(Application[str]):
+    """Handles Muster's commands on games, guild settings and channel settings."""
+
+    name = "Muster"
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+    }
+    MAX_ATTEMPTS = 10
+    SETTINGS_MAX_AGE = 1.0
+
+    def __init__(
+        self, env: EnvType | None = None, *, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self._locks = KeyedLocks()
+        self._settings: dict[str, tuple[float, Aggregate[Any] | None]] = {}
+
+    def construct_mapper(self) -> Mapper[str]:
+        return self.factory.mapper(mapper_class=EventMapper)
+
+    # -- commands -----------------------------------------------------------------------
+
+    def handle(self, command: AnyCommand) -> Outcome:
+        """Decide and append; return what happened, or raise a DomainError."""
+        aggregate_id = target(command)
+        with self._locks.hold(aggregate_id):
+            outcome = self._handle(aggregate_id, command)
+        if isinstance(command, ConfigureGuild | ConfigureChannel):
+            self._settings.pop(aggregate_id, None)
+        return outcome
+
+    def _handle(self, aggregate_id: str, command: AnyCommand) -> Outcome:
+        aggregate, fresh = self._load(aggregate_id)
+        conflicts = 0
+        while True:
+            done = aggregate.recent.get(command.command_id) if aggregate else None
+            if done is not None:
+                return describe(
+                    aggregate_id, command.command_id, done.events, done.version, replayed=True
+                )
+            version = aggregate.version if aggregate else 0
+            try:
+                events = decide(aggregate, command, self._context(command, aggregate))
+            except DomainError:
+                if fresh:
+                    raise
+                aggregate, fresh = self._catch_up(aggregate_id, aggregate), True
+                continue
+            if not events:
+                if not fresh:
+                    aggregate, fresh = self._catch_up(aggregate_id, aggregate), True
+                    continue
+                return describe(aggregate_id, command.command_id, [], version)
+            staged = stage(aggregate_id, version, events)
+            try:
+                recordings = self.save(*staged, command_id=command.command_id)
+            except IntegrityError:
+                conflicts += 1
+                if conflicts >= self.MAX_ATTEMPTS:
+                    raise ConcurrencyConflict(aggregate_id, conflicts) from None
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**conflicts)))
+                aggregate, fresh = self._catch_up(aggregate_id, aggregate), True
+                continue
+            self._advance(aggregate_id, aggregate, staged)
+            return describe(
+                aggregate_id,
+                command.command_id,
+                events,
+                version + len(events),
+                [r.notification.id for r in recordings],
+            )
+
+    def _context(self, command: AnyCommand, aggregate: Aggregate[Any] | None) -> Context:
+        now = self.clock()
+        if now.utcoffset() is None:
+            raise ValueError("MusterApp's clock must return timezone-aware datetimes (UTC)")
+        ids = settings_ids(command, aggregate.state if isinstance(aggregate, Game) else None)
+        if ids is None:
+            return Context(now=now)
+        channel = cast("ChannelState | None", self._settings_state(ids[0]))
+        guild = cast("GuildState | None", self._settings_state(ids[1]))
+        return Context(
+            now=now,
+            channel=channel.settings if channel else None,
+            guild=guild.settings if guild else None,
+            channel_guild_id=channel.guild_id if channel else None,
+        )
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _load(self, aggregate_id: str) -> tuple[Aggregate[Any] | None, bool]:
+        """The aggregate (cached, or rebuilt from the log) and whether it was just read."""
+        cache = self.repository.cache
+        cached = cache is not None and aggregate_id in cache.cache
+        try:
+            aggregate: Aggregate[Any] = self.repository.get(
+                aggregate_id, projector_func=replay, deepcopy_from_cache=False
+            )
+        except AggregateNotFoundError:
+            return None, True
+        return aggregate, not cached or self.repository.fastforward
+
+    def _catch_up(
+        self, aggregate_id: str, aggregate: Aggregate[Any] | None
+    ) -> Aggregate[Any] | None:
+        """Apply what the log holds beyond the aggregate's version."""
+        newer = self.events.get(aggregate_id, gt=aggregate.version if aggregate else None)
+        caught = replay(aggregate, cast("Iterator[Recorded]", newer))
+        if aggregate is None and caught is not None and self.repository.cache is not None:
+            self.repository.cache.put(aggregate_id, caught)
+        return caught
+
+    def _advance(
+        self, aggregate_id: str, aggregate: Aggregate[Any] | None, staged: Iterable[Recorded]
+    ) -> None:
+        """Apply just-appended events to the cached aggregate (or cache a new one)."""
+        advanced = replay(aggregate, staged)
+        if aggregate is None and advanced is not None and self.repository.cache is not None:
+            self.repository.cache.put(aggregate_id, advanced)
+
+    def _settings_state(self, aggregate_id: str) -> Any:
+        """A guild's or channel's settings state (None when never configured)."""
+        with self._locks.hold(aggregate_id):
+            read_at, aggregate = self._settings.get(aggregate_id, (None, None))
+            now = time.monotonic()
+            if read_at is None or now - read_at >= self.SETTINGS_MAX_AGE:
+                aggregate = self._catch_up(aggregate_id, aggregate)
+                self._settings[aggregate_id] = (now, aggregate)
+            return aggregate.state if aggregate else None
+
+    # -- queries (for tests, tools and the bench; entry points read projections) ---------
+
+    def aggregate(self, aggregate_id: str) -> Aggregate[Any] | None:
+        """A copy of an aggregate, caught up with the log."""
+        with self._locks.hold(aggregate_id):
+            aggregate, fresh = self._load(aggregate_id)
+            if not fresh:
+                aggregate = self._catch_up(aggregate_id, aggregate)
+            return copy.deepcopy(aggregate)
+
+    def game(self, game_id: str) -> GameState:
+        """A copy of a game's current state."""
+        game_id = canonical_game_id(game_id)
+        aggregate = self.aggregate(f"game.{game_id}")
+        if not isinstance(aggregate, Game):
+            raise GameNotFound(game_id)
+        return aggregate.state
+
+    def effective_settings(self, game_id: str) -> Effective:
+        """A game's settings after inheritance from its channel and guild."""
+        game = self.game(game_id)
+        channel = cast("ChannelState | None", self._settings_state(f"channel.{game.channel_id}"))
+        guild = cast("GuildState | None", self._settings_state(f"guild.{game.guild_id}"))
+        ctx = Context(
+            now=self.clock(),
+            channel=channel.settings if channel else None,
+            guild=guild.settings if guild else None,
+        )
+        return ctx.effective(game.details)
+
+    def history(self, aggregate_id: str) -> list[Event]:
+        """Every event of one aggregate, as stored (read back through the mapper)."""
+        return [cast("Recorded", r).event for r in self.events.get(aggregate_id)]
+
+
+class KeyedLocks:
+    """One lock per key, made on first use and dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)

@@ -1,0 +1,149 @@
+"""Who plays: joining, leaving, the FIFO waitlist and placeholders.
+
+Rules: joined players never exceed the cap in force when they take a seat; overflow
+queues first-in first-out up to the waitlist cap; a user is in a game at most once;
+placeholders are listed but take no seat; nobody joins or leaves unless the game is
+scheduled.
+
+When the cap is lowered below the number of joined players, nobody is removed:
+newcomers queue until enough players leave. When seats free up (a leave, or a higher
+cap), the head of the waitlist is promoted first — also before a newcomer is placed, so
+nobody jumps the queue.
+"""
+
+from collections.abc import Sequence
+
+from domain.commands import (
+    SYSTEM_USER_ID,
+    AddPlaceholder,
+    ClaimPlaceholder,
+    JoinGame,
+    LeaveGame,
+    RemovePlaceholder,
+)
+from domain.errors import AlreadyJoined, GameFull, InvalidCommand, NotJoined, PlaceholderNotFound
+from domain.events import (
+    GameEvent,
+    PlaceholderAdded,
+    PlaceholderClaimed,
+    PlaceholderRemoved,
+    PlayerJoined,
+    PlayerLeft,
+    PlayerPromoted,
+    PlayerWaitlisted,
+)
+from domain.game import Context, GameState, Stamp, require_manager, stamp
+from domain.rules import MAX_LABEL, MAX_PLACEHOLDERS, Effective, Problems
+
+
+def promotions(
+    joined_count: int, waitlist: Sequence[str], cap: int, s: Stamp
+) -> list[PlayerPromoted]:
+    """Promote from the head of the waitlist while seats are free."""
+    free = max(0, cap - joined_count)
+    return [
+        PlayerPromoted(**s, user_id=user, joined_count=joined_count + i, max_players=cap)
+        for i, user in enumerate(waitlist[:free], start=1)
+    ]
+
+
+def place(
+    game_id: str, user_id: str, *, joined_count: int, waiting: int, eff: Effective, s: Stamp
+) -> PlayerJoined | PlayerWaitlisted:
+    """A seat if one is free, else the tail of the waitlist, else GameFull."""
+    if joined_count < eff.max_players:
+        return PlayerJoined(
+            **s, user_id=user_id, joined_count=joined_count + 1, max_players=eff.max_players
+        )
+    if eff.waitlist_cap is None or waiting < eff.waitlist_cap:
+        return PlayerWaitlisted(**s, user_id=user_id, position=waiting + 1)
+    raise GameFull(game_id, eff.max_players, eff.waitlist_cap)
+
+
+def join(state: GameState, command: JoinGame, ctx: Context) -> list[GameEvent]:
+    state.require_open()
+    _check_player(state, command.user_id)
+    return _seat(state, command.user_id, ctx, stamp(command, ctx.now))
+
+
+def leave(state: GameState, command: LeaveGame, ctx: Context) -> list[GameEvent]:
+    """Leave a seat or the waitlist; a freed seat goes to the head of the waitlist."""
+    state.require_open()
+    user, s = command.user_id, stamp(command, ctx.now)
+    cap = ctx.effective(state.details).max_players
+    if user in state.joined:
+        left = PlayerLeft(**s, user_id=user, from_waitlist=False)
+        return [left, *promotions(len(state.joined) - 1, state.waitlist, cap, s)]
+    if user in state.waitlist:
+        left = PlayerLeft(**s, user_id=user, from_waitlist=True)
+        rest = [w for w in state.waitlist if w != user]
+        return [left, *promotions(len(state.joined), rest, cap, s)]
+    raise NotJoined(state.game_id, user)
+
+
+def claim_placeholder(state: GameState, command: ClaimPlaceholder, ctx: Context) -> list[GameEvent]:
+    """A user replaces a placeholder and is then placed like any joining player."""
+    state.require_open()
+    label = _placeholder(state, command.placeholder_id)
+    _check_player(state, command.user_id)
+    s = stamp(command, ctx.now)
+    claimed = PlaceholderClaimed(
+        **s, placeholder_id=command.placeholder_id, label=label, user_id=command.user_id
+    )
+    return [claimed, *_seat(state, command.user_id, ctx, s)]
+
+
+def add_placeholder(state: GameState, command: AddPlaceholder, ctx: Context) -> list[GameEvent]:
+    require_manager(state, command, "add placeholders")
+    state.require_open()
+    problems = Problems()
+    problems.text("label", command.label, MAX_LABEL, required=True)
+    if len(state.placeholders) >= MAX_PLACEHOLDERS:
+        problems.add("label", f"a game lists at most {MAX_PLACEHOLDERS} placeholders")
+    problems.raise_if_any()
+    return [
+        PlaceholderAdded(
+            **stamp(command, ctx.now),
+            placeholder_id=state.next_placeholder_id,
+            label=command.label.strip(),
+        )
+    ]
+
+
+def remove_placeholder(
+    state: GameState, command: RemovePlaceholder, ctx: Context
+) -> list[GameEvent]:
+    require_manager(state, command, "remove placeholders")
+    state.require_open()
+    label = _placeholder(state, command.placeholder_id)
+    return [
+        PlaceholderRemoved(
+            **stamp(command, ctx.now), placeholder_id=command.placeholder_id, label=label
+        )
+    ]
+
+
+def _seat(state: GameState, user: str, ctx: Context, s: Stamp) -> list[GameEvent]:
+    """Promote waiting players into free seats first, then place the newcomer."""
+    eff = ctx.effective(state.details)
+    promoted = promotions(len(state.joined), state.waitlist, eff.max_players, s)
+    seated = len(state.joined) + len(promoted)
+    waiting = len(state.waitlist) - len(promoted)
+    return [
+        *promoted,
+        place(state.game_id, user, joined_count=seated, waiting=waiting, eff=eff, s=s),
+    ]
+
+
+def _check_player(state: GameState, user: str) -> None:
+    if user == SYSTEM_USER_ID:
+        raise InvalidCommand("user_id", "Muster itself cannot play")
+    if state.has(user):
+        raise AlreadyJoined(state.game_id, user, state.waitlist_position(user))
+
+
+def _placeholder(state: GameState, placeholder_id: int) -> str:
+    try:
+        return state.placeholders[placeholder_id]
+    except KeyError:
+        raise PlaceholderNotFound(state.game_id, placeholder_id) from None

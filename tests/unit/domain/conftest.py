@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.domain.scenario import Scenario
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return Scenario()
