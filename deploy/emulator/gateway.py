@@ -271,7 +271,7 @@ class Gateway:
             if s > seq:
                 conn.queue.put_nowait(frame)
         session.conn, conn.session = conn, session
-        session.dispatch("RESUMED", None)
+        session.dispatch("RESUMED", {"_trace": ['["discord-emulator",{"micros":0}]']})
 
     def _request_members(self, session: Session, d: dict[str, Any]) -> None:
         guild = self.world.guilds.get(int(d.get("guild_id") or 0))

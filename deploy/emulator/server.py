@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +22,7 @@ from deploy.emulator.people import People
 from deploy.emulator.ratelimit import RateLimiter, RateLimits
 from deploy.emulator.requestlog import RequestLog
 from deploy.emulator.responses import Responses
-from deploy.emulator.world import World
+from deploy.emulator.world import Event, World
 
 
 class DiscordEmulator:
@@ -104,6 +106,24 @@ class DiscordEmulator:
             else int(getattr(channel, "id", channel))
         )
         return self.inspect.messages(cid, as_user=as_user)
+
+    async def until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Wait until ``predicate()`` is truthy; re-checked on every world change and every 20 ms."""
+        changed = asyncio.Event()
+
+        def listener(event: Event) -> None:
+            changed.set()
+
+        self.world.listeners.append(listener)
+        try:
+            async with asyncio.timeout(timeout):
+                while not (result := predicate()):
+                    changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), 0.02)
+                return result
+        finally:
+            self.world.listeners.remove(listener)
 
     # -- lifecycle ------------------------------------------------------------------------
     def _build_app(self) -> web.Application:
