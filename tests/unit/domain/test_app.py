@@ -1,0 +1,218 @@
+"""MusterApp: idempotency, optimistic concurrency, caching and thread safety."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from domain.aggregates import Aggregate, Recorded
+from domain.app import MusterApp
+from domain.commands import CreateGame, JoinGame, LeaveGame
+from domain.errors import AlreadyJoined, ConcurrencyConflict
+from domain.events import PlayerJoined, PlayerWaitlisted
+from tests.unit.domain.scenario import (
+    CHANNEL,
+    GAME,
+    GAME_AGG,
+    GUILD,
+    HOST,
+    LATER,
+    MANAGE_GUILD,
+    NOW,
+    Scenario,
+)
+
+
+def new_game(app: MusterApp, max_players: int = 10, **fields: Any) -> None:
+    app.handle(
+        CreateGame(
+            command_id="create",
+            user_id=HOST,
+            permissions=MANAGE_GUILD,
+            guild_id=GUILD,
+            channel_id=CHANNEL,
+            title="Game night",
+            scheduled_at=LATER,
+            max_players=max_players,
+            game_id=GAME,
+            **fields,
+        )
+    )
+
+
+def join(user: str, command_id: str | None = None) -> JoinGame:
+    return JoinGame(command_id=command_id or f"join-{user}", user_id=user, game_id=GAME)
+
+
+def sharing_log(app: MusterApp) -> MusterApp:
+    """A second app (another process, in effect) on the same in-memory log."""
+    other = MusterApp(clock=app.clock)
+    other.events.recorder = app.events.recorder
+    other.recorder = app.recorder
+    return other
+
+
+def test_a_repeated_command_returns_the_first_outcome_and_stores_nothing(
+    scenario: Scenario,
+) -> None:
+    app = scenario.app
+    new_game(app, max_players=1)
+    first = app.handle(join("7"))
+    stored = len(app.history(GAME_AGG))
+    again = app.handle(join("7"))
+    assert again == msgspec.structs.replace(first, replayed=True, notification_ids=())
+    assert first.notification_ids
+    assert not first.replayed
+    assert len(app.history(GAME_AGG)) == stored
+    waitlisted = app.handle(join("8"))
+    assert app.handle(join("8")).waitlist_position == waitlisted.waitlist_position == 1
+
+
+def test_repeats_are_recognised_long_after_and_after_a_restart(scenario: Scenario) -> None:
+    app = scenario.app
+    new_game(app, max_players=2)
+    first = app.handle(join("7"))
+    for user in range(100, 150):
+        app.handle(join(str(user)))
+    scenario.now = NOW + timedelta(days=30)
+    assert app.handle(join("7")).replayed
+    restarted = sharing_log(app)
+    replay = restarted.handle(join("7"))
+    assert replay == msgspec.structs.replace(first, replayed=True, notification_ids=())
+
+
+def test_memory_of_commands_is_bounded(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Aggregate, "REMEMBERED_COMMANDS", 3)
+    app = scenario.app
+    new_game(app)
+    app.handle(join("7"))
+    for user in "89AB":
+        app.handle(join(str(ord(user))))
+    aggregate = app.aggregate(GAME_AGG)
+    assert aggregate is not None
+    assert len(aggregate.recent) == 3
+    with pytest.raises(AlreadyJoined):
+        app.handle(join("7"))
+
+
+def test_command_id_is_passed_to_the_recorder(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = scenario.app.events.recorder
+    original = recorder.insert_events
+    seen: list[dict[str, Any]] = []
+
+    def spy(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        seen.append(kwargs)
+        return original(stored_events, **kwargs)
+
+    monkeypatch.setattr(recorder, "insert_events", spy)
+    new_game(scenario.app)
+    scenario.app.handle(join("7", command_id="interaction-1"))
+    assert [kw.get("command_id") for kw in seen] == ["create", "interaction-1"]
+
+
+def test_a_cached_game_is_not_read_from_the_log_on_the_happy_path(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = scenario.app
+    app.SETTINGS_MAX_AGE = 3600.0
+    new_game(app, max_players=3)
+    app.handle(join("7"))
+    reads: list[str] = []
+    original = app.events.recorder.select_events
+
+    def spy(originator_id: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+        reads.append(str(originator_id))
+        return original(originator_id, **kwargs)
+
+    monkeypatch.setattr(app.events.recorder, "select_events", spy)
+    for user in range(10, 20):
+        app.handle(join(str(user)))
+    app.handle(LeaveGame(command_id="leave", user_id="7", game_id=GAME))
+    assert reads == []
+
+
+def test_another_writer_is_detected_by_the_append_and_the_command_decided_again(
+    scenario: Scenario,
+) -> None:
+    app = scenario.app
+    new_game(app, max_players=2)
+    other = sharing_log(app)
+    app.handle(join("7"))
+    assert other.handle(join("8")).joined_count == 2, "other process catches up first"
+    outcome = app.handle(join("9"))  # app's cache is stale: it believes one seat is free
+    assert (outcome.result, outcome.waitlist_position) == ("waitlisted", 1)
+    assert [type(e) for e in app.history(GAME_AGG)[-3:]] == [
+        PlayerJoined,
+        PlayerJoined,
+        PlayerWaitlisted,
+    ]
+
+
+def test_a_refusal_is_only_given_after_catching_up(scenario: Scenario) -> None:
+    app = scenario.app
+    new_game(app)
+    other = sharing_log(app)
+    app.handle(join("1"))  # app caches the game
+    other.handle(join("7"))
+    outcome = app.handle(LeaveGame(command_id="leave-7", user_id="7", game_id=GAME))
+    assert outcome.result == "left", "a stale cache must not answer 'you are not in this game'"
+    with pytest.raises(AlreadyJoined):
+        other.handle(join("1", command_id="again"))
+
+
+def test_a_command_repeated_on_another_process_is_recognised(scenario: Scenario) -> None:
+    app = scenario.app
+    new_game(app)
+    other = sharing_log(app)
+    other.handle(join("1"))  # caches the game on `other`
+    first = app.handle(join("7"))
+    assert other.handle(join("7")) == msgspec.structs.replace(
+        first, replayed=True, notification_ids=()
+    )
+
+
+class AlwaysConflicting(MusterApp):
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(o, Recorded) and o.originator_version > 1 for o in objs):
+            raise IntegrityError("another writer was faster")
+        return super().save(*objs, **kwargs)
+
+
+def test_endless_conflicts_end_in_a_clear_error() -> None:
+    app = AlwaysConflicting(clock=lambda: NOW)
+    new_game(app)
+    with pytest.raises(ConcurrencyConflict) as conflict:
+        app.handle(join("7"))
+    assert conflict.value.attempts == MusterApp.MAX_ATTEMPTS
+    assert conflict.value.aggregate_id == GAME_AGG
+    assert len(app.history(GAME_AGG)) == 1
+
+
+def test_concurrent_joins_from_threads_never_overbook(scenario: Scenario) -> None:
+    app = scenario.app
+    new_game(app, max_players=10)
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        outcomes = list(pool.map(lambda u: app.handle(join(str(u))), range(1000, 1200)))
+    game = app.game(GAME)
+    assert len(game.joined) == 10
+    assert len(game.waitlist) == 190
+    assert sorted(o.waitlist_position for o in outcomes if o.waitlist_position) == list(
+        range(1, 191)
+    )
+    assert {o.user_id for o in outcomes if o.result == "joined"} == set(game.joined)
+    ids = [i for o in outcomes for i in o.notification_ids]
+    assert len(ids) == len(set(ids)) == 200
+
+
+def test_the_clock_must_be_timezone_aware() -> None:
+    app = MusterApp(clock=lambda: datetime(2030, 1, 1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        new_game(app)
