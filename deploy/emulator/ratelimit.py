@@ -66,24 +66,24 @@ class RateLimiter:
         self.clock = clock
         self._buckets: dict[tuple[str, str, str], Bucket] = {}
         self._global: dict[str, tuple[float, int]] = {}
-        self._rules: dict[str, tuple[str, int, float]] = {}
+        self._hashes: dict[str, str] = {}
 
     def rule(self, route_key: str) -> tuple[str, int, float]:
-        """(bucket hash, limit, window seconds) for a route such as ``GET /users/@me``."""
-        rule = self._rules.get(route_key)
-        if rule is None:
-            if route_key in (
-                "POST /channels/{channel_id}/messages",
-                "PATCH /channels/{channel_id}/messages/{message_id}",
-            ):
-                name, (limit, per) = MESSAGES, self.limits.messages_per_channel
-            else:
-                name, (limit, per) = (
-                    route_key,
-                    self.limits.routes.get(route_key, self.limits.default),
-                )
-            rule = self._rules[route_key] = (bucket_hash(name), limit, per)
-        return rule
+        """(bucket hash, limit, window seconds) for a route such as ``GET /users/@me``.
+
+        Read from ``limits`` on every call, so a test may change them at any time.
+        """
+        if route_key in (
+            "POST /channels/{channel_id}/messages",
+            "PATCH /channels/{channel_id}/messages/{message_id}",
+        ):
+            name, (limit, per) = MESSAGES, self.limits.messages_per_channel
+        else:
+            name, (limit, per) = route_key, self.limits.routes.get(route_key, self.limits.default)
+        digest = self._hashes.get(name)
+        if digest is None:
+            digest = self._hashes[name] = bucket_hash(name)
+        return digest, limit, per
 
     def check(self, route_key: str, major: str, token: str, *, global_limit: bool) -> Decision:
         """Count one request; the decision says whether to answer 429 and with which headers."""
@@ -103,7 +103,8 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = Bucket(limit, per)
-        if now >= bucket.reset_at:
+        if now >= bucket.reset_at or bucket.limit != limit:
+            bucket.limit, bucket.per = limit, per
             bucket.remaining, bucket.reset_at = limit, now + per
         reset_after = bucket.reset_at - now
         headers = {
