@@ -108,6 +108,11 @@ class GuildScript:
             role_ids.append(self.role(f"{username} permissions", permissions=permissions).id)
         return self.add(user, nick=nick, roles=role_ids)
 
+    def person(self, user_id: int) -> Person:
+        """Act as someone who is already a member (e.g. the owner)."""
+        self.emu.world.member(self.id, user_id)
+        return Person(self.emu, self.id, user_id)
+
     def add(self, user: User, *, nick: str | None = None, roles: list[int] | None = None) -> Person:
         """An existing user joins this guild."""
         self.emu.world.add_member(self.id, user.id, nick=nick, roles=list(roles or []))

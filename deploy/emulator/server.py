@@ -132,12 +132,13 @@ class DiscordEmulator:
         routes.setup(api, self)
         self.oauth.setup(api)
         app.router.add_get("/gateway", self.gateway.handle)
-        control.setup(app, self)
+        self.control = control.setup(app, self)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
     async def _on_shutdown(self, app: web.Application) -> None:
         self._closing.set()
+        self.control.close()
         self.gateway.drop_connections(code=1001)
 
     async def start(self) -> None:
