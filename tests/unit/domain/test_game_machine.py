@@ -1,0 +1,350 @@
+"""Stateful property test: random commands on one game, checked against a reference model.
+
+Invariants: joined players never exceed the cap in force when they took their seat; each
+user is in the game at most once; the waitlist is first-in first-out and promotions take
+its head; status never goes back; replaying the stored events rebuilds an equal aggregate;
+a repeated command that stored events returns its first outcome and stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from domain.aggregates import Recorded, replay
+from domain.app import MusterApp
+from domain.commands import (
+    SYSTEM_USER_ID,
+    AddPlaceholder,
+    AnyCommand,
+    CancelGame,
+    ClaimPlaceholder,
+    CompleteGame,
+    ConfigureChannel,
+    ConfigureGuild,
+    CreateGame,
+    JoinGame,
+    LeaveGame,
+    RemovePlaceholder,
+    StartGame,
+    UpdateGame,
+)
+from domain.errors import (
+    AlreadyJoined,
+    DomainError,
+    GameFull,
+    GameNotFound,
+    GameNotOpen,
+    InvalidStatusChange,
+    NotJoined,
+    PlaceholderNotFound,
+)
+from domain.events import PlayerJoined, PlayerLeft, PlayerPromoted, PlayerWaitlisted
+from domain.game import STATUS_ORDER
+from domain.outcome import Outcome
+from tests.unit.domain.scenario import (
+    CHANNEL,
+    GAME,
+    GAME_AGG,
+    GUILD,
+    HOST,
+    LATER,
+    MANAGE_GUILD,
+    NOW,
+)
+
+USERS = st.sampled_from([str(u) for u in range(101, 113)])
+CAPS = st.none() | st.integers(1, 4)
+WAITLIST_CAPS = st.none() | st.integers(0, 3) | st.just("unlimited")
+ADMIN = {"user_id": HOST, "permissions": MANAGE_GUILD | 0x10}
+
+
+class GameMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = NOW
+        self.app = MusterApp(clock=lambda: self.now)
+        self.app.SETTINGS_MAX_AGE = 0.0
+        self.elsewhere = MusterApp(clock=lambda: self.now)  # another process, same log
+        self.elsewhere.events.recorder = self.app.events.recorder
+        self.elsewhere.SETTINGS_MAX_AGE = 0.0
+        self.count = 0
+        self.created = False
+        self.status = "scheduled"
+        self.joined: list[str] = []
+        self.waitlist: list[str] = []
+        self.placeholders: dict[int, str] = {}
+        self.next_placeholder = 1
+        self.caps: dict[str, Any] = {"game": None, "channel": None, "guild": None}
+        self.waitlist_caps: dict[str, Any] = {"game": None, "channel": None, "guild": None}
+        self.handled: list[tuple[AnyCommand, Outcome]] = []
+        self.statuses = ["scheduled"]
+
+    # -- the reference model ----------------------------------------------------------
+
+    def cap(self) -> int:
+        return next((c for c in self.caps.values() if c is not None), 10)
+
+    def waitlist_cap(self) -> int | None:
+        cap = next((c for c in self.waitlist_caps.values() if c is not None), None)
+        return None if cap in (None, "unlimited") else cap
+
+    def settled(self, joined: list[str], waitlist: list[str]) -> list[str]:
+        promoted = waitlist[: max(0, self.cap() - len(joined))]
+        joined += promoted
+        del waitlist[: len(promoted)]
+        return promoted
+
+    def cid(self) -> str:
+        self.count += 1
+        return f"cmd-{self.count}"
+
+    def handle(
+        self, command: AnyCommand, expected: type[DomainError] | None, app: MusterApp | None = None
+    ) -> Outcome | None:
+        if expected is not None:
+            with pytest.raises(expected):
+                (app or self.app).handle(command)
+            return None
+        outcome = (app or self.app).handle(command)
+        if outcome.event_types:  # only what was stored is remembered
+            self.handled.append((command, outcome))
+        return outcome
+
+    def open_error(self) -> type[DomainError] | None:
+        if not self.created:
+            return GameNotFound
+        return None if self.status == "scheduled" else GameNotOpen
+
+    # -- rules --------------------------------------------------------------------------
+
+    @precondition(lambda self: not self.created)
+    @rule(
+        cap=CAPS,
+        waitlist_cap=WAITLIST_CAPS,
+        players=st.lists(USERS, unique=True, max_size=5),
+        labels=st.integers(0, 2),
+    )
+    def create(self, cap: int | None, waitlist_cap: Any, players: list[str], labels: int) -> None:
+        self.caps["game"], self.waitlist_caps["game"] = cap, waitlist_cap
+        seated, waiting = players[: self.cap()], players[self.cap() :]
+        limit = self.waitlist_cap()
+        error = GameFull if limit is not None and len(waiting) > limit else None
+        command = CreateGame(
+            command_id=self.cid(), **ADMIN, guild_id=GUILD, channel_id=CHANNEL, title="Game",
+            scheduled_at=LATER,
+            max_players=cap, waitlist_cap=waitlist_cap, players=tuple(players),
+            placeholders=tuple(f"Guest {i}" for i in range(labels)), game_id=GAME,
+        )  # fmt: skip
+        if self.handle(command, error) is None:
+            self.caps["game"] = self.waitlist_caps["game"] = None
+            return
+        self.created = True
+        self.joined, self.waitlist = list(seated), list(waiting)
+        self.placeholders = {i + 1: f"Guest {i}" for i in range(labels)}
+        self.next_placeholder = labels + 1
+
+    def _seat(self, user: str, command: AnyCommand, app: MusterApp) -> None:
+        joined, waitlist = list(self.joined), list(self.waitlist)
+        promoted = self.settled(joined, waitlist)
+        limit = self.waitlist_cap()
+        full = len(joined) >= self.cap() and limit is not None and len(waitlist) >= limit
+        outcome = self.handle(command, GameFull if full else None, app)
+        if outcome is None:
+            return
+        (joined if len(joined) < self.cap() else waitlist).append(user)
+        self.joined, self.waitlist = joined, waitlist
+        assert outcome.promoted == tuple(promoted)
+        assert outcome.result == ("joined" if user in joined else "waitlisted")
+        assert outcome.waitlist_position == (waitlist.index(user) + 1 if user in waitlist else None)
+
+    @rule(user=USERS, elsewhere=st.booleans())
+    def join(self, user: str, elsewhere: bool) -> None:
+        command = JoinGame(command_id=self.cid(), user_id=user, game_id=GAME)
+        app = self.elsewhere if elsewhere else self.app
+        error = self.open_error() or (
+            AlreadyJoined if user in self.joined + self.waitlist else None
+        )
+        if error:
+            self.handle(command, error, app)
+        else:
+            self._seat(user, command, app)
+
+    @rule(user=USERS, elsewhere=st.booleans())
+    def leave(self, user: str, elsewhere: bool) -> None:
+        command = LeaveGame(command_id=self.cid(), user_id=user, game_id=GAME)
+        app = self.elsewhere if elsewhere else self.app
+        error = self.open_error() or (None if user in self.joined + self.waitlist else NotJoined)
+        outcome = self.handle(command, error, app)
+        if outcome is None:
+            return
+        (self.joined if user in self.joined else self.waitlist).remove(user)
+        promoted = self.settled(self.joined, self.waitlist)
+        assert outcome.promoted == tuple(promoted)
+
+    @rule(user=USERS, pick=st.integers(1, 4))
+    def claim_placeholder(self, user: str, pick: int) -> None:
+        command = ClaimPlaceholder(
+            command_id=self.cid(), user_id=user, game_id=GAME, placeholder_id=pick
+        )
+        error = (
+            self.open_error()
+            or (None if pick in self.placeholders else PlaceholderNotFound)
+            or (AlreadyJoined if user in self.joined + self.waitlist else None)
+        )
+        if error:
+            self.handle(command, error)
+            return
+        before = dict(self.placeholders)
+        del self.placeholders[pick]
+        seated_before = (list(self.joined), list(self.waitlist))
+        self._seat(user, command, self.app)
+        if (self.joined, self.waitlist) == seated_before:  # refused: the placeholder stays
+            self.placeholders = before
+
+    @rule()
+    def add_placeholder(self) -> None:
+        command = AddPlaceholder(
+            command_id=self.cid(), **ADMIN, game_id=GAME, label=f"Guest {self.next_placeholder}"
+        )
+        if self.handle(command, self.open_error()) is not None:
+            self.placeholders[self.next_placeholder] = f"Guest {self.next_placeholder}"
+            self.next_placeholder += 1
+
+    @rule(pick=st.integers(1, 4))
+    def remove_placeholder(self, pick: int) -> None:
+        command = RemovePlaceholder(
+            command_id=self.cid(), **ADMIN, game_id=GAME, placeholder_id=pick
+        )
+        error = self.open_error() or (None if pick in self.placeholders else PlaceholderNotFound)
+        if self.handle(command, error) is not None:
+            del self.placeholders[pick]
+
+    @rule(cap=CAPS, waitlist_cap=WAITLIST_CAPS)
+    def update_game(self, cap: int | None, waitlist_cap: Any) -> None:
+        command = UpdateGame(
+            command_id=self.cid(), **ADMIN, game_id=GAME, max_players=cap, waitlist_cap=waitlist_cap
+        )
+        error = GameNotFound if not self.created else None
+        if self.created and self.status not in ("scheduled", "in_progress"):
+            error = InvalidStatusChange
+        outcome = self.handle(command, error)
+        if outcome is None:
+            return
+        self.caps["game"], self.waitlist_caps["game"] = cap, waitlist_cap
+        promoted = self.settled(self.joined, self.waitlist) if self.status == "scheduled" else []
+        assert outcome.promoted == tuple(promoted)
+
+    @rule(level=st.sampled_from(["channel", "guild"]), cap=CAPS, waitlist_cap=WAITLIST_CAPS)
+    def configure(self, level: str, cap: int | None, waitlist_cap: Any) -> None:
+        fields = {
+            "command_id": self.cid(),
+            **ADMIN,
+            "guild_id": GUILD,
+            "max_players": cap,
+            "waitlist_cap": waitlist_cap,
+        }
+        command = (
+            ConfigureChannel(channel_id=CHANNEL, **fields)
+            if level == "channel"
+            else ConfigureGuild(**fields)
+        )
+        self.handle(command, None)
+        self.caps[level], self.waitlist_caps[level] = cap, waitlist_cap
+
+    @rule(change=st.sampled_from(["start", "complete", "cancel"]))
+    def change_status(self, change: str) -> None:
+        allowed = {
+            "start": ("scheduled",),
+            "complete": ("in_progress",),
+            "cancel": ("scheduled", "in_progress"),
+        }
+        after = {"start": "in_progress", "complete": "completed", "cancel": "cancelled"}
+        make: Callable[..., AnyCommand] = {
+            "start": StartGame,
+            "complete": CompleteGame,
+            "cancel": CancelGame,
+        }[change]
+        command = make(command_id=self.cid(), user_id=SYSTEM_USER_ID, game_id=GAME)
+        error = (
+            GameNotFound
+            if not self.created
+            else None
+            if self.status in allowed[change]
+            else InvalidStatusChange
+        )
+        if self.handle(command, error) is not None:
+            self.status = after[change]
+
+    @precondition(lambda self: self.handled)
+    @rule(data=st.data())
+    def repeat_a_command(self, data: st.DataObject) -> None:
+        command, first = data.draw(st.sampled_from(self.handled))
+        stored = len(self.app.history(GAME_AGG))
+        again = (self.elsewhere if data.draw(st.booleans()) else self.app).handle(command)
+        assert again == msgspec.structs.replace(first, replayed=True, notification_ids=())
+        assert len(self.app.history(GAME_AGG)) == stored
+
+    @rule(minutes=st.integers(1, 600))
+    def time_passes(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+    # -- invariants ---------------------------------------------------------------------
+
+    @invariant()
+    def state_matches_the_model(self) -> None:
+        if not self.created:
+            return
+        game = self.app.game(GAME)
+        assert (game.joined, game.waitlist) == (self.joined, self.waitlist)
+        assert game.placeholders == self.placeholders
+        assert game.status == self.status
+        everyone = game.joined + game.waitlist
+        assert len(everyone) == len(set(everyone)), "a user is in a game at most once"
+        self.statuses.append(game.status)
+        ranks = [STATUS_ORDER[s] for s in self.statuses]
+        assert ranks == sorted(ranks), "status never goes back"
+
+    @invariant()
+    def the_log_never_overbooks_and_promotes_the_head(self) -> None:
+        joined: list[str] = []
+        waitlist: list[str] = []
+        for event in self.app.history(GAME_AGG):
+            match event:
+                case PlayerJoined(user_id=user, joined_count=n, max_players=cap):
+                    assert n == len(joined) + 1 <= cap
+                    assert not waitlist or n <= cap, "nobody jumps the queue"
+                    joined.append(user)
+                case PlayerPromoted(user_id=user, joined_count=n, max_players=cap):
+                    assert waitlist, "promotion needs someone waiting"
+                    assert waitlist[0] == user, "promotion takes the head of the waitlist"
+                    assert n == len(joined) + 1 <= cap
+                    joined.append(waitlist.pop(0))
+                case PlayerWaitlisted(user_id=user, position=position):
+                    assert position == len(waitlist) + 1
+                    waitlist.append(user)
+                case PlayerLeft(user_id=user, from_waitlist=from_waitlist):
+                    (waitlist if from_waitlist else joined).remove(user)
+
+    @invariant()
+    def replaying_the_log_rebuilds_an_equal_aggregate(self) -> None:
+        if not self.created:
+            return
+        stored = [e for e in self.app.events.get(GAME_AGG) if isinstance(e, Recorded)]
+        assert replay(None, stored) == self.app.aggregate(GAME_AGG)
+
+
+GameMachine.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestGame = GameMachine.TestCase
