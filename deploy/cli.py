@@ -35,24 +35,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"muster: invalid setting:\n{error}", file=sys.stderr)
         return 1
     try:
-        if args.command == "up":
-            from deploy.up import run_up
-
-            return run_up(settings, data_dir=args.data_dir)
-        if args.command == "doctor":
-            from deploy.doctor import run_doctor
-
-            return run_doctor(settings)
-        if args.command == "sandbox":
-            from deploy.emulator.sandbox import main as sandbox_main
-
-            return sandbox_main(args.args)
+        return run_command(args, settings)
     except KeyboardInterrupt:
         return 130
     except _user_errors() as error:
         print(f"muster {args.command}: {error}", file=sys.stderr)
         return 1
-    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Dispatch to the subcommand's module (imported only when used)."""
+    if args.command == "up":
+        from deploy.up import run_up
+
+        return run_up(settings, data_dir=args.data_dir)
+    if args.command == "doctor":
+        from deploy.doctor import run_doctor
+
+        return run_doctor(settings)
+    from deploy.emulator.sandbox import main as sandbox_main
+
+    return sandbox_main(args.args)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

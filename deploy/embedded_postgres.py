@@ -110,9 +110,7 @@ def placed_cluster(data_dir: Path, user: pwd.struct_passwd | None) -> Path:
     return SYSTEM_ROOT / f"postgres-{digest}"
 
 
-def postgres_server(
-    data_dir: Path, port: int | None = None, durable: bool = True
-) -> ServerProcess:
+def postgres_server(data_dir: Path, port: int | None = None, durable: bool = True) -> ServerProcess:
     """A PostgreSQL server for ``data_dir`` (initialised on first use), not yet started."""
     user = os_user()
     bindir = placed_binaries(user)
@@ -161,7 +159,9 @@ def wait_until_accepting(url: str, timeout: float = 30.0) -> None:
                 return
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
-                raise ServerFailed(f"PostgreSQL at {url} is not accepting queries: {error}") from None
+                raise ServerFailed(
+                    f"PostgreSQL at {url} is not accepting queries: {error}"
+                ) from None
             time.sleep(0.05)
 
 

@@ -15,7 +15,9 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     """Create (or validate) the EVENTS stream; returns a one-line description."""
     from gateways.jetstream import Factory
 
-    factory = Factory({"MUSTER_NATS_URL": nats_url, "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout)})
+    factory = Factory(
+        {"MUSTER_NATS_URL": nats_url, "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout)}
+    )
     try:
         recorder = factory.application_recorder()
         last = recorder.max_notification_id()  # type: ignore[attr-defined]

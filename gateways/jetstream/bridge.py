@@ -50,7 +50,7 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 
 def host_and_port(url: str) -> tuple[str, int]:
     """Host and port of the first server in a NATS URL (``nats://h:p[,nats://h2:p2]``)."""
-    first = url.split(",")[0].strip()
+    first = url.split(",", maxsplit=1)[0].strip()
     if "://" not in first:
         first = "nats://" + first
     parts = urlsplit(first)
@@ -85,9 +85,9 @@ class NatsBridge:
         client = NATS()
         connect = client.connect(
             self.url,
-            connect_timeout=self.timeout,
+            connect_timeout=max(1, round(self.timeout)),
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+            reconnect_time_wait=1,
             allow_reconnect=True,
             name="muster",
         )
@@ -112,10 +112,8 @@ class NatsBridge:
         if transport is not None:
             transport.close()
 
-    def run(
-        self, make: Callable[[], Awaitable[T]], timeout: float | None = None
-    ) -> T:
-        """Run ``make()`` on the bridge's loop and return its result, waiting at most ``timeout``."""
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        """Run ``make()`` on the bridge's loop; return its result, waiting at most ``timeout``."""
         if self._closed:
             raise OperationalError(f"the NATS connection to {self.url} is closed")
         limit = self.timeout if timeout is None else timeout

@@ -148,7 +148,9 @@ class JetStreamAggregateRecorder(AggregateRecorder):
             return seqs
         raise ConcurrencyConflict(f"another writer keeps appending to {sorted(versions)}")
 
-    async def _tips_of(self, versions: dict[str, list[int]], refresh: set[str]) -> dict[str, Tip | None]:
+    async def _tips_of(
+        self, versions: dict[str, list[int]], refresh: set[str]
+    ) -> dict[str, Tip | None]:
         tips: dict[str, Tip | None] = {}
         missing = []
         for subject in versions:

@@ -10,6 +10,7 @@ control slows the server instead of memory growing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -69,9 +70,10 @@ class JetStreamSubscription(Subscription[ApplicationRecorder]):
         while not self._has_been_stopped:
             try:
                 self._queue.put_nowait(item)
-                return
-            except queue.Full:
+            except queue.Full:  # the reader is behind: hold this delivery (flow control)
                 await asyncio.sleep(0.01)
+            else:
+                return
 
     def stop(self) -> None:
         """Stop delivery; a blocked ``next()`` returns with ``StopIteration``."""
@@ -81,10 +83,8 @@ class JetStreamSubscription(Subscription[ApplicationRecorder]):
         sub, self._sub = self._sub, None
         if sub is not None:
             self._jsr.bridge.submit_cleanup(sub.unsubscribe)
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put_nowait(_STOP)
-        except queue.Full:
-            pass
 
     def __next__(self) -> Notification:
         if self._has_been_stopped:

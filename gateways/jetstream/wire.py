@@ -126,7 +126,11 @@ class Wire:
         """Decode a stored message (direct get or consumer delivery) into a :class:`Record`."""
         headers = msg.headers or {}
         subject = headers.get("Nats-Subject") or msg.subject
-        seq = int(headers["Nats-Sequence"]) if "Nats-Sequence" in headers else msg.metadata.sequence.stream
+        seq = (
+            int(headers["Nats-Sequence"])
+            if "Nats-Sequence" in headers
+            else msg.metadata.sequence.stream
+        )
         event = StoredEvent(
             originator_id=self.layout.originator_id_from(subject),
             originator_version=int(headers[H_VERSION]),

@@ -1,8 +1,9 @@
-"""The event log's guarantees beyond eventsourcing's contract: races, repeats, bad streams, timeouts."""
+"""The log's guarantees beyond eventsourcing's contract: races, repeats, bad streams, timeouts."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import uuid
@@ -79,9 +80,7 @@ def test_repeated_msg_id_stores_nothing_new(recorder: JetStreamApplicationRecord
     with pytest.raises(DuplicateCommand):  # same command again, even on another aggregate
         recorder.insert_events([event(other, 1)], command_id="interaction-1")
     with pytest.raises(DuplicateCommand):  # and as a multi-event (atomic batch) append
-        recorder.insert_events(
-            [event(other, 1), event(other, 2)], command_id="interaction-1"
-        )
+        recorder.insert_events([event(other, 1), event(other, 2)], command_id="interaction-1")
     assert recorder.max_notification_id() == 1
     assert recorder.select_events(other) == []
 
@@ -163,8 +162,6 @@ def test_unreachable_nats_fails_fast_with_url_and_hint() -> None:
 
 def test_silent_server_times_out(event_log_env: dict[str, str]) -> None:
     """A server that accepts TCP but never answers: calls end within the timeout."""
-    import socket
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
