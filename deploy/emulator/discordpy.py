@@ -13,6 +13,8 @@ async def point_discord_py_at(api_base: str) -> str:
     ``DiscordWebSocket.DEFAULT_GATEWAY`` (and falls back to it after INVALID_SESSION), so both
     must be set. Works unchanged against real Discord. Returns the gateway URL.
     """
+    # Imported here: ``deploy.emulator`` itself must not import discord.py (its import warns
+    # about the stdlib's deprecated ``audioop``, and the emulator does not need it).
     import discord.gateway
     import discord.http
 

@@ -100,9 +100,12 @@ class OAuth2:
             for k in ("client_id", "redirect_uri", "scope", "state", "response_type")
         )
         rows = "".join(
-            f'<label class="who"><input type="radio" name="user_id" value="{u.id}"{" checked" if i == 0 else ""}>'
-            f"<b>{html.escape(u.global_name or u.username)}</b> <small>@{html.escape(u.username)}</small>"
-            f"</label>"
+            _ROW.format(
+                id=u.id,
+                checked=" checked" if i == 0 else "",
+                name=html.escape(u.global_name or u.username),
+                username=html.escape(u.username),
+            )
             for i, u in enumerate(people)
         )
         page = _AUTHORIZE_PAGE.format(
@@ -215,12 +218,18 @@ class OAuth2:
         return ok({})
 
 
+_ROW = (
+    '<label class="who"><input type="radio" name="user_id" value="{id}"{checked}>'
+    "<b>{name}</b> <small>@{username}</small></label>"
+)
 _AUTHORIZE_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <title>Authorize {app} (Discord emulator)</title>
-<style>body{{font-family:sans-serif;background:#313338;color:#dbdee1;display:flex;justify-content:center}}
+<style>body{{font-family:sans-serif;background:#313338;color:#dbdee1;
+display:flex;justify-content:center}}
 main{{background:#2b2d31;padding:24px;margin-top:40px;border-radius:8px;min-width:360px}}
 .who{{display:block;padding:8px;margin:4px 0;background:#1e1f22;border-radius:4px;cursor:pointer}}
-small{{color:#949ba4}} button{{padding:8px 16px;border:0;border-radius:4px;margin-right:8px;cursor:pointer}}
+small{{color:#949ba4}}
+button{{padding:8px 16px;border:0;border-radius:4px;margin-right:8px;cursor:pointer}}
 .go{{background:#5865f2;color:white}}</style></head><body><main>
 <h2>{app} wants to access your account</h2><p>Scopes: <code>{scopes}</code></p>
 <p>Emulated Discord: choose who logs in.</p>

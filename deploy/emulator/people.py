@@ -208,10 +208,10 @@ class Person:
         return it
 
 
-async def wait_for_answer(it: Interaction, timeout: float) -> bool:
-    """Wait until the bot acknowledged ``it``; False if it did not within ``timeout``."""
+async def wait_for_answer(it: Interaction, within: float) -> bool:
+    """Wait until the bot acknowledged ``it``; False if it did not ``within`` seconds."""
     try:
-        await asyncio.wait_for(it.acknowledged.wait(), timeout)
+        await asyncio.wait_for(it.acknowledged.wait(), within)
     except TimeoutError:
         return False
     return True

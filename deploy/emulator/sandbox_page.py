@@ -1,4 +1,9 @@
-"""The sandbox page: emulated channels shown as Discord would, with a member picker."""
+"""The sandbox page: emulated channels shown as Discord would, with a member picker.
+
+The page (HTML, CSS, JS) lives in this module as a string so it ships with the package without
+package-data configuration; its lines follow the page's own layout, not the 100-column limit.
+"""
+# ruff: noqa: E501
 
 from __future__ import annotations
 

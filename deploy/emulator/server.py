@@ -107,8 +107,11 @@ class DiscordEmulator:
         )
         return self.inspect.messages(cid, as_user=as_user)
 
-    async def until(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Wait until ``predicate()`` is truthy; re-checked on every world change and every 20 ms."""
+    async def until(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
+        """Wait until ``predicate()`` is truthy (re-checked on each world change and every 20 ms).
+
+        Raises TimeoutError if it is still false after ``within`` seconds; returns its value.
+        """
         changed = asyncio.Event()
 
         def listener(event: Event) -> None:
@@ -116,7 +119,7 @@ class DiscordEmulator:
 
         self.world.listeners.append(listener)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while not (result := predicate()):
                     changed.clear()
                     with contextlib.suppress(TimeoutError):

@@ -116,26 +116,8 @@ def _row(
         kind = comp.get("type")
         custom_id = comp.get("custom_id")
         if kind == BUTTON:
-            style = comp.get("style")
-            errors.max_length((*cpath, "label"), comp.get("label"), 80)
-            if style == LINK_STYLE:
-                if not comp.get("url"):
-                    errors.add((*cpath, "url"), "BASE_TYPE_REQUIRED", "This field is required")
-                if custom_id is not None:
-                    errors.add(
-                        (*cpath, "custom_id"),
-                        "BUTTON_COMPONENT_LINK_CUSTOM_ID",
-                        "A link button cannot have a custom id",
-                    )
-                continue
-            if style == PREMIUM_STYLE:
-                continue
-            if not custom_id:
-                errors.add(
-                    (*cpath, "custom_id"),
-                    "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED",
-                    "A custom id is required",
-                )
+            if not _button(errors, cpath, comp):
+                continue  # link and premium buttons carry no custom_id
         elif kind in SELECTS:
             errors.max_length((*cpath, "placeholder"), comp.get("placeholder"), 150)
             if kind == 3:
@@ -154,3 +136,27 @@ def _row(
                     "Component custom id cannot be duplicated",
                 )
             seen.add(custom_id)
+
+
+def _button(errors: FormErrors, path: tuple[str | int, ...], comp: dict[str, Any]) -> bool:
+    """Check one button; True if it is an interactive one (with a custom_id)."""
+    style = comp.get("style")
+    custom_id = comp.get("custom_id")
+    errors.max_length((*path, "label"), comp.get("label"), 80)
+    if style == LINK_STYLE:
+        if not comp.get("url"):
+            errors.add((*path, "url"), "BASE_TYPE_REQUIRED", "This field is required")
+        if custom_id is not None:
+            errors.add(
+                (*path, "custom_id"),
+                "BUTTON_COMPONENT_LINK_CUSTOM_ID",
+                "A link button cannot have a custom id",
+            )
+        return False
+    if style == PREMIUM_STYLE:
+        return False
+    if not custom_id:
+        errors.add(
+            (*path, "custom_id"), "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED", "A custom id is required"
+        )
+    return True

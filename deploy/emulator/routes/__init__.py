@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from deploy.emulator.routes import channels, commands, guilds, users, webhooks
+from deploy.emulator.routes import channels, commands, guilds, members, users, webhooks
 
 if TYPE_CHECKING:
     from deploy.emulator.api import Api
@@ -13,5 +13,5 @@ if TYPE_CHECKING:
 
 def setup(api: Api, emu: DiscordEmulator) -> None:
     """Register every REST route on ``api``."""
-    for module in (users, guilds, channels, commands, webhooks):
+    for module in (users, guilds, members, channels, commands, webhooks):
         module.setup(api, emu)

@@ -8,42 +8,58 @@ from aiohttp import web
 
 from deploy.emulator import payloads
 from deploy.emulator.api import Api, identity, json_body, no_content, ok, snowflake
-from deploy.emulator.errors import MISSING_ACCESS, DiscordError, FormErrors
-from deploy.emulator.model import DM, Channel
+from deploy.emulator.errors import MISSING_ACCESS, UNKNOWN_MESSAGE, DiscordError
+from deploy.emulator.model import DM, Channel, Message
 from deploy.emulator.permissions import Permission, channel_permissions
+from deploy.emulator.routes.common import limit_of
 
 if TYPE_CHECKING:
     from deploy.emulator.server import DiscordEmulator
 
+READ = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
 
-def setup(api: Api, emu: DiscordEmulator) -> None:
-    world = emu.world
 
-    def channel_for(request: web.Request, needs: int = Permission.VIEW_CHANNEL) -> Channel:
-        channel = world.channel(snowflake(request, "channel_id"))
+class ChannelRoutes:
+    def __init__(self, emu: DiscordEmulator) -> None:
+        self.world = emu.world
+        self.messages = emu.messages
+
+    def register(self, api: Api) -> None:
+        api.route("GET", "/channels/{channel_id}", self.get_channel)
+        api.route("GET", "/channels/{channel_id}/messages", self.history)
+        api.route("POST", "/channels/{channel_id}/messages", self.create)
+        api.route("GET", "/channels/{channel_id}/messages/{message_id}", self.get_message)
+        api.route("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit)
+        api.route("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete)
+        api.route("POST", "/channels/{channel_id}/typing", self.typing)
+
+    def _channel(self, request: web.Request, needs: int = Permission.VIEW_CHANNEL) -> Channel:
+        """The channel in the path, if the caller can see it (and holds ``needs``)."""
+        channel = self.world.channel(snowflake(request, "channel_id"))
         me = identity(request).user_id or 0
         if channel.type == DM:
-            if me != world.application.bot_user_id:
+            if me != self.world.application.bot_user_id:
                 raise DiscordError(MISSING_ACCESS)
             return channel
-        guild = world.guild(channel.guild_id or 0)
-        perms = channel_permissions(guild, channel, me)
-        if (perms & needs) != needs:
+        guild = self.world.guild(channel.guild_id or 0)
+        if channel_permissions(guild, channel, me) & needs != needs:
             raise DiscordError(MISSING_ACCESS)
         return channel
 
-    async def get_channel(request: web.Request) -> web.Response:
-        return ok(payloads.channel(world, channel_for(request)))
+    def _message(self, request: web.Request, channel: Channel) -> Message:
+        msg = self.world.message(channel.id, snowflake(request, "message_id"))
+        if msg.visible_to is not None:  # ephemeral messages are not reachable over REST
+            raise DiscordError(UNKNOWN_MESSAGE)
+        return msg
 
-    async def history(request: web.Request) -> web.Response:
-        channel = channel_for(request, Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY)
+    async def get_channel(self, request: web.Request) -> web.Response:
+        return ok(payloads.channel(self.world, self._channel(request)))
+
+    async def history(self, request: web.Request) -> web.Response:
+        """Newest first, like Discord; ``before``/``after``/``around`` and ``limit`` 1-100."""
+        channel = self._channel(request, READ)
         q = request.query
-        raw_limit = q.get("limit", "50")
-        limit = int(raw_limit) if raw_limit.isdigit() else 0
-        if not 1 <= limit <= 100:
-            errors = FormErrors()
-            errors.add(("limit",), "NUMBER_TYPE_MAX", "int value should be between 1 and 100.")
-            errors.raise_if_any()
+        limit = limit_of(request, 50, 100)
         visible = [m for m in channel.messages.values() if m.visible_to is None]
         if "after" in q:
             after = int(q["after"])
@@ -58,43 +74,34 @@ def setup(api: Api, emu: DiscordEmulator) -> None:
             before = int(q.get("before", "0") or 0)
             candidates = [m for m in visible if not before or m.id < before]
             picked = list(reversed(candidates[-limit:]))
-        return ok([payloads.message(world, m) for m in picked])
+        return ok([payloads.message(self.world, m) for m in picked])
 
-    async def get_message(request: web.Request) -> web.Response:
-        channel = channel_for(request, Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY)
-        msg = world.message(channel.id, snowflake(request, "message_id"))
-        if msg.visible_to is not None:
-            world.message(channel.id, 0)  # ephemeral messages are not reachable over REST
-        return ok(payloads.message(world, msg))
+    async def get_message(self, request: web.Request) -> web.Response:
+        channel = self._channel(request, READ)
+        return ok(payloads.message(self.world, self._message(request, channel)))
 
-    async def create(request: web.Request) -> web.Response:
-        channel = world.channel(snowflake(request, "channel_id"))
+    async def create(self, request: web.Request) -> web.Response:
+        channel = self.world.channel(snowflake(request, "channel_id"))
         body = await json_body(request)
-        msg = emu.messages.create(channel, identity(request).user_id or 0, body)
-        return ok(payloads.message(world, msg))
+        msg = self.messages.create(channel, identity(request).user_id or 0, body)
+        return ok(payloads.message(self.world, msg))
 
-    async def edit(request: web.Request) -> web.Response:
-        channel = channel_for(request)
-        msg = world.message(channel.id, snowflake(request, "message_id"))
+    async def edit(self, request: web.Request) -> web.Response:
+        channel = self._channel(request)
+        msg = self._message(request, channel)
         body = await json_body(request)
-        return ok(
-            payloads.message(world, emu.messages.edit(msg, identity(request).user_id or 0, body))
-        )
+        edited = self.messages.edit(msg, identity(request).user_id or 0, body)
+        return ok(payloads.message(self.world, edited))
 
-    async def delete(request: web.Request) -> web.Response:
-        channel = channel_for(request)
-        msg = world.message(channel.id, snowflake(request, "message_id"))
-        emu.messages.delete(msg, identity(request).user_id or 0)
+    async def delete(self, request: web.Request) -> web.Response:
+        channel = self._channel(request)
+        self.messages.delete(self._message(request, channel), identity(request).user_id or 0)
         return no_content()
 
-    async def typing(request: web.Request) -> web.Response:
-        channel_for(request, Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
+    async def typing(self, request: web.Request) -> web.Response:
+        self._channel(request, Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES)
         return no_content()
 
-    api.route("GET", "/channels/{channel_id}", get_channel)
-    api.route("GET", "/channels/{channel_id}/messages", history)
-    api.route("POST", "/channels/{channel_id}/messages", create)
-    api.route("GET", "/channels/{channel_id}/messages/{message_id}", get_message)
-    api.route("PATCH", "/channels/{channel_id}/messages/{message_id}", edit)
-    api.route("DELETE", "/channels/{channel_id}/messages/{message_id}", delete)
-    api.route("POST", "/channels/{channel_id}/typing", typing)
+
+def setup(api: Api, emu: DiscordEmulator) -> None:
+    ChannelRoutes(emu).register(api)

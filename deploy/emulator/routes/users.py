@@ -78,7 +78,8 @@ def setup(api: Api, emu: DiscordEmulator) -> None:
     async def oauth_me(request: web.Request) -> web.Response:
         ident = identity(request)
         grant = emu.oauth.grant_for_access_token(ident.token)
-        assert grant is not None and ident.user_id is not None
+        assert grant is not None
+        assert ident.user_id is not None
         return ok(
             {
                 "application": payloads.application(world, world.application),

@@ -27,7 +27,7 @@ def setup(api: Api, emu: DiscordEmulator) -> None:
             return ok(result)
         return no_content()
 
-    def interaction(request: web.Request):  # noqa: ANN202 - the Interaction model
+    def interaction(request: web.Request):
         return responses.webhook(
             snowflake(request, "webhook_id"), request.match_info["webhook_token"]
         )

@@ -24,11 +24,12 @@ async def test_dropped_websocket_resumes_without_losing_an_interaction(
 
     assert emu.faults.drop_websocket() == 1
     click = await world.alice.click(message.id, "ack:0", wait=False)  # dispatched while down
-    assert await emu.until(lambda: click.response_type, timeout=3.0) == 6
+    assert await emu.until(lambda: click.response_type, within=3.0) == 6
     await emu.until(bot.resumed.is_set)  # replayed events come first, then RESUMED
     assert list(emu.gateway.sessions.values()) == [session]  # same session, resumed
     await emu.until(lambda: bot.acked)
-    assert bot.acked == [click.id] and bot.ready_count == 1
+    assert bot.acked == [click.id]
+    assert bot.ready_count == 1
 
 
 async def test_refused_resume_makes_discord_py_identify_again(
@@ -57,7 +58,8 @@ async def test_reconnect_opcode_is_followed_by_resume(
 async def _identify(emu: DiscordEmulator, token: str, intents_value: int) -> int | None:
     async with aiohttp.ClientSession() as http, http.ws_connect(f"{emu.gateway_url}?v=10") as ws:
         hello = await ws.receive_json()
-        assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+        assert hello["op"] == 10
+        assert hello["d"]["heartbeat_interval"] > 0
         await ws.send_json({"op": 1, "d": None})
         assert (await ws.receive_json())["op"] == 11
         await ws.send_json(
@@ -98,9 +100,10 @@ async def test_interaction_answered_after_three_seconds_is_unknown(
     bot = await start_client(AckBot(delay=3.2))
     message = await bot.post_buttons(world.games.id)
     click = await world.alice.click(message.id, "ack:0", wait=False)
-    await world.emu.until(lambda: bot.errors, timeout=5.0)
+    await world.emu.until(lambda: bot.errors, within=5.0)
     [error] = bot.errors
     assert isinstance(error, discord.NotFound)
     assert (error.status, error.code, error.text) == (404, 10062, "Unknown interaction")
-    assert click.response_type is None and click.failures == [10062]
+    assert click.response_type is None
+    assert click.failures == [10062]
     assert world.emu.inspect.interaction(click)["failed"] is True

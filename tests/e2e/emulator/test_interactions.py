@@ -99,13 +99,15 @@ async def test_slash_command_button_click_defer_and_edit(
     assert announcement["content"] == f"**Catan** hosted by <@{world.alice.id}>"
     assert announcement["interaction_metadata"]["user"]["id"] == str(world.alice.id)
     [join] = buttons(announcement)
-    assert join["custom_id"] == "muster:join:1" and not join.get("disabled", False)
+    assert join["custom_id"] == "muster:join:1"
+    assert not join.get("disabled", False)
 
     click = await world.bob.click(announcement, "muster:join:1")
     assert click.response_type == 6, click.failures
     await emu.until(lambda: emu.channel_messages(world.games)[0]["edited_timestamp"])
     [edited] = emu.channel_messages(world.games)
-    assert edited["id"] == announcement["id"] and edited["edited_timestamp"] is not None
+    assert edited["id"] == announcement["id"]
+    assert edited["edited_timestamp"] is not None
     assert edited["embeds"][0]["fields"][0]["value"] == "Bob"
     assert buttons(edited)[0]["disabled"] is True
     log = emu.requests
@@ -148,9 +150,11 @@ async def test_modal_round_trip(world: World, start_client: StartClient) -> None
 
     await start_client(ModalBot())
     opened = await world.alice.run_command("rename", channel=world.games)
-    assert opened.modal is not None and opened.modal["title"] == "Rename game"
+    assert opened.modal is not None
+    assert opened.modal["title"] == "Rename game"
     submitted = await world.alice.submit_modal(opened, {"name": "Catan 2"})
     assert submitted.response_type == 4
     assert world.emu.channel_messages(world.games) == []  # ephemeral: hidden from others
     [reply] = world.emu.channel_messages(world.games, as_user=world.alice.id)
-    assert reply["content"] == "Renamed to Catan 2" and reply["flags"] & 64
+    assert reply["content"] == "Renamed to Catan 2"
+    assert reply["flags"] & 64

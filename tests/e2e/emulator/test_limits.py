@@ -1,8 +1,9 @@
-"""Discord's limits: 429 storms honoured by discord.py, buckets, global limit, interaction tokens."""
+"""Discord's limits: 429 storms honoured by discord.py, buckets, global limit, token lifetime."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import aiohttp
 import discord
@@ -30,7 +31,7 @@ async def test_429_storm_makes_discord_py_wait_retry_after(
     attempts = emu.requests.entries(SEND)
     assert [r.status for r in attempts] == [429, 429, 200]
     assert [r.scope for r in attempts] == ["user", "user", None]
-    gaps = [b.at - a.at for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(attempts)]
     assert all(gap >= 0.4 for gap in gaps), gaps  # nothing was sent before Retry-After
     assert emu.requests.rate_limited[SEND] == 2
     assert [m["content"] for m in emu.channel_messages(world.games)] == ["after the storm"]
@@ -48,7 +49,8 @@ async def test_message_bucket_is_respected_without_429(
     await asyncio.gather(*(channel.send(f"message {n}") for n in range(7)))
 
     attempts = emu.requests.entries(SEND)
-    assert len(attempts) == 7 and all(r.status == 200 for r in attempts)
+    assert len(attempts) == 7
+    assert all(r.status == 200 for r in attempts)
     first, sixth = attempts[0].at, attempts[5].at
     assert sixth - first >= 1.5 - 0.01  # discord.py waited for the bucket to reset
     assert len(emu.channel_messages(world.games)) == 7
@@ -76,7 +78,8 @@ async def test_rate_limit_headers_and_429_body_shape(world: World) -> None:
     assert last_headers["X-RateLimit-Bucket"] == bucket
     assert int(last_headers["Retry-After"]) >= 1
     assert set(last_body) == {"message", "retry_after", "global"}
-    assert last_body["global"] is False and 0 < last_body["retry_after"] <= 5.0
+    assert last_body["global"] is False
+    assert 0 < last_body["retry_after"] <= 5.0
 
 
 async def test_global_limit_per_bot_token(world: World) -> None:
@@ -92,15 +95,15 @@ async def test_global_limit_per_bot_token(world: World) -> None:
         results = [await get(f"/channels/{world.games.id}") for _ in range(12)]
     limited = [r for r in results if r[0] == 429]
     assert len(limited) == 2
-    status, headers429, body = limited[0]
-    assert (
-        headers429["X-RateLimit-Scope"] == "global" and headers429["X-RateLimit-Global"] == "true"
-    )
-    assert isinstance(body, dict) and body["global"] is True
+    _, headers429, body = limited[0]
+    assert headers429["X-RateLimit-Scope"] == "global"
+    assert headers429["X-RateLimit-Global"] == "true"
+    assert isinstance(body, dict)
+    assert body["global"] is True
 
 
 async def test_interaction_token_lifetime_and_double_ack(world: World) -> None:
-    """Raw HTTP, as Muster's own REST client would call: 40060 on a second ack, 50027 after 15 min."""
+    """Raw HTTP, as Muster's REST client calls: 40060 on a second ack, 50027 after 15 min."""
     emu = world.emu
     message = emu.messages.create(
         world.games,
@@ -128,7 +131,8 @@ async def test_interaction_token_lifetime_and_double_ack(world: World) -> None:
                 "code": 40060,
             }
         async with http.post(f"{hook}?wait=true", json={"content": "follow-up"}) as resp:
-            assert resp.status == 200 and (await resp.json())["content"] == "follow-up"
+            assert resp.status == 200
+            assert (await resp.json())["content"] == "follow-up"
         emu.world.clock.advance(15 * 60 + 1)
         async with http.patch(f"{hook}/messages/@original", json={"content": "late"}) as resp:
             assert resp.status == 401

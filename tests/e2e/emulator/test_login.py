@@ -16,12 +16,17 @@ async def test_login_ready_and_guild_create(world: World, start_client: StartCli
     assert client.user.id == world.emu.application_id
     assert client.application_id == world.emu.application_id
     guild = client.get_guild(world.guild.id)
-    assert guild is not None and guild.name == "Muster Test Guild"
+    assert guild is not None
+    assert guild.name == "Muster Test Guild"
     channel = guild.get_channel(world.games.id)
-    assert isinstance(channel, discord.TextChannel) and channel.topic == "Game nights"
+    assert isinstance(channel, discord.TextChannel)
+    assert channel.topic == "Game nights"
     alice = guild.get_member(world.alice.id)
-    assert alice is not None and alice.nick == "Ali" and alice.global_name == "Alice"
+    assert alice is not None
+    assert alice.nick == "Ali"
+    assert alice.global_name == "Alice"
     assert alice.display_name == "Ali"
-    assert guild.me is not None and guild.me.guild_permissions.send_messages
+    assert guild.me is not None
+    assert guild.me.guild_permissions.send_messages
     assert world.emu.requests.count("GET /users/@me") == 1
     assert world.emu.requests.count("GET /oauth2/applications/@me") == 1

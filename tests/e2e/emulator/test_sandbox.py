@@ -1,4 +1,4 @@
-"""The sandbox: an echo bot; clicking the page's button as a member reaches it; the page shows it."""
+"""The sandbox: an echo bot; a click on the page's button as a member reaches it and shows."""
 
 from __future__ import annotations
 
@@ -63,14 +63,16 @@ async def test_click_on_sandbox_page_reaches_the_bot(sandbox: tuple[DiscordEmula
 
         async with http.get("/sandbox") as page:
             html = await page.text()
-        assert page.status == 200 and 'data-testid="member-picker"' in html
+        assert page.status == 200
+        assert 'data-testid="member-picker"' in html
         async with http.get("/_emulator/state") as resp:
             state = await resp.json()
         names = [
             m.get("nick") or m["user"]["global_name"] or m["user"]["username"]
             for m in state["guilds"][0]["members"]
         ]
-        assert "Ali the Bold" in names and "Chen" in names
+        assert "Ali the Bold" in names
+        assert "Chen" in names
 
         async with http.get(f"/_emulator/channels/{demo.games.id}/messages") as resp:
             [announcement] = await resp.json()
@@ -83,7 +85,8 @@ async def test_click_on_sandbox_page_reaches_the_bot(sandbox: tuple[DiscordEmula
         }
         async with http.post("/_emulator/interactions/click", json=click) as resp:
             result = await resp.json()
-        assert result["response_type"] == 4 and not result["failed"]
+        assert result["response_type"] == 4
+        assert not result["failed"]
 
         async with http.get(
             f"/_emulator/channels/{demo.games.id}/messages?as_user={chen.id}"
@@ -104,7 +107,8 @@ async def test_control_api_builds_people_and_injects_faults(
             f"/_emulator/guilds/{demo.guild.id}/members", json={"username": "zoe", "nick": "Zo"}
         ) as resp:
             zoe = await resp.json()
-        assert zoe["nick"] == "Zo" and zoe["user"]["username"] == "zoe"
+        assert zoe["nick"] == "Zo"
+        assert zoe["user"]["username"] == "zoe"
         uid = zoe["user"]["id"]
         async with http.patch(
             f"/_emulator/guilds/{demo.guild.id}/members/{uid}", json={"nick": "Zoe!"}
@@ -129,7 +133,8 @@ async def test_control_api_builds_people_and_injects_faults(
             "/_emulator/interactions/click",
             json={"user_id": "1", "message_id": "2", "custom_id": "x"},
         ) as resp:
-            assert resp.status == 400 and "unknown message" in (await resp.json())["error"]
+            assert resp.status == 400
+            assert "unknown message" in (await resp.json())["error"]
 
 
 def test_main_rejects_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
