@@ -37,8 +37,9 @@ def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[st
 class InteractionFactory:
     """Builds INTERACTION_CREATE payloads like Discord's and dispatches them to the bot."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, *, retention: float = 960.0) -> None:
         self.world = world
+        self.retention = retention  # seconds an interaction is kept (token lifetime + slack)
         self.by_token: dict[str, Interaction] = {}
 
     def click(
@@ -225,10 +226,22 @@ class InteractionFactory:
             message_id=message.id if message else None,
             payload=payload,
         )
+        self._prune()
         world.interactions[iid] = interaction
         self.by_token[token] = interaction
         world.publish(Event("INTERACTION_CREATE", payload, interaction.guild_id, channel.id))
         return interaction
+
+    def _prune(self) -> None:
+        """Forget interactions whose token expired long ago (oldest first, insertion order)."""
+        cutoff = self.world.clock.time() - self.retention
+        interactions = self.world.interactions
+        while interactions:
+            oldest = next(iter(interactions.values()))
+            if oldest.created_at >= cutoff:
+                return
+            del interactions[oldest.id]
+            self.by_token.pop(oldest.token, None)
 
 
 def _custom_ids(components: list[dict[str, Any]]) -> set[str]:

@@ -85,13 +85,14 @@ class Responses:
         self._announce(it)
         result: dict[str, Any] = {"interaction": {"id": str(it.id), "type": it.type}}
         resource: dict[str, Any] = {"type": kind}
-        if message is not None:
+        if message is not None and kind in (REPLY, DEFERRED_REPLY, UPDATE):
             result["interaction"].update(
                 response_message_id=str(message.id),
                 response_message_loading=bool(message.flags & LOADING),
                 response_message_ephemeral=bool(message.flags & EPHEMERAL),
             )
-            resource["message"] = payloads.message(self.world, message)
+            if kind != DEFERRED_REPLY:  # Discord returns the message for types 4 and 7 only
+                resource["message"] = payloads.message(self.world, message)
         result["resource"] = resource
         return result
 

@@ -53,7 +53,7 @@ class DiscordEmulator:
         self.limiter = RateLimiter(rate_limits or RateLimits())
         self.requests = RequestLog()
         self.messages = Messages(self.world)
-        self.interactions = InteractionFactory(self.world)
+        self.interactions = InteractionFactory(self.world, retention=token_lifetime + 60)
         self.responses = Responses(
             self.world,
             self.messages,
