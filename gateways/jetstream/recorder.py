@@ -67,8 +67,23 @@ class TipCache:
             self._tips.pop(subject, None)
 
 
+MIN_SERVER = (2, 12)  # first nats-server with atomic batch publish (ADR-50)
+
+
+def check_server_version(bridge: NatsBridge) -> None:
+    """Refuse servers that cannot append several events atomically."""
+    version = bridge.nc.connected_server_version
+    if (version.major, version.minor) < MIN_SERVER:
+        raise OperationalError(
+            f"NATS at {bridge.url} is version {version.major}.{version.minor}.{version.patch}; "
+            f"Muster needs {MIN_SERVER[0]}.{MIN_SERVER[1]} or newer for atomic multi-event "
+            "appends. Upgrade that server, or unset MUSTER_NATS_URL to use the embedded one."
+        )
+
+
 async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
     """Create the stream, or check that an existing one keeps the log's guarantees."""
+    check_server_version(bridge)
     js = bridge.nc.jetstream(timeout=bridge.timeout)
     try:
         info = await js.stream_info(layout.stream)
