@@ -41,7 +41,7 @@ from domain.aggregates import Aggregate, Game, Recorded, replay, stage
 from domain.codec import EventMapper
 from domain.commands import AnyCommand, ConfigureChannel, ConfigureGuild
 from domain.decisions import canonical_game_id, decide, settings_ids, target
-from domain.errors import ConcurrencyConflict, DomainError, GameNotFound
+from domain.errors import ConcurrencyConflict, DomainError, GameNotFound, InvalidCommand
 from domain.events import Event
 from domain.game import Context, GameState
 from domain.outcome import Outcome, describe
@@ -117,6 +117,8 @@ class MusterApp(Application[str]):
                     raise ConcurrencyConflict(aggregate_id, conflicts) from None
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**conflicts)))
                 aggregate, fresh = self._catch_up(aggregate_id, aggregate), True
+                if (aggregate.version if aggregate else 0) == version and conflicts > 1:
+                    raise _reused(command) from None  # refused twice, yet nobody wrote
                 continue
             self._advance(aggregate_id, aggregate, staged)
             return describe(
@@ -177,6 +179,9 @@ class MusterApp(Application[str]):
 
     def _settings_state(self, aggregate_id: str) -> Any:
         """A guild's or channel's settings state (None when never configured)."""
+        read_at, aggregate = self._settings.get(aggregate_id, (None, None))
+        if read_at is not None and time.monotonic() - read_at < self.SETTINGS_MAX_AGE:
+            return aggregate.state if aggregate else None  # states are immutable: no lock
         with self._locks.hold(aggregate_id):
             read_at, aggregate = self._settings.get(aggregate_id, (None, None))
             now = time.monotonic()
@@ -218,6 +223,14 @@ class MusterApp(Application[str]):
     def history(self, aggregate_id: str) -> list[Event]:
         """Every event of one aggregate, as stored (read back through the mapper)."""
         return [cast("Recorded", r).event for r in self.events.get(aggregate_id)]
+
+
+def _reused(command: AnyCommand) -> InvalidCommand:
+    return InvalidCommand(
+        "command_id",
+        f"{command.command_id!r} was already used by another command (the log refused it "
+        "as a repeat); send this command with a new id",
+    )
 
 
 class KeyedLocks:

@@ -54,9 +54,9 @@ class Announcement(msgspec.Struct, frozen=True, kw_only=True):
 class GameState(msgspec.Struct, kw_only=True):
     """Everything the rules need to know about one game.
 
-    ``joined`` and ``waitlist`` keep arrival order; ``placeholders`` maps id → label in
-    the order they were added; ``reminders`` maps (offset, user) → status for the current
-    start time.
+    ``joined`` and ``waitlist`` keep arrival order (``players`` holds both, for quick
+    lookups); ``placeholders`` maps id → label in the order they were added;
+    ``reminders`` maps (offset, user) → status for the current start time.
     """
 
     game_id: str
@@ -68,6 +68,7 @@ class GameState(msgspec.Struct, kw_only=True):
     status: Status = "scheduled"
     joined: list[str] = []
     waitlist: list[str] = []
+    players: set[str] = set()
     placeholders: dict[int, str] = {}
     next_placeholder_id: int = 1
     announcement: Announcement | None = None
@@ -81,7 +82,7 @@ class GameState(msgspec.Struct, kw_only=True):
             return None
 
     def has(self, user_id: str) -> bool:
-        return user_id in self.joined or user_id in self.waitlist
+        return user_id in self.players
 
     def require_open(self) -> None:
         """Joining and leaving need a scheduled game."""
@@ -138,12 +139,16 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
     match event:
         case PlayerJoined(user_id=user):
             state.joined.append(user)
+            state.players.add(user)
         case PlayerWaitlisted(user_id=user):
             state.waitlist.append(user)
+            state.players.add(user)
         case PlayerLeft(user_id=user, from_waitlist=True):
             state.waitlist.remove(user)
+            state.players.discard(user)
         case PlayerLeft(user_id=user):
             state.joined.remove(user)
+            state.players.discard(user)
         case PlayerPromoted(user_id=user):
             state.waitlist.remove(user)
             state.joined.append(user)

@@ -71,14 +71,14 @@ def leave(state: GameState, command: LeaveGame, ctx: Context) -> list[GameEvent]
     state.require_open()
     user, s = command.user_id, stamp(command, ctx.now)
     cap = ctx.effective(state.details).max_players
+    if not state.has(user):
+        raise NotJoined(state.game_id, user)
     if user in state.joined:
         left = PlayerLeft(**s, user_id=user, from_waitlist=False)
         return [left, *promotions(len(state.joined) - 1, state.waitlist, cap, s)]
-    if user in state.waitlist:
-        left = PlayerLeft(**s, user_id=user, from_waitlist=True)
-        rest = [w for w in state.waitlist if w != user]
-        return [left, *promotions(len(state.joined), rest, cap, s)]
-    raise NotJoined(state.game_id, user)
+    left = PlayerLeft(**s, user_id=user, from_waitlist=True)
+    rest = [w for w in state.waitlist if w != user]
+    return [left, *promotions(len(state.joined), rest, cap, s)]
 
 
 def claim_placeholder(state: GameState, command: ClaimPlaceholder, ctx: Context) -> list[GameEvent]:

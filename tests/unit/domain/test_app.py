@@ -14,7 +14,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from domain.aggregates import Aggregate, Recorded
 from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
-from domain.errors import AlreadyJoined, ConcurrencyConflict
+from domain.errors import AlreadyJoined, ConcurrencyConflict, InvalidCommand
 from domain.events import PlayerJoined, PlayerWaitlisted
 from tests.unit.domain.scenario import (
     CHANNEL,
@@ -179,21 +179,45 @@ def test_a_command_repeated_on_another_process_is_recognised(scenario: Scenario)
     )
 
 
-class AlwaysConflicting(MusterApp):
+class LosingToARival(MusterApp):
+    """Every append loses: another process appends to the same game just before."""
+
+    rival: MusterApp
+    rivals = iter(range(5000, 6000))
+
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         if any(isinstance(o, Recorded) and o.originator_version > 1 for o in objs):
-            raise IntegrityError("another writer was faster")
+            self.rival.handle(join(str(next(self.rivals))))
         return super().save(*objs, **kwargs)
 
 
 def test_endless_conflicts_end_in_a_clear_error() -> None:
-    app = AlwaysConflicting(clock=lambda: NOW)
+    app = LosingToARival(clock=lambda: NOW)
+    app.rival = sharing_log(app)
     new_game(app)
     with pytest.raises(ConcurrencyConflict) as conflict:
         app.handle(join("7"))
     assert conflict.value.attempts == MusterApp.MAX_ATTEMPTS
     assert conflict.value.aggregate_id == GAME_AGG
-    assert len(app.history(GAME_AGG)) == 1
+    assert "7" not in app.game(GAME).joined
+    assert len(app.game(GAME).joined) == MusterApp.MAX_ATTEMPTS
+
+
+class RefusingRepeats(MusterApp):
+    """A log that refuses the append as a repeated command id (JetStream's Nats-Msg-Id)."""
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("command_id") == "used-elsewhere":
+            raise IntegrityError("command 'used-elsewhere' was recorded before")
+        return super().save(*objs, **kwargs)
+
+
+def test_a_command_id_used_by_another_command_is_reported() -> None:
+    app = RefusingRepeats(clock=lambda: NOW)
+    new_game(app)
+    with pytest.raises(InvalidCommand) as reused:
+        app.handle(join("7", command_id="used-elsewhere"))
+    assert reused.value.field == "command_id"
 
 
 def test_concurrent_joins_from_threads_never_overbook(scenario: Scenario) -> None:
