@@ -64,28 +64,44 @@ def _options(
         _options(errors, (*path, j, "options"), opt.get("options") or [])
 
 
-def setup(api: Api, emu: DiscordEmulator) -> None:
-    world = emu.world
+class CommandRoutes:
+    def __init__(self, emu: DiscordEmulator) -> None:
+        self.world = emu.world
 
-    def scope(request: web.Request) -> int | None:
-        if snowflake(request, "application_id") != world.application.id:
+    def register(self, api: Api) -> None:
+        for base in (
+            "/applications/{application_id}",
+            "/applications/{application_id}/guilds/{guild_id}",
+        ):
+            api.route("GET", f"{base}/commands", self.list_commands)
+            api.route("PUT", f"{base}/commands", self.overwrite)
+            api.route("POST", f"{base}/commands", self.create)
+            api.route("GET", f"{base}/commands/{{command_id}}", self.get)
+            api.route("PATCH", f"{base}/commands/{{command_id}}", self.edit)
+            api.route("DELETE", f"{base}/commands/{{command_id}}", self.delete)
+
+    def _scope(self, request: web.Request) -> int | None:
+        """The guild of a guild-command route, None for global commands."""
+        if snowflake(request, "application_id") != self.world.application.id:
             raise DiscordError(MISSING_ACCESS)
         if "guild_id" in request.match_info:
-            return world.guild(snowflake(request, "guild_id")).id
+            return self.world.guild(snowflake(request, "guild_id")).id
         return None
 
-    def in_scope(guild_id: int | None) -> list[Command]:
-        return [c for c in world.commands.values() if c.guild_id == guild_id]
+    def _in_scope(self, guild_id: int | None) -> list[Command]:
+        return [c for c in self.world.commands.values() if c.guild_id == guild_id]
 
-    def find(request: web.Request, guild_id: int | None) -> Command:
-        cmd = world.commands.get(snowflake(request, "command_id"))
+    def _find(self, request: web.Request, guild_id: int | None) -> Command:
+        cmd = self.world.commands.get(snowflake(request, "command_id"))
         if cmd is None or cmd.guild_id != guild_id:
             raise DiscordError(UNKNOWN_COMMAND)
         return cmd
 
-    def upsert(guild_id: int | None, body: dict[str, Any]) -> Command:
+    def _upsert(self, guild_id: int | None, body: dict[str, Any]) -> Command:
+        """Same name and type keep their id; a changed payload gets a new version."""
+        world = self.world
         key = (body.get("type", 1), body["name"])
-        for cmd in in_scope(guild_id):
+        for cmd in self._in_scope(guild_id):
             if (cmd.payload.get("type", 1), cmd.payload["name"]) == key:
                 if cmd.payload != body:
                     cmd.payload, cmd.version = body, world.ids.next()
@@ -94,51 +110,44 @@ def setup(api: Api, emu: DiscordEmulator) -> None:
         world.commands[cmd.id] = cmd
         return cmd
 
-    async def list_commands(request: web.Request) -> web.Response:
-        return ok([payloads.command(world, c) for c in in_scope(scope(request))])
+    async def list_commands(self, request: web.Request) -> web.Response:
+        return ok([payloads.command(self.world, c) for c in self._in_scope(self._scope(request))])
 
-    async def overwrite(request: web.Request) -> web.Response:
-        guild_id = scope(request)
+    async def overwrite(self, request: web.Request) -> web.Response:
+        guild_id = self._scope(request)
         body = await json_body(request)
         if not isinstance(body, list):
             raise DiscordError((400, 50035, "Invalid Form Body"))
         validate_commands(body, bulk=True)
-        kept = {upsert(guild_id, c).id for c in body}
-        for cmd in in_scope(guild_id):
+        kept = [self._upsert(guild_id, c).id for c in body]
+        for cmd in self._in_scope(guild_id):
             if cmd.id not in kept:
-                del world.commands[cmd.id]
-        return ok([payloads.command(world, world.commands[i]) for i in kept])
+                del self.world.commands[cmd.id]
+        return ok([payloads.command(self.world, self.world.commands[i]) for i in kept])
 
-    async def create(request: web.Request) -> web.Response:
-        guild_id = scope(request)
+    async def create(self, request: web.Request) -> web.Response:
+        guild_id = self._scope(request)
         body = await json_body(request)
         validate_commands([body], bulk=False)
-        existed = any(c.payload["name"] == body["name"] for c in in_scope(guild_id))
-        return ok(payloads.command(world, upsert(guild_id, body)), 200 if existed else 201)
+        existed = any(c.payload["name"] == body["name"] for c in self._in_scope(guild_id))
+        cmd = self._upsert(guild_id, body)
+        return ok(payloads.command(self.world, cmd), 200 if existed else 201)
 
-    async def get(request: web.Request) -> web.Response:
-        return ok(payloads.command(world, find(request, scope(request))))
+    async def get(self, request: web.Request) -> web.Response:
+        return ok(payloads.command(self.world, self._find(request, self._scope(request))))
 
-    async def edit(request: web.Request) -> web.Response:
-        cmd = find(request, scope(request))
-        body = await json_body(request)
-        merged = cmd.payload | body
+    async def edit(self, request: web.Request) -> web.Response:
+        cmd = self._find(request, self._scope(request))
+        merged = cmd.payload | await json_body(request)
         validate_commands([merged], bulk=False)
-        cmd.payload, cmd.name, cmd.version = merged, merged["name"], world.ids.next()
-        return ok(payloads.command(world, cmd))
+        cmd.payload, cmd.name, cmd.version = merged, merged["name"], self.world.ids.next()
+        return ok(payloads.command(self.world, cmd))
 
-    async def delete(request: web.Request) -> web.Response:
-        cmd = find(request, scope(request))
-        del world.commands[cmd.id]
+    async def delete(self, request: web.Request) -> web.Response:
+        cmd = self._find(request, self._scope(request))
+        del self.world.commands[cmd.id]
         return no_content()
 
-    for base in (
-        "/applications/{application_id}",
-        "/applications/{application_id}/guilds/{guild_id}",
-    ):
-        api.route("GET", f"{base}/commands", list_commands)
-        api.route("PUT", f"{base}/commands", overwrite)
-        api.route("POST", f"{base}/commands", create)
-        api.route("GET", f"{base}/commands/{{command_id}}", get)
-        api.route("PATCH", f"{base}/commands/{{command_id}}", edit)
-        api.route("DELETE", f"{base}/commands/{{command_id}}", delete)
+
+def setup(api: Api, emu: DiscordEmulator) -> None:
+    CommandRoutes(emu).register(api)

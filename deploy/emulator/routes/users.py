@@ -14,36 +14,60 @@ from deploy.emulator.permissions import base_permissions
 if TYPE_CHECKING:
     from deploy.emulator.server import DiscordEmulator
 
+SESSION_START_LIMIT = {
+    "total": 1000,
+    "remaining": 999,
+    "reset_after": 14_400_000,
+    "max_concurrency": 1,
+}
 
-def setup(api: Api, emu: DiscordEmulator) -> None:
-    world = emu.world
 
-    def need_scope(request: web.Request, scope: str) -> int:
+class UserRoutes:
+    def __init__(self, emu: DiscordEmulator) -> None:
+        self.emu = emu
+        self.world = emu.world
+
+    def register(self, api: Api) -> None:
+        api.route("GET", "/gateway", self.gateway, auth="none")
+        api.route("GET", "/gateway/bot", self.gateway_bot)
+        api.route("GET", "/users/@me", self.me, auth="bot_or_bearer")
+        api.route("GET", "/users/@me/guilds", self.my_guilds, auth="bot_or_bearer")
+        api.route("GET", "/users/@me/guilds/{guild_id}/member", self.my_member, auth="bearer")
+        api.route("POST", "/users/@me/channels", self.open_dm)
+        api.route("GET", "/users/{user_id}", self.get_user)
+        api.route("GET", "/oauth2/applications/@me", self.application)
+        api.route("GET", "/applications/@me", self.application)
+        api.route("GET", "/oauth2/@me", self.oauth_me, auth="bearer")
+
+    @staticmethod
+    def _caller(request: web.Request, scope: str) -> int:
+        """The calling user's id; a bearer token must carry ``scope`` (else 50001)."""
         ident = identity(request)
         if ident.kind == "bearer" and scope not in ident.scopes:
             raise DiscordError(MISSING_ACCESS)
         assert ident.user_id is not None
         return ident.user_id
 
-    async def gateway(request: web.Request) -> web.Response:
-        return ok({"url": emu.gateway_url})
+    async def gateway(self, request: web.Request) -> web.Response:
+        return ok({"url": self.emu.gateway_url})
 
-    async def gateway_bot(request: web.Request) -> web.Response:
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return ok({"url": emu.gateway_url, "shards": 1, "session_start_limit": limit})
+    async def gateway_bot(self, request: web.Request) -> web.Response:
+        return ok(
+            {"url": self.emu.gateway_url, "shards": 1, "session_start_limit": SESSION_START_LIMIT}
+        )
 
-    async def me(request: web.Request) -> web.Response:
-        user_id = need_scope(request, "identify")
-        email = "email" in identity(request).scopes
-        return ok(payloads.current_user(world.user(user_id), with_email=email))
+    async def me(self, request: web.Request) -> web.Response:
+        user = self.world.user(self._caller(request, "identify"))
+        return ok(payloads.current_user(user, with_email="email" in identity(request).scopes))
 
-    async def get_user(request: web.Request) -> web.Response:
-        return ok(payloads.user(world.user(snowflake(request, "user_id"))))
+    async def get_user(self, request: web.Request) -> web.Response:
+        return ok(payloads.user(self.world.user(snowflake(request, "user_id"))))
 
-    async def my_guilds(request: web.Request) -> web.Response:
-        user_id = need_scope(request, "guilds")
+    async def my_guilds(self, request: web.Request) -> web.Response:
+        user_id = self._caller(request, "guilds")
+        counts = request.query.get("with_counts") in ("true", "1")
         out = []
-        for g in world.guilds.values():
+        for g in self.world.guilds.values():
             if user_id not in g.members:
                 continue
             entry = {
@@ -55,47 +79,40 @@ def setup(api: Api, emu: DiscordEmulator) -> None:
                 "permissions": str(base_permissions(g, user_id)),
                 "features": list(g.features),
             }
-            if request.query.get("with_counts") in ("true", "1"):
+            if counts:
                 entry.update(approximate_member_count=len(g.members), approximate_presence_count=0)
             out.append(entry)
         return ok(out)
 
-    async def my_member(request: web.Request) -> web.Response:
-        user_id = need_scope(request, "guilds.members.read")
-        guild = world.guilds.get(snowflake(request, "guild_id"))
+    async def my_member(self, request: web.Request) -> web.Response:
+        user_id = self._caller(request, "guilds.members.read")
+        guild = self.world.guilds.get(snowflake(request, "guild_id"))
         if guild is None or user_id not in guild.members:
             raise DiscordError(UNKNOWN_GUILD)
-        return ok(payloads.member(world, guild.members[user_id]))
+        return ok(payloads.member(self.world, guild.members[user_id]))
 
-    async def open_dm(request: web.Request) -> web.Response:
+    async def open_dm(self, request: web.Request) -> web.Response:
         body = await json_body(request)
-        channel = world.dm_channel(int(body.get("recipient_id") or 0))
-        return ok(payloads.channel(world, channel))
+        channel = self.world.dm_channel(int(body.get("recipient_id") or 0))
+        return ok(payloads.channel(self.world, channel))
 
-    async def application(request: web.Request) -> web.Response:
-        return ok(payloads.application(world, world.application))
+    async def application(self, request: web.Request) -> web.Response:
+        return ok(payloads.application(self.world, self.world.application))
 
-    async def oauth_me(request: web.Request) -> web.Response:
+    async def oauth_me(self, request: web.Request) -> web.Response:
         ident = identity(request)
-        grant = emu.oauth.grant_for_access_token(ident.token)
+        grant = self.emu.oauth.grant_for_access_token(ident.token)
         assert grant is not None
         assert ident.user_id is not None
         return ok(
             {
-                "application": payloads.application(world, world.application),
+                "application": payloads.application(self.world, self.world.application),
                 "scopes": sorted(grant.scopes),
-                "expires": world.clock.iso(grant.expires_at),
-                "user": payloads.user(world.user(ident.user_id)),
+                "expires": self.world.clock.iso(grant.expires_at),
+                "user": payloads.user(self.world.user(ident.user_id)),
             }
         )
 
-    api.route("GET", "/gateway", gateway, auth="none")
-    api.route("GET", "/gateway/bot", gateway_bot)
-    api.route("GET", "/users/@me", me, auth="bot_or_bearer")
-    api.route("GET", "/users/@me/guilds", my_guilds, auth="bot_or_bearer")
-    api.route("GET", "/users/@me/guilds/{guild_id}/member", my_member, auth="bearer")
-    api.route("POST", "/users/@me/channels", open_dm)
-    api.route("GET", "/users/{user_id}", get_user)
-    api.route("GET", "/oauth2/applications/@me", application)
-    api.route("GET", "/applications/@me", application)
-    api.route("GET", "/oauth2/@me", oauth_me, auth="bearer")
+
+def setup(api: Api, emu: DiscordEmulator) -> None:
+    UserRoutes(emu).register(api)
