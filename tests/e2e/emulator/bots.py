@@ -69,3 +69,30 @@ class AckBot(discord.Client):
         for n in range(count):
             view.add_item(AckButton(n))
         return await channel.send("Click me", view=view)
+
+
+class EchoBot(discord.Client):
+    """Posts a Join button in #games and answers each click with who clicked it."""
+
+    def __init__(self, games_id: int) -> None:
+        super().__init__(intents=intents(), guild_ready_timeout=0.1)
+        self.games_id = games_id
+
+    async def setup_hook(self) -> None:
+        self.add_view(self.view())
+
+    def view(self) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        button: discord.ui.Button[Any] = discord.ui.Button(label="Join", custom_id="echo:join")
+
+        async def clicked(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(f"{interaction.user.display_name} joined!")
+
+        button.callback = clicked
+        view.add_item(button)
+        return view
+
+    async def on_ready(self) -> None:
+        channel = self.get_channel(self.games_id)
+        assert isinstance(channel, discord.TextChannel)
+        await channel.send("Board games tonight", view=self.view())

@@ -20,6 +20,7 @@ with warnings.catch_warnings():
 from deploy.emulator import DiscordEmulator, point_discord_py_at
 from deploy.emulator.model import Channel
 from deploy.emulator.people import GuildScript, Person
+from deploy.emulator.sandbox import Demo, populate_demo
 
 
 @dataclass
@@ -78,3 +79,11 @@ def intents() -> discord.Intents:
     wanted.members = True
     wanted.message_content = True
     return wanted
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[tuple[DiscordEmulator, Demo]]:
+    async with DiscordEmulator() as emu:
+        demo = populate_demo(emu)
+        await point_discord_py_at(emu.api_base)
+        yield emu, demo

@@ -3,54 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
-import discord
 import pytest
 
-from deploy.emulator import DiscordEmulator, point_discord_py_at
+from deploy.emulator import DiscordEmulator
 from deploy.emulator.inspection import buttons
-from deploy.emulator.sandbox import Demo, main, populate_demo
-from tests.e2e.emulator.conftest import intents
+from deploy.emulator.sandbox import Demo, main
+from tests.e2e.emulator.bots import EchoBot
 
 pytestmark = pytest.mark.e2e
-
-
-class EchoBot(discord.Client):
-    """Posts a Join button in #games and answers each click with who clicked it."""
-
-    def __init__(self, games_id: int) -> None:
-        super().__init__(intents=intents(), guild_ready_timeout=0.1)
-        self.games_id = games_id
-
-    async def setup_hook(self) -> None:
-        self.add_view(self.view())
-
-    def view(self) -> discord.ui.View:
-        view = discord.ui.View(timeout=None)
-        button: discord.ui.Button[Any] = discord.ui.Button(label="Join", custom_id="echo:join")
-
-        async def clicked(interaction: discord.Interaction) -> None:
-            await interaction.response.send_message(f"{interaction.user.display_name} joined!")
-
-        button.callback = clicked
-        view.add_item(button)
-        return view
-
-    async def on_ready(self) -> None:
-        channel = self.get_channel(self.games_id)
-        assert isinstance(channel, discord.TextChannel)
-        await channel.send("Board games tonight", view=self.view())
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[tuple[DiscordEmulator, Demo]]:
-    async with DiscordEmulator() as emu:
-        demo = populate_demo(emu)
-        await point_discord_py_at(emu.api_base)
-        yield emu, demo
 
 
 async def test_click_on_sandbox_page_reaches_the_bot(sandbox: tuple[DiscordEmulator, Demo]) -> None:
