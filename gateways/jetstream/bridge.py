@@ -15,9 +15,10 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import nats
@@ -69,6 +70,9 @@ class NatsBridge:
         )
         self._thread.start()
         self._closed = False
+        self._pending: deque[_Call[Any]] = deque()
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
         try:
             self.nc: NATS = self.run(self._connect)
         except BaseException:
@@ -117,15 +121,14 @@ class NatsBridge:
         if self._closed:
             raise OperationalError(f"the NATS connection to {self.url} is closed")
         limit = self.timeout if timeout is None else timeout
-
-        async def call() -> T:
-            return await make()
-
-        future = asyncio.run_coroutine_threadsafe(call(), self._loop)
+        call: _Call[T] = _Call(make)
+        self._submit(call)
+        if not call.done.acquire(timeout=limit + 1.0):
+            self._loop.call_soon_threadsafe(call.cancel)
+            raise OperationalError(f"NATS at {self.url} did not answer within {limit:g}s: {HINT}")
         try:
-            return future.result(limit + 1.0)
-        except (FutureTimeoutError, TimeoutError, nats.errors.TimeoutError) as error:
-            future.cancel()
+            return call.outcome()
+        except (TimeoutError, nats.errors.TimeoutError, asyncio.CancelledError) as error:
             raise OperationalError(
                 f"NATS at {self.url} did not answer within {limit:g}s: {HINT}"
             ) from error
@@ -135,6 +138,25 @@ class NatsBridge:
             raise OperationalError(
                 f"NATS at {self.url} has no JetStream responder: start nats-server with -js"
             ) from error
+
+    def _submit(self, call: _Call[Any]) -> None:
+        """Queue a call; wake the loop only if no drain is already scheduled.
+
+        Many threads submitting at once then cost one loop wake-up, and their requests leave in
+        one socket write instead of one each.
+        """
+        self._pending.append(call)
+        with self._pending_lock:
+            wake = not self._drain_scheduled
+            self._drain_scheduled = True
+        if wake:
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            self._drain_scheduled = False
+        while self._pending:
+            self._pending.popleft().start(self._loop)
 
     def submit_cleanup(self, make: Callable[[], Awaitable[None]]) -> None:
         """Schedule best-effort cleanup (an unsubscribe, say) without waiting for it.
@@ -169,3 +191,42 @@ class NatsBridge:
         self._thread.join(self.timeout)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+class _Call(Generic[T]):
+    """One cross-thread call: the caller blocks on a bare lock, the cheapest wake-up there is."""
+
+    __slots__ = ("_error", "_make", "_result", "_task", "done")
+
+    def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
+        self._make = make
+        self._task: asyncio.Task[T] | None = None
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        async def call() -> T:
+            return await self._make()
+
+        self._task = loop.create_task(call())
+        self._task.add_done_callback(self._finish)
+
+    def _finish(self, task: asyncio.Task[T]) -> None:
+        if task.cancelled():
+            self._error = asyncio.CancelledError()
+        elif (error := task.exception()) is not None:
+            self._error = error
+        else:
+            self._result = task.result()
+        self.done.release()
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def outcome(self) -> T:
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]

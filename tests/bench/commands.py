@@ -1,0 +1,214 @@
+"""Command benchmark: MusterApp.handle (load, decide, append) on JetStream.
+
+Run: ``.venv/bin/python -m tests.bench.commands [--commands N] [--threads T]``
+
+In one run, on the same embedded servers:
+  (a) raw nats-py appends, 200 aggregates (the append benchmark's baseline);
+  (b) the JetStream recorder, one event per call, 200 aggregates, from threads;
+  (1) JoinGame across 200 games from concurrent threads (cap 10, then the waitlist);
+  (2) JoinGame on one hot game from concurrent threads;
+  (3) cost per command on games with 10, 1,000 and 10,000 events: a join/leave pair
+      repeated on a cached game (must stay flat), and the one-off cold load.
+The same commands on eventsourcing's in-memory recorder show the domain's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from domain.aggregates import stage
+from domain.app import MusterApp
+from domain.commands import CreateGame, JoinGame, LeaveGame
+from domain.events import Event, PlayerJoined, PlayerLeft
+from gateways.jetstream import Factory
+from tests.bench.append import raw_nats_appends, recorder_appends
+from tests.bench.common import Figure, bench_stack, peak_rss_mib, table, timed
+
+GAMES = 200
+SIZES = (10, 1_000, 10_000)
+PAIRS = 250  # join/leave pairs timed per game size
+BATCH = 500  # events per append when building long histories
+counter = itertools.count()
+
+
+def fresh_env(url: str) -> dict[str, str]:
+    """A stream of its own, so figures do not depend on what earlier phases wrote."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "PERSISTENCE_MODULE": "gateways.jetstream",
+        "MUSTER_NATS_URL": url,
+        "MUSTER_EVENTS_STREAM": f"BENCH_{tag}",
+        "MUSTER_EVENTS_SUBJECT_PREFIX": f"bench{tag}",
+    }
+
+
+def create_games(app: MusterApp, count: int) -> list[str]:
+    games = []
+    for _ in range(count):
+        outcome = app.handle(
+            CreateGame(
+                command_id=f"create-{next(counter)}",
+                user_id="1",
+                permissions=0x20,
+                guild_id="10",
+                channel_id="20",
+                title="Bench night",
+                scheduled_at=datetime.now(UTC) + timedelta(days=1),
+                max_players=10,
+            )
+        )
+        assert outcome.game_id is not None
+        games.append(outcome.game_id)
+    return games
+
+
+def join(game_id: str) -> JoinGame:
+    n = next(counter)
+    return JoinGame(command_id=f"join-{n}", user_id=str(10**17 + n), game_id=game_id)
+
+
+def concurrent_joins(
+    name: str, app: MusterApp, games: list[str], total: int, threads: int
+) -> Figure:
+    commands = [join(games[i % len(games)]) for i in range(total)]
+
+    def run() -> None:
+        with ThreadPoolExecutor(threads) as pool:
+            outcomes = list(pool.map(app.handle, commands))
+        assert len(outcomes) == total
+
+    return timed(name, total, run)
+
+
+def history(game_id: str, size: int) -> Iterator[Event]:
+    """``size - 1`` events after creation: a few players joining and leaving in turn."""
+    stamp = {"actor_id": "1", "occurred_at": datetime.now(UTC)}
+    for n in range(size - 1):
+        user = str(10**16 + n // 2 % 7)
+        command_id = f"history-{game_id}-{n // 2}"
+        if n % 2 == 0:
+            yield PlayerJoined(
+                command_id=command_id, **stamp, user_id=user, joined_count=1, max_players=10
+            )
+        else:
+            yield PlayerLeft(command_id=command_id, **stamp, user_id=user, from_waitlist=False)
+
+
+def build_game(app: MusterApp, size: int) -> str:
+    """A game whose log holds ``size`` events (appended in batches)."""
+    [game_id] = create_games(app, 1)
+    version = 1
+    events = list(history(game_id, size))
+    for start in range(0, len(events), BATCH):
+        chunk = events[start : start + BATCH]
+        app.save(*stage(f"game.{game_id}", version, chunk))
+        version += len(chunk)
+    return game_id
+
+
+def pairs_cost(app: MusterApp, game_id: str, pairs: int) -> float:
+    """Seconds per command for join/leave pairs on one (cached) game."""
+    started = time.perf_counter()
+    for n in range(pairs):
+        user = str(10**15 + n)
+        app.handle(JoinGame(command_id=f"pj-{game_id}-{n}", user_id=user, game_id=game_id))
+        app.handle(LeaveGame(command_id=f"pl-{game_id}-{n}", user_id=user, game_id=game_id))
+    return (time.perf_counter() - started) / (2 * pairs)
+
+
+def cost_by_history(env: dict[str, str], sizes: tuple[int, ...]) -> list[tuple[str, ...]]:
+    rows = []
+    builder = MusterApp(env=env)
+    games = {size: build_game(builder, size) for size in sizes}
+    builder.close()
+    for size, game_id in games.items():
+        app = MusterApp(env=env)  # a fresh process: empty cache
+        started = time.perf_counter()
+        app.game(game_id)
+        cold = time.perf_counter() - started
+        per_command = pairs_cost(app, game_id, PAIRS)
+        app.close()
+        rows.append(
+            (
+                f"{size:,}",
+                f"{per_command * 1e3:.2f}",
+                f"{1 / per_command:,.0f}",
+                f"{cold * 1e3:.0f}",
+            )
+        )
+        print(
+            f"  game with {size:>6,} events: {per_command * 1e3:.2f} ms/command, cold load {cold * 1e3:.0f} ms",
+            flush=True,
+        )
+    return rows
+
+
+def on_popo(total: int, threads: int) -> tuple[Figure, Figure]:
+    app = MusterApp()
+    games = create_games(app, GAMES)
+    across = concurrent_joins(
+        "(4) in-memory: JoinGame across 200 games", app, games, total, threads
+    )
+    [hot] = create_games(app, 1)
+    one = concurrent_joins("(5) in-memory: JoinGame on one hot game", app, [hot], total, threads)
+    return across, one
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--commands", type=int, default=10_000, help="commands per throughput run")
+    parser.add_argument("--hot", type=int, default=3_000, help="commands on the hot game")
+    parser.add_argument("--threads", type=int, default=32)
+    args = parser.parse_args(argv)
+    with bench_stack() as stack:
+        url = stack.url("nats")
+        print(f"command benchmark: {args.commands} commands, {GAMES} games, {args.threads} threads")
+        a = raw_nats_appends(url, "BENCH_RAW", "benchraw", args.commands)
+        factory = Factory({"MUSTER_NATS_URL": url})
+        b = recorder_appends(
+            "(b) JetStream recorder, 200 aggregates", factory.application_recorder(), args.commands
+        )
+        factory.close()
+
+        app = MusterApp(env=fresh_env(url))
+        games = create_games(app, GAMES)
+        one = concurrent_joins(
+            "(1) JoinGame across 200 games", app, games, args.commands, args.threads
+        )
+        [hot] = create_games(app, 1)
+        two = concurrent_joins("(2) JoinGame on one hot game", app, [hot], args.hot, args.threads)
+        app.close()
+        rows = cost_by_history(fresh_env(url), SIZES)
+    four, five = on_popo(args.commands, args.threads)
+
+    figures = [a, b, one, two, four, five]
+    print()
+    print(
+        table(
+            [(f.name, f"{f.rate:,.0f}", f"{f.seconds:.2f}", f"{f.peak_mib:.0f}") for f in figures],
+            ("run", "per second", "seconds", "peak RSS MiB"),
+        )
+    )
+    print()
+    print(table(rows, ("events in game", "ms/command (warm)", "commands/s", "cold load ms")))
+    print()
+    flat = float(rows[-1][1]) / float(rows[0][1])
+    print(
+        f"(1)/(a) = {one.rate / a.rate:.2f}   (1)/(b) = {one.rate / b.rate:.2f}   "
+        f"(2)/(b) = {two.rate / b.rate:.2f}   cost at {SIZES[-1]:,} / {SIZES[0]} events = {flat:.2f}"
+    )
+    print(
+        f"goals: (1) >= 1,500/s: {one.rate:,.0f}   (2) >= 300/s: {two.rate:,.0f}   "
+        f"flat (<= 1.5): {flat:.2f}   peak RSS {peak_rss_mib():.0f} MiB"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
