@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from aiohttp.web_urldispatcher import AbstractRoute
 
 from deploy.emulator.errors import (
@@ -93,7 +93,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         payload: dict[str, Any] = {}
         files: list[dict[str, Any]] = []
         async for part in reader:
-            if not isinstance(part, web.BodyPartReader):
+            if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "payload_json":
                 payload = _DECODE(await part.read())
@@ -232,7 +232,8 @@ async def _trickle(request: web.Request, response: web.Response, rate: int) -> w
     await stream.prepare(request)
     step = max(1, rate // 10)
     for i in range(0, len(body), step):
+        if i:
+            await asyncio.sleep(0.1)
         await stream.write(body[i : i + step])
-        await asyncio.sleep(0.1)
     await stream.write_eof()
     return stream

@@ -30,7 +30,20 @@ class RouteFault:
         return self.until is None or now < self.until
 
     def as_dict(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {f: getattr(self, f) for f in _FIELDS}
+
+
+_FIELDS = (
+    "kind",
+    "route",
+    "count",
+    "until",
+    "retry_after",
+    "scope",
+    "status",
+    "seconds",
+    "bytes_per_second",
+)
 
 
 class Faults:

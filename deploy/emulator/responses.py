@@ -7,6 +7,7 @@ from typing import Any
 from deploy.emulator import payloads
 from deploy.emulator.errors import (
     ALREADY_ACKNOWLEDGED,
+    INVALID_FORM_BODY,
     INVALID_WEBHOOK_TOKEN,
     UNKNOWN_INTERACTION,
     UNKNOWN_MESSAGE,
@@ -69,14 +70,13 @@ class Responses:
             it.failures.append(UNKNOWN_INTERACTION[1])
             raise DiscordError(UNKNOWN_INTERACTION)
         kind = body.get("type")
-        if kind not in _ALLOWED.get(it.type, set()) or (
-            kind in (DEFERRED_UPDATE, UPDATE) and it.message_id is None
+        if (
+            not isinstance(kind, int)
+            or kind not in _ALLOWED.get(it.type, set())
+            or (kind in (DEFERRED_UPDATE, UPDATE) and it.message_id is None)
         ):
-            errors = FormErrors()
-            errors.add(
-                ("type",), "INTERACTION_RESPONSE_TYPE_INVALID", "Invalid interaction response type"
-            )
-            errors.raise_if_any()
+            problem = {"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": "Invalid type"}
+            raise DiscordError(INVALID_FORM_BODY, errors={"type": {"_errors": [problem]}})
         data = body.get("data") or {}
         message = self._apply(it, kind, data)
         it.response_type, it.response_data = kind, data
@@ -108,10 +108,10 @@ class Responses:
             return msg
         if kind in (DEFERRED_UPDATE, UPDATE):
             it.original_message_id = it.message_id
-            msg = self.world.messages.get(it.message_id or 0)
-            if kind == UPDATE and msg is not None:
-                self.messages.apply_edit(msg, data)
-            return msg
+            source = self.world.messages.get(it.message_id or 0)
+            if kind == UPDATE and source is not None:
+                self.messages.apply_edit(source, data)
+            return source
         if kind == MODAL:
             errors = FormErrors()
             errors.max_length(("data", "custom_id"), data.get("custom_id"), 100)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -70,7 +70,7 @@ class UserRoutes:
         for g in self.world.guilds.values():
             if user_id not in g.members:
                 continue
-            entry = {
+            entry: dict[str, Any] = {
                 "id": str(g.id),
                 "name": g.name,
                 "icon": g.icon,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 import discord
 import pytest
@@ -98,3 +99,17 @@ async def test_rest_reads_and_member_chunking(world: World, start_client: StartC
     with pytest.raises(discord.NotFound) as caught:
         await bot.fetch_user(42)
     assert caught.value.code == 10013
+
+
+async def test_file_upload_is_recorded_as_an_attachment(
+    world: World, start_client: StartClient
+) -> None:
+    bot = await start_client(Recorder())
+    channel = bot.get_channel(world.games.id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send(
+        "the rules", file=discord.File(io.BytesIO(b"no cheating"), "rules.txt")
+    )
+    assert [(a.filename, a.size) for a in sent.attachments] == [("rules.txt", 11)]
+    [shown] = world.emu.channel_messages(world.games)
+    assert shown["attachments"][0]["filename"] == "rules.txt"
