@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
     commands.add_parser("doctor", help="check every dependency and say how to fix problems")
+    schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
+    schemas.add_argument("--check", action="store_true", help="only check they are current")
     sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
     sandbox.add_argument("args", nargs=argparse.REMAINDER, help="options for the sandbox")
     return parser
@@ -53,6 +55,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from deploy.doctor import run_doctor
 
         return run_doctor(settings)
+    if args.command == "schemas":
+        from deploy.schemas import run_schemas
+
+        return run_schemas(check=args.check)
     from deploy.emulator.sandbox import main as sandbox_main
 
     return sandbox_main(args.args)
