@@ -94,7 +94,10 @@ class OAuth2:
         )
         if problem:
             return web.Response(text=problem, status=400)
-        people = [u for u in self.world.users.values() if not u.bot]
+        owner = self.world.application.owner_id  # the app's own account: listed last
+        people = sorted(
+            (u for u in self.world.users.values() if not u.bot), key=lambda u: u.id == owner
+        )
         hidden = "".join(
             f'<input type="hidden" name="{k}" value="{html.escape(q.get(k, ""))}">'
             for k in ("client_id", "redirect_uri", "scope", "state", "response_type")

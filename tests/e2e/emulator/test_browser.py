@@ -65,7 +65,8 @@ def _free_port() -> int:
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
     port = _free_port()
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helpers may still write to the profile while it exits.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = await asyncio.create_subprocess_exec(
             str(CHROMIUM),
             "--headless=new",
