@@ -237,7 +237,10 @@ class Gateway:
             "session_type": "normal",
             "resume_gateway_url": self.url(),
             "shard": [shard_id, count],
-            "application": {"id": str(world.application.id), "flags": 0},
+            "application": {
+                "id": str(world.application.id),
+                "flags": payloads.application_flags(world.application),
+            },
             "private_channels": [],
             "relationships": [],
             "presences": [],

@@ -230,13 +230,19 @@ def message(world: World, m: Message) -> dict[str, Any]:
     return data
 
 
-def application(world: World, app: Application) -> dict[str, Any]:
-    """The ``/oauth2/applications/@me`` object."""
+def application_flags(app: Application) -> int:
+    """GATEWAY_*_LIMITED flags for the privileged intents the application may use."""
     flags = 0
     limited = {1 << 1: 1 << 15, 1 << 8: 1 << 13, 1 << 15: 1 << 19}  # intent -> *_LIMITED flag
     for intent, flag in limited.items():
         if app.privileged_intents & intent:
             flags |= flag
+    return flags
+
+
+def application(world: World, app: Application) -> dict[str, Any]:
+    """The ``/oauth2/applications/@me`` object."""
+    flags = application_flags(app)
     return {
         "id": str(app.id),
         "name": app.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
+import aiohttp
 import discord
 import pytest
 
@@ -113,3 +114,30 @@ async def test_file_upload_is_recorded_as_an_attachment(
     assert [(a.filename, a.size) for a in sent.attachments] == [("rules.txt", 11)]
     [shown] = world.emu.channel_messages(world.games)
     assert shown["attachments"][0]["filename"] == "rules.txt"
+
+
+async def test_guild_channel_role_fetches_and_member_search(
+    world: World, start_client: StartClient
+) -> None:
+    hosts = world.guild.role("Game Hosts", permissions=1 << 5)
+    bot = await start_client(Recorder())
+    guild = await bot.fetch_guild(world.guild.id, with_counts=True)
+    assert guild.name == "Muster Test Guild"
+    assert guild.approximate_member_count == 4
+    channels = await guild.fetch_channels()
+    assert [c.name for c in channels] == ["games"]
+    roles = {r.name: r for r in await guild.fetch_roles()}
+    assert roles["Game Hosts"].permissions.manage_guild
+    assert roles["Muster"].managed
+    assert hosts.id == roles["Game Hosts"].id
+
+    emu = world.emu
+    url = f"{emu.api_base}/guilds/{world.guild.id}/members/search"
+    headers = {"Authorization": f"Bot {emu.bot_token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(url, params={"query": "al", "limit": "10"}) as resp:
+            found = await resp.json()
+        async with http.get(url, params={"query": "al", "limit": "0"}) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["code"] == 50035
+    assert [m["user"]["username"] for m in found] == ["alice"]

@@ -158,3 +158,50 @@ async def test_modal_round_trip(world: World, start_client: StartClient) -> None
     [reply] = world.emu.channel_messages(world.games, as_user=world.alice.id)
     assert reply["content"] == "Renamed to Catan 2"
     assert reply["flags"] & 64
+
+
+class ThinkingBot(discord.Client):
+    """``/roll`` defers with thinking (type 5) then follows up; its button updates (type 7)."""
+
+    def __init__(self) -> None:
+        super().__init__(intents=intents(), guild_ready_timeout=0.1)
+        self.tree = app_commands.CommandTree(self)
+
+        @self.tree.command(name="roll", description="Roll for turn order")
+        async def roll(interaction: discord.Interaction, sides: int = 6) -> None:
+            await interaction.response.defer(thinking=True)
+            view = discord.ui.View(timeout=None)
+            button: discord.ui.Button[Any] = discord.ui.Button(label="Reroll", custom_id="reroll")
+
+            async def reroll(again: discord.Interaction) -> None:
+                await again.response.edit_message(content=f"Rerolled a d{sides}", view=None)
+
+            button.callback = reroll
+            view.add_item(button)
+            await interaction.followup.send(f"Rolled a d{sides}", view=view)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+
+async def test_deferred_reply_follow_up_and_update_message(
+    world: World, start_client: StartClient
+) -> None:
+    emu = world.emu
+    bot = await start_client(ThinkingBot())
+    listed = await bot.tree.fetch_commands()
+    assert [(c.name, c.options[0].name) for c in listed] == [("roll", "sides")]
+
+    roll = await world.bob.run_command("roll", {"sides": 20}, channel=world.games)
+    assert roll.response_type == 5
+    await emu.until(lambda: emu.channel_messages(world.games)[0]["content"])
+    [reply] = emu.channel_messages(world.games)
+    assert reply["content"] == "Rolled a d20"
+    assert not reply["flags"] & 128  # the follow-up replaced the "thinking" placeholder
+    assert reply["id"] == str(roll.original_message_id)
+
+    again = await world.bob.click(reply, "reroll")
+    assert again.response_type == 7
+    [updated] = emu.channel_messages(world.games)
+    assert updated["content"] == "Rerolled a d20"
+    assert updated["components"] == []

@@ -113,3 +113,15 @@ async def test_dm_to_a_user_who_blocks_dms_is_50007(
     await alice.send("Your game starts in 15 minutes")
     assert [m["content"] for m in world.alice.dms()] == ["Your game starts in 15 minutes"]
     assert world.emu.inspect.all_dms()[world.alice.id][0]["author"]["id"] == str(bot.user.id)  # type: ignore[union-attr]
+
+
+async def test_enforce_nonce_returns_the_first_message(world: World) -> None:
+    first = await _post(world, {"content": "once", "nonce": "n-1", "enforce_nonce": True})
+    again = await _post(world, {"content": "once", "nonce": "n-1", "enforce_nonce": True})
+    loose = await _post(world, {"content": "twice", "nonce": "n-2"})
+    loose_again = await _post(world, {"content": "twice", "nonce": "n-2"})
+    assert first[1]["id"] == again[1]["id"]
+    assert first[1]["nonce"] == "n-1"
+    assert loose[1]["id"] != loose_again[1]["id"]
+    contents = [m["content"] for m in world.emu.channel_messages(world.games)]
+    assert contents == ["once", "twice", "twice"]
