@@ -102,6 +102,8 @@ class RateLimiter:
         key = (name, major, token)
         bucket = self._buckets.get(key)
         if bucket is None:
+            if len(self._buckets) >= 10_000:  # e.g. one bucket per interaction token
+                self._forget_expired(now)
             bucket = self._buckets[key] = Bucket(limit, per)
         if now >= bucket.reset_at or bucket.limit != limit:
             bucket.limit, bucket.per = limit, per
@@ -119,6 +121,11 @@ class RateLimiter:
             return Decision(headers, reset_after, "user")
         bucket.remaining -= 1
         return Decision(headers)
+
+    def _forget_expired(self, now: float) -> None:
+        expired = [key for key, b in self._buckets.items() if now >= b.reset_at]
+        for key in expired:
+            del self._buckets[key]
 
 
 def too_many_requests_body(retry_after: float, *, is_global: bool) -> dict[str, object]:
