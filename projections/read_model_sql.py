@@ -1,0 +1,130 @@
+"""Set-based SQL for one batch of the read models (see :mod:`projections.read_models`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+import psycopg
+
+from domain.events import ChannelConfigured, Event, GuildConfigured
+
+if TYPE_CHECKING:
+    from projections.feed import LogMessage
+    from projections.read_models import GameRow, Parked
+
+UPSERT_GAME = """
+INSERT INTO games (game_id, guild_id, channel_id, host_id, title, description, category,
+    duration_minutes, details, scheduled_at, status, joined_count, waitlist_count,
+    announcement_channel_id, announcement_message_id, created_at, updated_at, version, position,
+    state)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (game_id) DO UPDATE SET
+    title = EXCLUDED.title, description = EXCLUDED.description, category = EXCLUDED.category,
+    duration_minutes = EXCLUDED.duration_minutes, details = EXCLUDED.details,
+    scheduled_at = EXCLUDED.scheduled_at, status = EXCLUDED.status,
+    joined_count = EXCLUDED.joined_count, waitlist_count = EXCLUDED.waitlist_count,
+    announcement_channel_id = EXCLUDED.announcement_channel_id,
+    announcement_message_id = EXCLUDED.announcement_message_id,
+    updated_at = EXCLUDED.updated_at, version = EXCLUDED.version, position = EXCLUDED.position,
+    state = EXCLUDED.state
+"""
+
+UPSERT_GUILD = """
+INSERT INTO guild_settings (guild_id, settings, updated_at, position) VALUES (%s, %s, %s, %s)
+ON CONFLICT (guild_id) DO UPDATE SET settings = EXCLUDED.settings,
+    updated_at = EXCLUDED.updated_at, position = EXCLUDED.position
+"""
+
+UPSERT_CHANNEL = """
+INSERT INTO channel_settings (channel_id, guild_id, settings, updated_at, position)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (channel_id) DO UPDATE SET guild_id = EXCLUDED.guild_id,
+    settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at, position = EXCLUDED.position
+"""
+
+PARK = """
+INSERT INTO parked_events (projector, position, subject, type, error, attempts)
+VALUES ('read_models', %s, %s, %s, %s, %s)
+ON CONFLICT (projector, position) DO UPDATE SET error = EXCLUDED.error,
+    attempts = parked_events.attempts + EXCLUDED.attempts, parked_at = now()
+"""
+
+_json = msgspec.json.Encoder()
+
+
+def game_values(game_id: str, row: GameRow, state_encoder: msgspec.msgpack.Encoder) -> tuple[object, ...]:
+    state = row.state
+    details = state.details
+    announcement = state.announcement
+    return (
+        game_id, state.guild_id, state.channel_id, state.host_id, details.title,
+        details.description, details.category, details.duration_minutes,
+        _json.encode(details).decode(), state.scheduled_at, state.status, len(state.joined),
+        len(state.waitlist), announcement.channel_id if announcement else None,
+        announcement.message_id if announcement else None, row.created_at, row.updated_at,
+        row.version, row.position, state_encoder.encode(state),
+    )  # fmt: skip
+
+
+async def write_batch(
+    conn: psycopg.AsyncConnection[object],
+    games: dict[str, GameRow],
+    timeline: list[tuple[LogMessage, Event]],
+    guilds: dict[str, tuple[LogMessage, GuildConfigured]],
+    channels: dict[str, tuple[LogMessage, ChannelConfigured]],
+    parked: list[Parked],
+    state_encoder: msgspec.msgpack.Encoder,
+) -> None:
+    """Write everything one batch changed (inside the caller's transaction)."""
+    async with conn.cursor() as cur:
+        if games:
+            ids = list(games)
+            await cur.executemany(
+                UPSERT_GAME, [game_values(g, row, state_encoder) for g, row in games.items()]
+            )
+            await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
+            await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
+            async with cur.copy(
+                "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) FROM STDIN"
+            ) as copy:
+                for game_id, row in games.items():
+                    state = row.state
+                    for n, user in enumerate(state.joined, 1):
+                        await copy.write_row((game_id, "joined", n, user, None, None))
+                    for n, user in enumerate(state.waitlist, 1):
+                        await copy.write_row((game_id, "waitlisted", n, user, None, None))
+                    for n, (pid, label) in enumerate(state.placeholders.items(), 1):
+                        await copy.write_row((game_id, "placeholder", n, None, pid, label))
+            async with cur.copy(
+                "COPY reminders (game_id, offset_minutes, user_id, status) FROM STDIN"
+            ) as copy:
+                for game_id, row in games.items():
+                    for (offset, user), status in row.state.reminders.items():
+                        await copy.write_row((game_id, offset, user, status))
+        if timeline:
+            async with cur.copy(
+                "COPY timeline (position, aggregate_id, version, type, occurred_at, actor_id, "
+                "command_id, msg_id, body) FROM STDIN"
+            ) as copy:
+                for message, event in timeline:
+                    await copy.write_row((
+                        message.seq, message.aggregate_id, message.version, message.topic,
+                        event.occurred_at, event.actor_id, event.command_id, message.msg_id,
+                        message.body.decode(),
+                    ))  # fmt: skip
+        if guilds:
+            await cur.executemany(UPSERT_GUILD, [
+                (gid, _json.encode(e.settings).decode(), e.occurred_at, m.seq)
+                for gid, (m, e) in guilds.items()
+            ])  # fmt: skip
+        if channels:
+            await cur.executemany(UPSERT_CHANNEL, [
+                (cid, e.guild_id, _json.encode(e.settings).decode(), e.occurred_at, m.seq)
+                for cid, (m, e) in channels.items()
+            ])  # fmt: skip
+        if parked:
+            await cur.executemany(PARK, [
+                (p.message.seq, p.message.aggregate_id, p.message.topic, p.error, p.attempts)
+                for p in parked
+            ])  # fmt: skip

@@ -1,0 +1,180 @@
+"""The read models: games, participants, reminders, settings and timeline, from the log.
+
+Each batch of log messages is folded in memory with the domain's own fold
+(:func:`domain.game.evolve`, so the read model cannot disagree with the rules), then written with
+a few set-based statements: one upsert of every touched game, a replace of their participant and
+reminder rows, and a ``COPY`` of the timeline. The runner commits that together with its position.
+
+A message whose ``Nats-Msg-Id`` is already in the timeline (a command stored twice after the
+broker's duplicate window) is skipped; an event that cannot be decoded or folded is retried a few
+times and then parked with its reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+import psycopg
+
+from domain.codec import EventMapper
+from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
+from domain.game import GameState, evolve
+from projections.feed import LogMessage
+from projections.read_model_sql import write_batch
+
+HANDLER_ATTEMPTS = 3
+CACHE_SIZE = 50_000
+
+
+@dataclass
+class GameRow:
+    """A folded game plus what the table keeps beside the domain state."""
+
+    state: GameState
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    position: int
+
+
+@dataclass
+class Parked:
+    """An event the projection gave up on, with why."""
+
+    message: LogMessage
+    error: str
+    attempts: int = HANDLER_ATTEMPTS
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped_duplicates: int = 0
+    parked: list[Parked] = field(default_factory=list)
+
+
+def game_uuid(aggregate_id: str) -> str:
+    """``game.<uuid>`` → ``<uuid>`` (the games table's key)."""
+    return aggregate_id.removeprefix("game.")
+
+
+class ReadModels:
+    """Folds batches of events into the read-model tables (one instance per projector)."""
+
+    name = "read_models"
+
+    def __init__(self) -> None:
+        self.mapper = EventMapper()
+        self.games: OrderedDict[str, GameRow] = OrderedDict()
+        self._touched: set[str] = set()
+        self.state_encoder = msgspec.msgpack.Encoder()
+        self._state_decoder = msgspec.msgpack.Decoder(GameState)
+
+    def forget_touched(self) -> None:
+        """After a rollback: cached games changed by the failed batch must be reloaded."""
+        for game_id in self._touched:
+            self.games.pop(game_id, None)
+        self._touched.clear()
+
+    async def apply(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> BatchResult:
+        """Fold and write one batch inside the caller's transaction."""
+        result = BatchResult()
+        self._touched = set()
+        fresh = await self._without_duplicates(conn, batch, result)
+        await self._load_games(conn, fresh)
+        timeline, guilds, channels = [], {}, {}
+        for message in fresh:
+            event = self._fold(message, result)
+            if event is None:
+                continue
+            result.applied += 1
+            timeline.append((message, event))
+            if isinstance(event, GuildConfigured):
+                guilds[event.guild_id] = (message, event)
+            elif isinstance(event, ChannelConfigured):
+                channels[event.channel_id] = (message, event)
+        await self._write(conn, timeline, guilds, channels, result.parked)
+        self._evict()
+        return result
+
+    async def _without_duplicates(
+        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage], result: BatchResult
+    ) -> list[LogMessage]:
+        ids = [m.msg_id for m in batch if m.msg_id]
+        seen: set[str] = set()
+        if ids:
+            cur = await conn.execute("SELECT msg_id FROM timeline WHERE msg_id = ANY(%s)", (ids,))
+            seen = {row[0] for row in await cur.fetchall()}
+        fresh = []
+        for message in batch:
+            if message.msg_id and message.msg_id in seen:
+                result.skipped_duplicates += 1
+                continue
+            if message.msg_id:
+                seen.add(message.msg_id)
+            fresh.append(message)
+        return fresh
+
+    async def _load_games(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> None:
+        wanted = {
+            game_uuid(m.aggregate_id)
+            for m in batch
+            if m.aggregate_id.startswith("game.") and game_uuid(m.aggregate_id) not in self.games
+        }
+        if not wanted:
+            return
+        cur = await conn.execute(
+            "SELECT game_id::text, state, created_at, updated_at, version, position "
+            "FROM games WHERE game_id = ANY(%s::uuid[])",
+            (list(wanted),),
+        )
+        for game_id, state, created, updated, version, position in await cur.fetchall():
+            self.games[game_id] = GameRow(
+                self._state_decoder.decode(state), created, updated, version, position
+            )
+
+    def _fold(self, message: LogMessage, result: BatchResult) -> Event | None:
+        error = ""
+        for _attempt in range(HANDLER_ATTEMPTS):
+            try:
+                event = self.mapper.decode(message.topic, message.body)
+                if isinstance(event, GameEvent):
+                    self._fold_game(message, event)
+            except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
+                error = f"{type(e).__name__}: {e}"
+                continue
+            return event
+        result.parked.append(Parked(message, error))
+        return None
+
+    def _fold_game(self, message: LogMessage, event: GameEvent) -> None:
+        game_id = game_uuid(message.aggregate_id)
+        row = self.games.get(game_id)
+        state = evolve(row.state if row else None, event, message.aggregate_id)
+        when = event.occurred_at
+        if row is None:
+            row = GameRow(state, when, when, message.version, message.seq)
+            self.games[game_id] = row
+        else:
+            row.updated_at, row.version, row.position = when, message.version, message.seq
+        self.games.move_to_end(game_id)
+        self._touched.add(game_id)
+
+    def _evict(self) -> None:
+        while len(self.games) > CACHE_SIZE:
+            self.games.popitem(last=False)
+
+    async def _write(
+        self,
+        conn: psycopg.AsyncConnection[object],
+        timeline: list[tuple[LogMessage, Event]],
+        guilds: dict[str, tuple[LogMessage, GuildConfigured]],
+        channels: dict[str, tuple[LogMessage, ChannelConfigured]],
+        parked: list[Parked],
+    ) -> None:
+        touched = {game_id: self.games[game_id] for game_id in self._touched}
+        await write_batch(conn, touched, timeline, guilds, channels, parked, self.state_encoder)
+

@@ -1,0 +1,157 @@
+"""Runs a projection: log batches in, one PostgreSQL transaction per batch, position included.
+
+The projection's rows and its position (``projector_position``) commit together, so a crash,
+a redelivery or a restart can neither apply an event twice nor skip one: on start the feed
+resumes at the committed position. One runner per projection and schema at a time (an advisory
+lock); a second one waits for the first to stop.
+
+A batch that fails in PostgreSQL is rolled back and retried with backoff; if it keeps failing,
+its events are applied one per transaction, so only the failing event is parked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from nats.aio.client import Client as NATS
+
+from gateways.jetstream.layout import Layout
+from gateways.postgres import connect
+from projections.feed import LogFeed, LogMessage
+from projections.read_models import BatchResult, Parked, ReadModels
+
+log = logging.getLogger(__name__)
+
+BATCH_RETRIES = 3
+UPSERT_POSITION = """
+INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
+ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+"""
+
+
+@dataclass
+class Progress:
+    """What a runner has done so far (for progress bars and tests)."""
+
+    position: int = 0
+    applied: int = 0
+    parked: int = 0
+    duplicates: int = 0
+    batches: int = 0
+
+
+async def stored_position(conn: psycopg.AsyncConnection[object], name: str) -> int:
+    """The last stream sequence a projection committed (0 when it never ran)."""
+    cur = await conn.execute("SELECT position FROM projector_position WHERE name = %s", (name,))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+class ProjectionRunner:
+    """Feeds one projection from the log, batch by batch."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        layout: Layout,
+        database_url: str,
+        schema: str,
+        projection: ReadModels | None = None,
+        max_batch: int = 2_000,
+    ) -> None:
+        self.nc = nc
+        self.layout = layout
+        self.database_url = database_url
+        self.schema = schema
+        self.projection = projection or ReadModels()
+        self.max_batch = max_batch
+        self.progress = Progress()
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        until: int | None = None,
+        on_batch: Callable[[Progress], None] | None = None,
+    ) -> Progress:
+        """Project until ``stop`` is set (or position ``until`` is reached)."""
+        name = self.projection.name
+        lock = await connect(self.database_url, self.schema)
+        await lock.set_autocommit(True)
+        await lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.schema}:{name}",))
+        conn = await connect(self.database_url, self.schema)
+        try:
+            self.progress.position = await stored_position(conn, name)
+            await conn.commit()
+            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
+            await feed.start()
+            try:
+                while not stop.is_set() and (until is None or self.progress.position < until):
+                    batch = await feed.next_batch(timeout=0.2)
+                    if until is not None:
+                        batch = [m for m in batch if m.seq <= until]
+                    if batch:
+                        await self._commit(conn, batch)
+                        if on_batch:
+                            on_batch(self.progress)
+            finally:
+                await feed.stop()
+        finally:
+            await conn.close()
+            await lock.close()
+        return self.progress
+
+    async def _commit(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> None:
+        for attempt in range(BATCH_RETRIES):
+            try:
+                result = await self._apply(conn, batch)
+            except psycopg.Error as error:
+                self.projection.forget_touched()
+                log.warning("batch ending at %s failed (%s); retrying", batch[-1].seq, error)
+                await asyncio.sleep(0.1 * 2**attempt)
+                continue
+            self._count(result, batch[-1].seq)
+            return
+        for message in batch:  # isolate the failing event: one transaction each
+            try:
+                result = await self._apply(conn, [message])
+            except psycopg.Error as error:
+                self.projection.forget_touched()
+                result = BatchResult(parked=[Parked(message, f"{type(error).__name__}: {error}")])
+                await self._park_only(conn, message, result)
+            self._count(result, message.seq)
+
+    async def _apply(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> BatchResult:
+        async with conn.transaction():
+            result = await self.projection.apply(conn, batch)
+            await conn.execute(UPSERT_POSITION, (self.projection.name, batch[-1].seq))
+        return result
+
+    async def _park_only(
+        self, conn: psycopg.AsyncConnection[object], message: LogMessage, result: BatchResult
+    ) -> None:
+        from projections.read_model_sql import write_batch
+
+        async with conn.transaction():
+            await write_batch(conn, {}, [], {}, {}, result.parked, self.projection.state_encoder)
+            await conn.execute(UPSERT_POSITION, (self.projection.name, message.seq))
+
+    def _count(self, result: BatchResult, position: int) -> None:
+        progress = self.progress
+        progress.position = position
+        progress.applied += result.applied
+        progress.parked += len(result.parked)
+        progress.duplicates += result.skipped_duplicates
+        progress.batches += 1
+        for parked in result.parked:
+            log.error("parked event %s (%s): %s", parked.message.seq, parked.message.topic, parked.error)
+
+
+def monotonic_rate(started: float, count: int) -> float:
+    """Events per second since ``started``."""
+    elapsed = time.monotonic() - started
+    return count / elapsed if elapsed > 0 else 0.0
