@@ -3,8 +3,9 @@
 Run: ``.venv/bin/python -m tests.bench.commands [--commands N] [--threads T]``
 
 In one run, on the same embedded servers:
-  (a) raw nats-py appends, 200 aggregates (the append benchmark's baseline);
+  (a) raw nats-py appends, 200 aggregates, as many in flight as there are threads;
   (b) the JetStream recorder, one event per call, 200 aggregates, from threads;
+  (c) the JetStream recorder on one hot aggregate (each append after the previous);
   (1) JoinGame across 200 games from concurrent threads (cap 10, then the waitlist);
   (2) JoinGame on one hot game from concurrent threads;
   (3) cost per command on games with 10, 1,000 and 10,000 events: a join/leave pair
@@ -18,7 +19,7 @@ import argparse
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +28,7 @@ from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
 from domain.events import Event, PlayerJoined, PlayerLeft
 from gateways.jetstream import Factory
-from tests.bench.append import raw_nats_appends, recorder_appends
+from tests.bench.append import THREADS, hot_aggregate, raw_nats_appends, recorder_appends
 from tests.bench.common import Figure, bench_stack, peak_rss_mib, table, timed
 
 GAMES = 200
@@ -143,7 +144,8 @@ def cost_by_history(env: dict[str, str], sizes: tuple[int, ...]) -> list[tuple[s
             )
         )
         print(
-            f"  game with {size:>6,} events: {per_command * 1e3:.2f} ms/command, cold load {cold * 1e3:.0f} ms",
+            f"  game with {size:>6,} events: {per_command * 1e3:.2f} ms/command, "
+            f"cold load {cold * 1e3:.0f} ms",
             flush=True,
         )
     return rows
@@ -164,16 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--commands", type=int, default=10_000, help="commands per throughput run")
     parser.add_argument("--hot", type=int, default=3_000, help="commands on the hot game")
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=THREADS, help="as in the append bench")
     args = parser.parse_args(argv)
     with bench_stack() as stack:
         url = stack.url("nats")
         print(f"command benchmark: {args.commands} commands, {GAMES} games, {args.threads} threads")
-        a = raw_nats_appends(url, "BENCH_RAW", "benchraw", args.commands)
+        a = raw_nats_appends(url, "cmdraw", args.commands, writers=args.threads)
         factory = Factory({"MUSTER_NATS_URL": url})
-        b = recorder_appends(
-            "(b) JetStream recorder, 200 aggregates", factory.application_recorder(), args.commands
-        )
+        recorder = factory.application_recorder()
+        b = recorder_appends("JetStream recorder, 200 aggregates, threads", recorder, args.commands)
+        c = hot_aggregate(recorder, args.hot)
         factory.close()
 
         app = MusterApp(env=fresh_env(url))
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = cost_by_history(fresh_env(url), SIZES)
     four, five = on_popo(args.commands, args.threads)
 
-    figures = [a, b, one, two, four, five]
+    figures = [a, b, c, one, two, four, five]
     print()
     print(
         table(
@@ -201,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     flat = float(rows[-1][1]) / float(rows[0][1])
     print(
         f"(1)/(a) = {one.rate / a.rate:.2f}   (1)/(b) = {one.rate / b.rate:.2f}   "
-        f"(2)/(b) = {two.rate / b.rate:.2f}   cost at {SIZES[-1]:,} / {SIZES[0]} events = {flat:.2f}"
+        f"(2)/(c) = {two.rate / c.rate:.2f}   "
+        f"cost at {SIZES[-1]:,} / {SIZES[0]} events = {flat:.2f}"
     )
     print(
         f"goals: (1) >= 1,500/s: {one.rate:,.0f}   (2) >= 300/s: {two.rate:,.0f}   "
