@@ -70,17 +70,33 @@ async def click_run(
     return elapsed, latencies, dispatch
 
 
-async def per_request_seconds(url: str, headers: dict[str, str], requests: int) -> float:
-    """Mean round trip of sequential GETs with one keep-alive client session."""
-    async with aiohttp.ClientSession(headers=headers) as http:
-        for _ in range(50):  # warm-up
-            async with http.get(url) as resp:
-                await resp.read()
-        started = time.perf_counter()
-        for _ in range(requests):
-            async with http.get(url) as resp:
-                await resp.read()
-        return (time.perf_counter() - started) / requests
+async def per_request_seconds(
+    urls: tuple[str, str], headers: dict[str, str], requests: int, rounds: int = 10
+) -> tuple[float, float]:
+    """Mean round trip of sequential GETs to each URL (one keep-alive session each).
+
+    The two servers are measured in alternating blocks and the median block is kept, so that
+    drift of a busy machine affects both alike.
+    """
+    per_block = max(1, requests // rounds)
+    blocks: tuple[list[float], list[float]] = ([], [])
+    async with (
+        aiohttp.ClientSession(headers=headers) as a,
+        aiohttp.ClientSession(headers=headers) as b,
+    ):
+        sessions = (a, b)
+        for which in (0, 1):  # warm-up
+            for _ in range(50):
+                async with sessions[which].get(urls[which]) as resp:
+                    await resp.read()
+        for _ in range(rounds):
+            for which in (0, 1):
+                started = time.perf_counter()
+                for _ in range(per_block):
+                    async with sessions[which].get(urls[which]) as resp:
+                        await resp.read()
+                blocks[which].append((time.perf_counter() - started) / per_block)
+    return statistics.median(blocks[0]), statistics.median(blocks[1])
 
 
 async def baseline_server(body: bytes) -> tuple[web.AppRunner, str]:
@@ -134,18 +150,16 @@ async def bench(clicks: int, concurrency: int, rest_requests: int) -> dict[str, 
 
         emu.limiter.limits = RateLimits.relaxed()  # the limiter still runs; it just never says no
         headers = {"Authorization": f"Bot {emu.bot_token}"}
-        emu_rt = await per_request_seconds(f"{emu.api_base}/users/@me", headers, rest_requests)
-        body = emu.requests.entries("GET /users/@me")
-        async with (
-            aiohttp.ClientSession(headers=headers) as http,
-            http.get(f"{emu.api_base}/users/@me") as resp,
-        ):
+        me = f"{emu.api_base}/users/@me"
+        async with aiohttp.ClientSession(headers=headers) as http, http.get(me) as resp:
             same_body = await resp.read()
         base_runner, base_url = await baseline_server(same_body)
+        emu.requests.clear()
         try:
-            base_rt = await per_request_seconds(base_url, headers, rest_requests)
+            emu_rt, base_rt = await per_request_seconds((me, base_url), headers, rest_requests)
         finally:
             await base_runner.cleanup()
+        body = emu.requests.entries("GET /users/@me")
         in_emulator = statistics.median(r.duration for r in body) * 1e6
     return {
         "clicks": clicks,
@@ -178,7 +192,8 @@ def report(r: dict[str, float]) -> str:
         f"p99 {r['dispatch_p99_ms']:.3f} ms (payload + JSON + queue; zlib is in the writer)",
         f"  callback handled in   : p50 {r['callback_p50_ms']:.3f} ms, "
         f"p99 {r['callback_p99_ms']:.3f} ms (middleware + handler)",
-        "REST overhead (GET /users/@me, sequential, keep-alive, same process):",
+        "REST overhead (GET /users/@me, sequential, keep-alive, same process, median of "
+        "10 alternating blocks):",
         f"  emulator round trip   : {r['emu_rt_us']:.0f} us "
         f"(of which {r['in_emulator_us']:.0f} us in the emulator's middleware + handler)",
         f"  bare aiohttp baseline : {r['base_rt_us']:.0f} us",
