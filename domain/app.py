@@ -141,6 +141,7 @@ class MusterApp(Application[str]):
         now = self.clock()
         if now.utcoffset() is None:
             raise ValueError("MusterApp's clock must return timezone-aware datetimes (UTC)")
+        now = now.astimezone(UTC)
         ids = settings_ids(command, aggregate.state if isinstance(aggregate, Game) else None)
         if ids is None:
             return Context(now=now)

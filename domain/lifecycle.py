@@ -5,6 +5,8 @@ Status only moves forward: scheduled → in progress → completed, or scheduled
 progress → cancelled. Only the host, a server manager or Muster itself manages a game.
 """
 
+from datetime import UTC
+
 import msgspec
 from msgspec import UNSET
 
@@ -86,7 +88,7 @@ def create(game_id: str, command: CreateGame, ctx: Context) -> list[GameEvent]:
             guild_id=command.guild_id,
             channel_id=command.channel_id,
             host_id=command.user_id,
-            scheduled_at=command.scheduled_at,
+            scheduled_at=command.scheduled_at.astimezone(UTC),
             details=details,
         )
     ]
@@ -134,7 +136,7 @@ def reschedule(state: GameState, command: RescheduleGame, ctx: Context) -> list[
     return [
         GameRescheduled(
             **stamp(command, ctx.now),
-            scheduled_at=command.scheduled_at,
+            scheduled_at=command.scheduled_at.astimezone(UTC),
             previous_scheduled_at=state.scheduled_at,
         )
     ]
@@ -213,7 +215,7 @@ def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> 
             **stamp(command, ctx.now),
             user_id=command.recipient_id,
             offset_minutes=command.offset_minutes,
-            scheduled_at=command.scheduled_at,
+            scheduled_at=state.scheduled_at,
             status=command.status,
             detail=command.detail,
         )

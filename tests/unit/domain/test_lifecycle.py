@@ -4,7 +4,7 @@ records about them (announcements, reminders)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -383,3 +383,15 @@ def test_reminders_for_an_old_start_time_or_by_users_are_refused(scenario: Scena
         scenario.when(remind("r2", user_id=HOST))
     with pytest.raises(InvalidCommand, match="offset_minutes"):
         scenario.when(remind("r3", offset=0))
+
+
+def test_times_are_stored_in_utc(scenario: Scenario) -> None:
+    paris = timezone(timedelta(hours=2))
+    scenario.now = NOW.astimezone(paris)
+    scenario.when(create(scheduled_at=LATER.astimezone(paris)))
+    [created_event] = scenario.app.history(GAME_AGG)
+    assert isinstance(created_event, GameCreated)
+    assert created_event.scheduled_at.utcoffset() == timedelta(0)
+    assert created_event.occurred_at.utcoffset() == timedelta(0)
+    body = scenario.app.events.recorder.select_events(GAME_AGG)[0].state
+    assert b'"scheduled_at":"2030-01-03T12:00:00Z"' in body
