@@ -21,6 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
     commands.add_parser("doctor", help="check every dependency and say how to fix problems")
+    projector = commands.add_parser("projector", help="run the projectors (read models, names)")
+    projector.add_argument("action", nargs="?", choices=["run", "retry-parked"], default="run")
+    replay = commands.add_parser("replay", help="rebuild read models from the log and compare")
+    replay.add_argument("--swap", action="store_true", help="make the rebuilt schema live")
+    audit = commands.add_parser("audit", help="a game's full history from the log")
+    audit.add_argument("game_id")
     schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
     schemas.add_argument("--check", action="store_true", help="only check they are current")
     sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
@@ -55,6 +61,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from deploy.doctor import run_doctor
 
         return run_doctor(settings)
+    if args.command in ("projector", "replay", "audit"):
+        return run_log_tool(args, settings)
     if args.command == "schemas":
         from deploy.schemas import run_schemas
 
@@ -64,12 +72,43 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return sandbox_main(args.args)
 
 
+def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
+    """The tools that work on the log and the read models (servers from settings or `up`)."""
+    import asyncio
+    import signal
+
+    from deploy import projector_cmd
+    from deploy.endpoints import resolve_urls
+
+    urls = resolve_urls(settings)
+    if args.command == "replay":
+        return asyncio.run(projector_cmd.run_replay(settings, urls, make_live=args.swap))
+    if args.command == "audit":
+        return asyncio.run(projector_cmd.run_audit(settings, urls, args.game_id))
+    if args.action == "retry-parked":
+        return asyncio.run(projector_cmd.run_retry_parked(settings, urls))
+
+    async def until_signal() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print("projectors running; Ctrl-C to stop", flush=True)
+        await projector_cmd.run_projectors(settings, urls, stop)
+        return 0
+
+    return asyncio.run(until_signal())
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
+    import nats.errors
+    import psycopg
     from eventsourcing.persistence import OperationalError
 
+    from deploy.endpoints import NoServers
     from deploy.processes import ServerFailed
 
-    return (ServerFailed, OperationalError)
+    return (ServerFailed, OperationalError, NoServers, psycopg.OperationalError, nats.errors.Error)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="JetStream fsync interval for the embedded server ('always' for production)",
     )
 
+    database_schema: str = Field(default="muster", description="schema of the read models")
+    events_stream: str = Field(default="EVENTS", description="JetStream stream of the log")
+    events_subject_prefix: str = Field(default="events", description="subject prefix of the log")
+    name_ttl: int = Field(default=3600, gt=0, description="seconds a display name stays cached")
+
     discord_token: str | None = Field(default=None, description="bot token; unset = emulator")
     discord_api_base: str = Field(default="https://discord.com/api/v10")
     discord_outbound: Literal["direct", "in_process", "external"] = "in_process"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 from pathlib import Path
 from types import FrameType
 
+from deploy.endpoints import write_endpoints
 from deploy.settings import Settings
 from deploy.stack import LocalStack
 
@@ -37,6 +39,35 @@ def print_table(stack: LocalStack, log_line: str) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
+class BackgroundServices:
+    """The asyncio parts of Muster (projectors, later the bot and API) on one loop thread."""
+
+    def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
+        self.settings, self.urls = settings, urls
+        self.failed = ""
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="muster-services", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        from deploy.projector_cmd import run_projectors
+
+        try:
+            self._loop.run_until_complete(run_projectors(self.settings, self.urls, self._stop))
+        except Exception as error:  # noqa: BLE001 - reported to the main thread, which stops
+            self.failed = f"projectors: {type(error).__name__}: {error}"
+        finally:
+            self._loop.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(15)
+
+
 def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
     stopping = threading.Event()
@@ -56,8 +87,18 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     print(f"Starting Muster (data in {stack.data_dir}) ...", flush=True)
     with stack:
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
-        while not stopping.wait(0.5):
-            pass
-        print("Stopping ...", flush=True)
+        urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
+        endpoints = write_endpoints(stack.data_dir, urls)
+        services = BackgroundServices(settings, urls)
+        services.start()
+        try:
+            while not stopping.wait(0.5):
+                if services.failed:
+                    print(f"a service stopped: {services.failed}", flush=True)
+                    break
+            print("Stopping ...", flush=True)
+        finally:
+            services.stop()
+            endpoints.unlink(missing_ok=True)
     print("Stopped.", flush=True)
     return 0

@@ -45,7 +45,7 @@ ON CONFLICT (channel_id) DO UPDATE SET guild_id = EXCLUDED.guild_id,
 
 PARK = """
 INSERT INTO parked_events (projector, position, subject, type, error, attempts)
-VALUES ('read_models', %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (projector, position) DO UPDATE SET error = EXCLUDED.error,
     attempts = parked_events.attempts + EXCLUDED.attempts, parked_at = now()
 """
@@ -53,7 +53,9 @@ ON CONFLICT (projector, position) DO UPDATE SET error = EXCLUDED.error,
 _json = msgspec.json.Encoder()
 
 
-def game_values(game_id: str, row: GameRow, state_encoder: msgspec.msgpack.Encoder) -> tuple[object, ...]:
+def game_values(
+    game_id: str, row: GameRow, state_encoder: msgspec.msgpack.Encoder
+) -> tuple[object, ...]:
     state = row.state
     details = state.details
     announcement = state.announcement
@@ -125,6 +127,6 @@ async def write_batch(
             ])  # fmt: skip
         if parked:
             await cur.executemany(PARK, [
-                (p.message.seq, p.message.aggregate_id, p.message.topic, p.error, p.attempts)
+                (p.projector, p.message.seq, p.message.aggregate_id, p.message.topic, p.error, p.attempts)
                 for p in parked
             ])  # fmt: skip

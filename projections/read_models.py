@@ -47,6 +47,7 @@ class Parked:
     message: LogMessage
     error: str
     attempts: int = HANDLER_ATTEMPTS
+    projector: str = "read_models"
 
 
 @dataclass
@@ -79,7 +80,9 @@ class ReadModels:
             self.games.pop(game_id, None)
         self._touched.clear()
 
-    async def apply(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> BatchResult:
+    async def apply(
+        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+    ) -> BatchResult:
         """Fold and write one batch inside the caller's transaction."""
         result = BatchResult()
         self._touched = set()
@@ -118,7 +121,9 @@ class ReadModels:
             fresh.append(message)
         return fresh
 
-    async def _load_games(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> None:
+    async def _load_games(
+        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+    ) -> None:
         wanted = {
             game_uuid(m.aggregate_id)
             for m in batch
@@ -143,7 +148,13 @@ class ReadModels:
                 event = self.mapper.decode(message.topic, message.body)
                 if isinstance(event, GameEvent):
                     self._fold_game(message, event)
-            except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
+            except (
+                msgspec.DecodeError,
+                msgspec.ValidationError,
+                KeyError,
+                ValueError,
+                TypeError,
+            ) as e:
                 error = f"{type(e).__name__}: {e}"
                 continue
             return event
@@ -177,4 +188,3 @@ class ReadModels:
     ) -> None:
         touched = {game_id: self.games[game_id] for game_id in self._touched}
         await write_batch(conn, touched, timeline, guilds, channels, parked, self.state_encoder)
-

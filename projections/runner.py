@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 from nats.aio.client import Client as NATS
 
-from gateways.jetstream.layout import Layout
+from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage
+from projections.read_model_sql import write_batch
 from projections.read_models import BatchResult, Parked, ReadModels
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,9 @@ class ProjectionRunner:
                 await self._park_only(conn, message, result)
             self._count(result, message.seq)
 
-    async def _apply(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> BatchResult:
+    async def _apply(
+        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+    ) -> BatchResult:
         async with conn.transaction():
             result = await self.projection.apply(conn, batch)
             await conn.execute(UPSERT_POSITION, (self.projection.name, batch[-1].seq))
@@ -134,8 +136,6 @@ class ProjectionRunner:
     async def _park_only(
         self, conn: psycopg.AsyncConnection[object], message: LogMessage, result: BatchResult
     ) -> None:
-        from projections.read_model_sql import write_batch
-
         async with conn.transaction():
             await write_batch(conn, {}, [], {}, {}, result.parked, self.projection.state_encoder)
             await conn.execute(UPSERT_POSITION, (self.projection.name, message.seq))
@@ -148,10 +148,48 @@ class ProjectionRunner:
         progress.duplicates += result.skipped_duplicates
         progress.batches += 1
         for parked in result.parked:
-            log.error("parked event %s (%s): %s", parked.message.seq, parked.message.topic, parked.error)
+            log.error(
+                "parked event %s (%s): %s", parked.message.seq, parked.message.topic, parked.error
+            )
 
 
-def monotonic_rate(started: float, count: int) -> float:
-    """Events per second since ``started``."""
-    elapsed = time.monotonic() - started
-    return count / elapsed if elapsed > 0 else 0.0
+async def retry_parked(
+    nc: NATS, layout: Layout, database_url: str, schema: str, projection: ReadModels | None = None
+) -> tuple[int, int]:
+    """Apply each parked event again (read from the log); returns (now applied, still parked)."""
+    projection = projection or ReadModels()
+    conn = await connect(database_url, schema)
+    js = nc.jetstream()
+    fixed = still = 0
+    try:
+        cur = await conn.execute(
+            "SELECT position FROM parked_events WHERE projector = %s ORDER BY position",
+            (projection.name,),
+        )
+        positions = [row[0] for row in await cur.fetchall()]
+        await conn.commit()
+        for position in positions:
+            raw = await js.get_msg(layout.stream, seq=position)
+            headers = raw.headers or {}
+            message = LogMessage(
+                seq=position,
+                aggregate_id=str(layout.originator_id_from(raw.subject or "")),
+                version=int(headers[H_VERSION]),
+                topic=headers[H_TOPIC],
+                msg_id=headers.get(H_MSG_ID),
+                body=raw.data or b"",
+            )
+            async with conn.transaction():
+                result = await projection.apply(conn, [message])
+                if not result.parked:
+                    await conn.execute(
+                        "DELETE FROM parked_events WHERE projector = %s AND position = %s",
+                        (projection.name, position),
+                    )
+            if result.parked:
+                still += 1
+            else:
+                fixed += 1
+    finally:
+        await conn.close()
+    return fixed, still

@@ -1,0 +1,136 @@
+"""``muster projector``, ``muster replay`` and ``muster audit``: running and checking projections."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
+
+from deploy.settings import Settings
+from gateways.jetstream.layout import Layout
+from gateways.postgres import migrate
+from projections.names import NameProjector
+from projections.replay import MIGRATIONS, rebuild_and_compare, swap
+from projections.runner import ProjectionRunner, Progress, retry_parked
+
+
+def layout_of(settings: Settings) -> Layout:
+    return Layout(stream=settings.events_stream, prefix=settings.events_subject_prefix)
+
+
+@asynccontextmanager
+async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
+    """A connection for async tools (they run on their own loop, not the recorder's bridge)."""
+    nc = await nats.connect(url, connect_timeout=max(1, round(settings.nats_timeout)))
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
+    """The read models (PostgreSQL) and display names (Redis), until ``stop`` is set."""
+    await migrate(urls["postgres"], settings.database_schema, MIGRATIONS)
+    async with nats_connection(settings, urls["nats"]) as nc:
+        redis = Redis.from_url(urls["redis"])
+        try:
+            runner = ProjectionRunner(
+                nc, layout_of(settings), urls["postgres"], settings.database_schema
+            )
+            names = NameProjector(nc, redis, ttl=settings.name_ttl)
+            await asyncio.gather(runner.run(stop), names.run(stop))
+        finally:
+            await redis.aclose()
+
+
+def progress_line(progress: Progress, target: int, started: float) -> str:
+    """``12,345/1,000,000 events  23,456 ev/s  ETA 0:41``"""
+    elapsed = max(time.monotonic() - started, 1e-9)
+    rate = progress.applied / elapsed
+    left = max(target - progress.position, 0)
+    eta = int(left / rate) if rate else 0
+    share = progress.position / target if target else 1.0
+    bar = "#" * int(share * 30)
+    return (
+        f"\r[{bar:<30}] {progress.position:,}/{target:,} events  {rate:,.0f} ev/s  "
+        f"ETA {eta // 60}:{eta % 60:02d}"
+    )
+
+
+async def run_replay(settings: Settings, urls: dict[str, str], make_live: bool) -> int:
+    """Rebuild into a fresh schema, compare with the live one, optionally swap."""
+    started = time.monotonic()
+
+    def show(progress: Progress, target: int) -> None:
+        sys.stdout.write(progress_line(progress, target, started))
+        sys.stdout.flush()
+
+    async with nats_connection(settings, urls["nats"]) as nc:
+        await migrate(urls["postgres"], settings.database_schema, MIGRATIONS)
+        rebuilt, progress, differences = await rebuild_and_compare(
+            nc, layout_of(settings), urls["postgres"], settings.database_schema, on_batch=show
+        )
+    elapsed = time.monotonic() - started
+    print(f"\nrebuilt {progress.applied:,} events into schema {rebuilt} in {elapsed:.1f}s")
+    if differences:
+        print(f"{len(differences)} difference(s) with the live schema {settings.database_schema}:")
+        for diff in differences:
+            print(f"  {diff.table}: {diff.count} row(s) only in {diff.only_in}, e.g.")
+            for row in diff.sample:
+                print(f"      {row}")
+    else:
+        print(f"no difference with the live schema {settings.database_schema}")
+    if make_live:
+        old = await swap(urls["postgres"], settings.database_schema, rebuilt)
+        print(f"swapped: {rebuilt} is now {settings.database_schema}; the old one is {old}")
+    return 1 if differences and not make_live else 0
+
+
+async def run_retry_parked(settings: Settings, urls: dict[str, str]) -> int:
+    async with nats_connection(settings, urls["nats"]) as nc:
+        fixed, still = await retry_parked(
+            nc, layout_of(settings), urls["postgres"], settings.database_schema
+        )
+    print(f"{fixed} parked event(s) applied, {still} still parked")
+    return 1 if still else 0
+
+
+async def run_audit(settings: Settings, urls: dict[str, str], game_id: str) -> int:
+    """Print a game's full history from the log itself."""
+    from domain.decisions import canonical_game_id
+    from domain.errors import InvalidCommand
+    from gateways.jetstream.wire import Wire
+
+    try:
+        aggregate = f"game.{canonical_game_id(game_id)}"
+    except InvalidCommand as error:
+        print(f"muster audit: {error}", file=sys.stderr)
+        return 1
+    layout = layout_of(settings)
+    async with nats_connection(settings, urls["nats"]) as nc:
+        records = await Wire(nc, layout, settings.nats_timeout).read(
+            layout.subject_for(aggregate), 1
+        )
+    if not records:
+        print(f"no game {game_id} in the log")
+        return 1
+    print(f"history of {aggregate} ({len(records)} events)")
+    print(f"{'seq':>8}  {'v':>4}  {'time (UTC)':<19}  {'actor':<20} {'command':<24} event")
+    for record in records:
+        body = msgspec.json.decode(record.event.state)
+        detail = {k: v for k, v in body.items()
+                  if k not in ("type", "command_id", "actor_id", "occurred_at")}  # fmt: skip
+        when = str(body.get("occurred_at", ""))[:19].replace("T", " ")
+        print(
+            f"{record.seq:>8}  {record.event.originator_version:>4}  {when:<19}  "
+            f"{body.get('actor_id', ''):<20} {body.get('command_id', '')[:24]:<24} "
+            f"{record.event.topic} {msgspec.json.encode(detail).decode()}"
+        )
+    return 0

@@ -1,0 +1,127 @@
+"""Rebuild the read models from the log into a fresh schema, and compare with the live one.
+
+The rebuild runs the same projection code into ``<live>_rebuild_<timestamp>`` up to the live
+projection's position, then compares every table while holding the live position row (so the
+live projector cannot commit in between). Columns that legitimately differ between two runs
+(timestamps of the projection itself, the projector's private state blob) are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from nats.aio.client import Client as NATS
+from psycopg import sql
+
+from gateways.jetstream.layout import Layout
+from gateways.postgres import checked_schema, connect, migrate
+from projections.runner import ProjectionRunner, Progress, stored_position
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+COMPARED: dict[str, tuple[str, ...]] = {
+    "games": (
+        "game_id", "guild_id", "channel_id", "host_id", "title", "description", "category",
+        "duration_minutes", "details", "scheduled_at", "status", "joined_count",
+        "waitlist_count", "announcement_channel_id", "announcement_message_id", "created_at",
+        "updated_at", "version", "position",
+    ),
+    "participants": ("game_id", "kind", "ordinal", "user_id", "placeholder_id", "label"),
+    "reminders": ("game_id", "offset_minutes", "user_id", "status"),
+    "guild_settings": ("guild_id", "settings", "updated_at", "position"),
+    "channel_settings": ("channel_id", "guild_id", "settings", "updated_at", "position"),
+    "timeline": (
+        "position", "aggregate_id", "version", "type", "occurred_at", "actor_id", "command_id",
+        "msg_id", "body",
+    ),
+    "parked_events": ("projector", "position", "subject", "type"),
+}  # fmt: skip
+
+
+@dataclass
+class Difference:
+    """Rows of one table found on one side only (a sample of them)."""
+
+    table: str
+    only_in: str
+    count: int
+    sample: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+async def compare(conn: psycopg.AsyncConnection[Any], live: str, rebuilt: str) -> list[Difference]:
+    """Every table's rows present on one side only, both ways."""
+    found = []
+    for table, columns in COMPARED.items():
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        for left, right in ((live, rebuilt), (rebuilt, live)):
+            query = sql.SQL(
+                "SELECT {cols} FROM {l}.{t} EXCEPT ALL SELECT {cols} FROM {r}.{t}"
+            ).format(
+                cols=cols, l=sql.Identifier(left), r=sql.Identifier(right), t=sql.Identifier(table)
+            )
+            cur = await conn.execute(query)
+            rows = await cur.fetchall()
+            if rows:
+                found.append(Difference(table, left, len(rows), [tuple(r) for r in rows[:5]]))
+    return found
+
+
+async def rebuild_and_compare(
+    nc: NATS,
+    layout: Layout,
+    database_url: str,
+    live: str,
+    on_batch: Callable[[Progress, int], None] | None = None,
+    name: str = "read_models",
+) -> tuple[str, Progress, list[Difference]]:
+    """Rebuild into a new schema up to the live position; return it, the progress, differences."""
+    rebuilt = checked_schema(f"{live}_rebuild_{time.strftime('%Y%m%d%H%M%S')}")
+    await migrate(database_url, rebuilt, MIGRATIONS)
+    runner = ProjectionRunner(nc, layout, database_url, rebuilt)
+    conn = await connect(database_url, live)
+    try:
+        while True:
+            target = await stored_position(conn, name)
+            await conn.rollback()
+            if runner.progress.position < target:
+                await runner.run(
+                    asyncio.Event(), until=target,
+                    on_batch=(lambda p: on_batch(p, target)) if on_batch else None,
+                )  # fmt: skip
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT position FROM projector_position WHERE name = %s FOR SHARE", (name,)
+                )
+                row = await cur.fetchone()
+                if (int(row[0]) if row else 0) == runner.progress.position:
+                    return rebuilt, runner.progress, await compare(conn, live, rebuilt)
+    finally:
+        await conn.close()
+
+
+async def swap(database_url: str, live: str, rebuilt: str, name: str = "read_models") -> str:
+    """Make ``rebuilt`` the live schema; the old one is kept as ``<live>_old_<timestamp>``.
+
+    Refuses while a projector holds the live schema (stop it first).
+    """
+    old = checked_schema(f"{live}_old_{time.strftime('%Y%m%d%H%M%S')}")
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"{live}:{name}",))
+        row = await cur.fetchone()
+        if not row or not row[0]:
+            raise RuntimeError(f"a projector is running on schema {live}; stop it, then swap")
+        try:
+            async with conn.transaction():
+                await conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    sql.Identifier(live), sql.Identifier(old)))  # fmt: skip
+                await conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                    sql.Identifier(rebuilt), sql.Identifier(live)))  # fmt: skip
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{live}:{name}",))
+    return old
