@@ -1,0 +1,51 @@
+"""Fixtures for tests that need the read models: a fresh schema and a way to project into it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import psycopg
+import pytest
+from nats.aio.client import Client as NATS
+
+from gateways.jetstream.layout import Layout
+from gateways.postgres import migrate
+from projections.replay import MIGRATIONS
+from projections.runner import ProjectionRunner, Progress
+
+
+@pytest.fixture
+def read_schema(database_url: str) -> Iterator[str]:
+    """A freshly migrated, empty read-model schema, dropped after the test."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(migrate(database_url, schema, MIGRATIONS))
+    yield schema
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s OR nspname LIKE %s",
+            (schema, f"{schema}_rebuild_%"),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+def layout_of(env: dict[str, str]) -> Layout:
+    return Layout(env["MUSTER_EVENTS_STREAM"], env["MUSTER_EVENTS_SUBJECT_PREFIX"])
+
+
+async def project_until(
+    nc: NATS, env: dict[str, str], database_url: str, schema: str, position: int
+) -> Progress:
+    """Run the read-model projector into ``schema`` until it has applied ``position``."""
+    runner = ProjectionRunner(nc, layout_of(env), database_url, schema)
+    return await asyncio.wait_for(runner.run(asyncio.Event(), until=position), 30)
