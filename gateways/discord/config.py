@@ -1,0 +1,62 @@
+"""Settings of the Discord REST client, filled in by the composition root (``deploy/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from gateways.discord.keys import DEFAULT_PREFIX, NEGATIVE_TTL, TTLS, Freshness, Kind
+from gateways.profiles import PREFIX as PROFILES_PREFIX
+
+OutboundMode = Literal["direct", "in_process", "external"]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordConfig:
+    """Everything tunable; every default is what production should use."""
+
+    token: str
+    api_base: str = "https://discord.com/api/v10"
+
+    # -- cache ---------------------------------------------------------------------------
+    key_prefix: str = DEFAULT_PREFIX
+    ttls: Mapping[Kind, Freshness] = field(default_factory=lambda: dict(TTLS))
+    negative_ttl: float = NEGATIVE_TTL
+    lock_ttl: float = 5.0  # single-flight lock in Redis (a crashed winner frees it after this)
+    flight_wait: float = 8.0  # how long a loser waits for the winner's value
+    hot_hits: int = 3  # hits within one fresh age that make a key "hot"
+    refresh_ahead: float = 0.2  # hot keys refresh in the last 20 % of their fresh age
+    failure_backoff: float = 5.0  # after a failed refresh, serve stale without retrying for this
+    fetch_concurrency: int = 8  # parallel member fetches of one batch lookup
+
+    # -- HTTP and rate limits --------------------------------------------------------------
+    max_retries: int = 3
+    backoff: tuple[float, ...] = (1.0, 2.0, 4.0)  # when a 429/5xx carries no Retry-After
+    request_timeout: float = 10.0
+    global_per_second: int = 45  # Discord allows 50/s per token; keep a margin
+    channel_budget: tuple[int, float] = (5, 5.0)  # message creates + edits per channel
+    budget_margin: float = 0.25  # seconds added to every window (network jitter)
+    edit_spacing: float | None = None  # between edits in a busy channel; None = window/limit
+
+    # -- outbound ----------------------------------------------------------------------------
+    outbound: OutboundMode = "in_process"
+    queue_size: int = 1000  # in_process: operations waiting, over all channels
+    ops_stream: str = "DISCORD_OPS"
+    ops_prefix: str = "discord.ops"
+    dead_prefix: str = "discord.dead"
+    ack_wait: float = 30.0  # external: an operation is redelivered if not done by then
+    max_attempts: int = 5  # external: deliveries before an operation is dead-lettered
+    reply_timeout: float = 30.0  # external: how long a caller waits for the worker's reply
+    worker_concurrency: int = 64  # external: operations a worker holds at once
+
+    # -- display names -----------------------------------------------------------------------
+    profiles_prefix: str = PROFILES_PREFIX
+
+    @property
+    def spacing(self) -> float:
+        """Seconds between two edits in a channel that has written recently."""
+        if self.edit_spacing is not None:
+            return self.edit_spacing
+        limit, per = self.channel_budget
+        return per / limit

@@ -1,0 +1,98 @@
+"""Fixtures: a running Discord emulator with a guild, Redis and NATS, and client configs."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
+
+from deploy.emulator import DiscordEmulator
+from deploy.emulator.model import Channel
+from deploy.emulator.people import GuildScript, Person
+from gateways.discord import DiscordConfig
+from gateways.discord.metrics import Metrics
+
+pytestmark = pytest.mark.integration
+
+MEMBER_ROUTE = "GET /guilds/{guild_id}/members/{user_id}"
+CREATE_ROUTE = "POST /channels/{channel_id}/messages"
+EDIT_ROUTE = "PATCH /channels/{channel_id}/messages/{message_id}"
+
+
+@dataclass
+class Stage:
+    emu: DiscordEmulator
+    guild: GuildScript
+    games: Channel
+    members: list[Person]
+
+    @property
+    def guild_id(self) -> str:
+        return str(self.guild.id)
+
+
+@pytest.fixture
+async def stage() -> AsyncIterator[Stage]:
+    async with DiscordEmulator() as emu:
+        guild = emu.people.guild("REST Test Guild")
+        games = guild.text_channel("games")
+        members = [
+            guild.member(f"user{i}", global_name=f"User {i}", nick=f"Nick {i}" if i % 2 else None)
+            for i in range(30)
+        ]
+        yield Stage(emu, guild, games, members)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def prefix(redis: Redis) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    tag = f"test:{uuid.uuid4().hex[:12]}"
+    yield tag
+    keys = [k async for k in redis.scan_iter(match=f"{tag}:*", count=1000)]
+    if keys:
+        await redis.delete(*keys)
+
+
+MakeConfig = Callable[..., DiscordConfig]
+
+
+@pytest.fixture
+def make_config(stage: Stage, prefix: str) -> MakeConfig:
+    """A config against the emulator with short backoffs; keyword arguments override."""
+    base = DiscordConfig(
+        token=stage.emu.bot_token,
+        api_base=stage.emu.api_base,
+        key_prefix=prefix,
+        backoff=(0.1, 0.2, 0.4),
+    )
+
+    def make(**changes: object) -> DiscordConfig:
+        return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    """Metrics in a registry of this test's own."""
+    return Metrics()
