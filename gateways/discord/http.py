@@ -182,6 +182,9 @@ class DiscordHTTP(discord.http.HTTPClient):
                 if 200 <= status < 300:
                     return data
                 if status == 429:
+                    # Until this request's retry succeeds, the others on its bucket wait (they
+                    # are woken when it leaves the bucket, as discord.py does after a refresh).
+                    ratelimit.remaining, ratelimit.expires = 0, None
                     raise await self._rate_limited(route, response, data)
                 if status in RETRY_STATUSES:
                     raise _Retry(DiscordServerError(response, data), _retry_after(response, data))
