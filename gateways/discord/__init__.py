@@ -7,6 +7,8 @@ carried out), ``coalesce`` (edits to one message), ``outbound`` (the interface, 
 ``in_process``), ``external`` (the JetStream work queue and its worker), ``client``.
 """
 
+from nats.aio.client import Client as NATS
+
 from gateways.discord.client import DiscordRest
 from gateways.discord.config import DiscordConfig
 from gateways.discord.errors import (
@@ -14,18 +16,39 @@ from gateways.discord.errors import (
     DiscordUnavailable,
     OutboundError,
     OutboundTimeout,
-    QueueFull,
 )
+from gateways.discord.external import ExternalOutbound, Worker
 from gateways.discord.keys import Freshness, Kind
+from gateways.discord.ops import Body
+from gateways.discord.outbound import DirectOutbound, InProcessOutbound, Outbound
+
+
+async def open_outbound(rest: DiscordRest, nc: NATS | None = None) -> Outbound:
+    """The outbound mode ``rest.config.outbound`` names, started (``external`` needs ``nc``)."""
+    mode = rest.config.outbound
+    if mode == "direct":
+        return await DirectOutbound(rest).start()
+    if mode == "in_process":
+        return await InProcessOutbound(rest).start()
+    if nc is None:
+        raise ValueError("the external outbound mode needs a NATS connection")
+    return await ExternalOutbound(rest, nc).start()
+
 
 __all__ = [
+    "Body",
+    "DirectOutbound",
     "DiscordConfig",
     "DiscordError",
     "DiscordRest",
     "DiscordUnavailable",
+    "ExternalOutbound",
     "Freshness",
+    "InProcessOutbound",
     "Kind",
+    "Outbound",
     "OutboundError",
     "OutboundTimeout",
-    "QueueFull",
+    "Worker",
+    "open_outbound",
 ]

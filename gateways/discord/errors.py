@@ -39,7 +39,3 @@ class OutboundTimeout(DiscordError):
     def __init__(self, op: str, seconds: float) -> None:
         self.op, self.seconds = op, seconds
         super().__init__(f"{op}: no reply within {seconds:.1f} s")
-
-
-class QueueFull(DiscordError):
-    """The in-process queue is full; the caller should retry later or shed load."""

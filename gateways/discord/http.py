@@ -107,25 +107,24 @@ class DiscordHTTP(discord.http.HTTPClient):
         files: Any = None,
         form: Any = None,
         bearer: str | None = None,
+        admitted: bool = False,
         **kwargs: Any,
     ) -> Any:
-        """Send one request, waiting for budgets first; retries as described in the module."""
+        """Send one request, waiting for budgets first; retries as described in the module.
+
+        ``admitted``: the caller already took this request's slot with :meth:`admit` (the first
+        attempt then goes at once; retries wait their turn again).
+        """
         if files or form:
             raise NotImplementedError("file uploads do not go through Muster's client")
         if self._session is None:
             raise RuntimeError("DiscordHTTP.start() was not awaited")
         session, url = self._session, self._url(route)
         rl_key = self._prepare(route, bearer, kwargs)
-        write = route.key in MESSAGE_WRITES
         async with self.get_ratelimit(rl_key) as ratelimit:
             for attempt in range(self.config.max_retries + 1):
-                if bearer is None:
-                    blocks = {self.bucket_of(route), f"{route.key}:{route.major_parameters}"}
-                    await self.gate.wait_turn(
-                        sorted(blocks),
-                        channel=str(route.channel_id) if write else None,
-                        edit=write and route.method == "PATCH",
-                    )
+                if bearer is None and not (admitted and attempt == 0):
+                    await self.admit(route)
                 try:
                     return await self._attempt(
                         session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit
@@ -142,6 +141,16 @@ class DiscordHTTP(discord.http.HTTPClient):
                     )
                     await asyncio.sleep(delay)
         raise AssertionError("unreachable")
+
+    async def admit(self, route: Route) -> float:
+        """Wait for ``route``'s turn and take its slot (global, and the channel's for writes)."""
+        write = route.key in MESSAGE_WRITES
+        blocks = {self.bucket_of(route), f"{route.key}:{route.major_parameters}"}
+        return await self.gate.wait_turn(
+            sorted(blocks),
+            channel=str(route.channel_id) if write else None,
+            edit=write and route.method == "PATCH",
+        )
 
     def _prepare(self, route: Route, bearer: str | None, kwargs: dict[str, Any]) -> str:
         """Fill in headers and body; return the key of the route's discord.py bucket."""

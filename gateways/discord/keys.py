@@ -30,6 +30,7 @@ class Kind(enum.StrEnum):
     MEMBER_SEARCH = "search"  # guilds/{guild_id}/members/search?query=
     USER_GUILDS = "user_guilds"  # users/@me/guilds with a user's bearer token
     EMOJIS = "emojis"  # guilds/{guild_id}/emojis
+    DM_CHANNEL = "dm"  # users/@me/channels with a recipient (never changes)
 
 
 class Freshness(msgspec.Struct, frozen=True):
@@ -53,6 +54,7 @@ TTLS: Mapping[Kind, Freshness] = {
     Kind.MEMBER_SEARCH: Freshness(60, 600),
     Kind.USER_GUILDS: Freshness(3600, DAY),
     Kind.EMOJIS: Freshness(600, DAY),
+    Kind.DM_CHANNEL: Freshness(DAY, 7 * DAY),
 }
 
 # How long "Discord says this does not exist" is remembered (absorbs repeated lookups of members

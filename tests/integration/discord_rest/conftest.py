@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import nats
+import nats.js.errors
 import pytest
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
@@ -15,7 +18,8 @@ from redis.asyncio import Redis
 from deploy.emulator import DiscordEmulator
 from deploy.emulator.model import Channel
 from deploy.emulator.people import GuildScript, Person
-from gateways.discord import DiscordConfig
+from gateways.discord import DiscordConfig, DiscordRest, Outbound, Worker, open_outbound
+from gateways.discord.external import ensure_streams
 from gateways.discord.metrics import Metrics
 
 pytestmark = pytest.mark.integration
@@ -96,3 +100,56 @@ def make_config(stage: Stage, prefix: str) -> MakeConfig:
 def metrics() -> Metrics:
     """Metrics in a registry of this test's own."""
     return Metrics()
+
+
+def ops_config(make_config: MakeConfig, **changes: object) -> DiscordConfig:
+    """A config whose work-queue stream and subjects are this test's own."""
+    tag = uuid.uuid4().hex[:10]
+    return make_config(
+        ops_stream=f"TEST_OPS_{tag}",
+        ops_prefix=f"t{tag}.ops",
+        dead_prefix=f"t{tag}.dead",
+        **changes,
+    )
+
+
+async def drop_ops_streams(nc: NATS, config: DiscordConfig) -> None:
+    js = nc.jetstream()
+    for name in (config.ops_stream, f"{config.ops_stream}_DEAD"):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(name)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(config: DiscordConfig, redis: Redis, nc: NATS) -> AsyncIterator[Worker]:
+    """An in-process worker (the subprocess one is tested in test_external_kill)."""
+    async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+        worker = Worker(rest, nc)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        try:
+            yield worker
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture(params=["direct", "in_process", "external"])
+async def outbound(
+    request: pytest.FixtureRequest,
+    redis: Redis,
+    nc: NATS,
+    make_config: MakeConfig,
+    metrics: Metrics,
+) -> AsyncIterator[Outbound]:
+    """The same contract, run against each outbound mode."""
+    config = ops_config(make_config, outbound=request.param, ack_wait=5.0, max_attempts=3)
+    async with contextlib.AsyncExitStack() as stack:
+        rest = await stack.enter_async_context(DiscordRest(config, redis, metrics=metrics))
+        if request.param == "external":
+            stack.push_async_callback(drop_ops_streams, nc, config)
+            await ensure_streams(nc, config)
+            await stack.enter_async_context(running_worker(config, redis, nc))
+        out = await open_outbound(rest, nc)
+        stack.push_async_callback(out.close)
+        yield out
