@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     projector.add_argument("action", nargs="?", choices=["run", "retry-parked"], default="run")
     replay = commands.add_parser("replay", help="rebuild read models from the log and compare")
     replay.add_argument("--swap", action="store_true", help="make the rebuilt schema live")
+    replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
     audit = commands.add_parser("audit", help="a game's full history from the log")
     audit.add_argument("game_id")
     schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
@@ -82,7 +83,9 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
 
     urls = resolve_urls(settings)
     if args.command == "replay":
-        return asyncio.run(projector_cmd.run_replay(settings, urls, make_live=args.swap))
+        return asyncio.run(
+            projector_cmd.run_replay(settings, urls, make_live=args.swap, keep=args.keep)
+        )
     if args.command == "audit":
         return asyncio.run(projector_cmd.run_audit(settings, urls, args.game_id))
     if args.action == "retry-parked":

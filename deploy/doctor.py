@@ -120,11 +120,47 @@ def check_data_dir(settings: Settings) -> Check:
     return Check("data directory", f"{path} (writable)")
 
 
+def check_projections(settings: Settings) -> Check:
+    """Parked events (ones a projector gave up on) and how far the read models are."""
+    import psycopg
+    from psycopg import sql
+
+    from deploy.endpoints import NoServers, resolve_urls
+
+    try:
+        url = resolve_urls(settings)["postgres"]
+    except NoServers:
+        return Check("projections", "not checked: no server configured and no `muster up` running")
+    schema = settings.database_schema
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+            position = conn.execute(
+                "SELECT position FROM projector_position WHERE name = %s", ("read_models",)
+            ).fetchone()
+            parked = conn.execute(
+                "SELECT position, type, error FROM parked_events ORDER BY position"
+            ).fetchall()
+    except psycopg.Error as error:
+        return Check(
+            "projections", schema, str(error).strip(), "start `muster up` or `muster projector`"
+        )
+    detail = f"schema {schema} at log position {position[0] if position else 0}"
+    if parked:
+        listed = "; ".join(f"#{p} {t}: {e[:80]}" for p, t, e in parked[:5])
+        return Check(
+            "projections", detail, f"{len(parked)} parked event(s): {listed}",
+            "fix the cause, then `muster projector retry-parked`",
+        )  # fmt: skip
+    return Check("projections", f"{detail}, no parked events")
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     check_data_dir,
     check_nats,
     check_postgres,
     check_redis,
+    check_projections,
 ]
 
 

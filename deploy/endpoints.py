@@ -55,7 +55,8 @@ def resolve_urls(settings: Settings) -> dict[str, str]:
         if not url:
             raise NoServers(
                 f"{SETTING[key]} is not set and no `muster up` is running with data in "
-                f"{settings.data_dir}; start `muster up` (in another terminal) or set {SETTING[key]}"
+                f"{settings.data_dir}; start `muster up` in another terminal, "
+                f"or set {SETTING[key]}"
             )
         urls[key] = url
     return urls

@@ -1,12 +1,12 @@
-"""``muster projector``, ``muster replay`` and ``muster audit``: running and checking projections."""
+"""``muster projector``, ``muster replay``, ``muster audit``: run and check the projections."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import msgspec
 import nats
@@ -17,8 +17,8 @@ from deploy.settings import Settings
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
-from projections.replay import MIGRATIONS, rebuild_and_compare, swap
-from projections.runner import ProjectionRunner, Progress, retry_parked
+from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
+from projections.runner import Progress, ProjectionRunner, retry_parked
 
 
 def layout_of(settings: Settings) -> Layout:
@@ -64,11 +64,13 @@ def progress_line(progress: Progress, target: int, started: float) -> str:
     )
 
 
-async def run_replay(settings: Settings, urls: dict[str, str], make_live: bool) -> int:
+async def run_replay(
+    settings: Settings, urls: dict[str, str], make_live: bool, keep: bool = False
+) -> int:
     """Rebuild into a fresh schema, compare with the live one, optionally swap."""
     started = time.monotonic()
 
-    def show(progress: Progress, target: int) -> None:
+    def show(progress: Progress, *, target: int) -> None:
         sys.stdout.write(progress_line(progress, target, started))
         sys.stdout.flush()
 
@@ -90,6 +92,10 @@ async def run_replay(settings: Settings, urls: dict[str, str], make_live: bool) 
     if make_live:
         old = await swap(urls["postgres"], settings.database_schema, rebuilt)
         print(f"swapped: {rebuilt} is now {settings.database_schema}; the old one is {old}")
+    elif not keep:
+        await drop_schema(urls["postgres"], rebuilt)
+    else:
+        print(f"kept {rebuilt} for inspection")
     return 1 if differences and not make_live else 0
 
 

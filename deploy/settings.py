@@ -44,4 +44,5 @@ class Settings(BaseSettings):
 
     discord_token: str | None = Field(default=None, description="bot token; unset = emulator")
     discord_api_base: str = Field(default="https://discord.com/api/v10")
+    sandbox_port: int = Field(default=8765, description="emulator sandbox page (no bot token)")
     discord_outbound: Literal["direct", "in_process", "external"] = "in_process"

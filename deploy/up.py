@@ -22,7 +22,7 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     )
     try:
         recorder = factory.application_recorder()
-        last = recorder.max_notification_id()  # type: ignore[attr-defined]
+        last = recorder.max_notification_id()
     finally:
         factory.close()
     return f"stream {factory.layout.stream}: {last or 0} events"
@@ -39,8 +39,35 @@ def print_table(stack: LocalStack, log_line: str) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
+async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
+    """With no bot token: the Discord emulator with its demo guild and sandbox page."""
+    from deploy.emulator.sandbox import populate_demo
+    from deploy.emulator.server import DiscordEmulator
+    from deploy.processes import port_open
+
+    port = 0 if port_open("127.0.0.1", settings.sandbox_port) else settings.sandbox_port
+    async with DiscordEmulator("127.0.0.1", port) as emulator:
+        populate_demo(emulator)
+        print(
+            f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
+            flush=True,
+        )
+        await stop.wait()
+
+
+async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
+    """Everything asynchronous that `muster up` runs, until ``stop`` is set."""
+    from deploy.projector_cmd import run_projectors
+
+    services = [run_projectors(settings, urls, stop)]
+    if not settings.discord_token:
+        services.append(run_emulator(settings, stop))
+    await asyncio.gather(*services)
+
+
 class BackgroundServices:
-    """The asyncio parts of Muster (projectors, later the bot and API) on one loop thread."""
+    """The asyncio parts of Muster (projectors, the Discord emulator; later the bot and API)
+    on one loop thread beside the main thread, which owns the server processes."""
 
     def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
         self.settings, self.urls = settings, urls
@@ -53,10 +80,8 @@ class BackgroundServices:
         self._thread.start()
 
     def _run(self) -> None:
-        from deploy.projector_cmd import run_projectors
-
         try:
-            self._loop.run_until_complete(run_projectors(self.settings, self.urls, self._stop))
+            self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
         except Exception as error:  # noqa: BLE001 - reported to the main thread, which stops
             self.failed = f"projectors: {type(error).__name__}: {error}"
         finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -33,7 +34,7 @@ def pool(url: str, schema: str = DEFAULT_SCHEMA, size: int = 4) -> AsyncConnecti
     )
 
 
-async def connect(url: str, schema: str = DEFAULT_SCHEMA) -> psycopg.AsyncConnection[object]:
+async def connect(url: str, schema: str = DEFAULT_SCHEMA) -> psycopg.AsyncConnection[Any]:
     """One connection using ``schema`` (for tools and the projector's own writes)."""
     options = f"-c search_path={checked_schema(schema)},public"
     return await psycopg.AsyncConnection.connect(url, options=options)
@@ -59,7 +60,9 @@ async def migrate(url: str, schema: str, directory: Path) -> list[int]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{name}",))
         try:
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name))
+            )
             await conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {}.schema_migrations "
@@ -74,8 +77,10 @@ async def migrate(url: str, schema: str, directory: Path) -> list[int]:
                 if version in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(name)))
-                    await conn.execute(path.read_text())  # type: ignore[arg-type]
+                    await conn.execute(
+                        sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(name))
+                    )
+                    await conn.execute(path.read_text())
                     await conn.execute(
                         "INSERT INTO schema_migrations (version) VALUES (%s)", (version,)
                     )

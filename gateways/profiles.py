@@ -18,7 +18,7 @@ MAX_AGE_SECONDS = 24 * 3600
 
 
 class Profile(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """What Discord shows of a member: guild nick › global name › username."""
+    """What Discord shows of a member: guild nick > global name > username."""
 
     username: str
     global_name: str | None = None

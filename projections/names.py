@@ -48,7 +48,7 @@ class DisplayNames:
         self._decoder = msgspec.json.Decoder(Profile)
 
     async def resolve(self, guild_id: str, user_ids: Sequence[str]) -> dict[str, str]:
-        """``user_id → display name`` for every id given (nick › global name › username)."""
+        """``user_id → display name`` for every id given (nick > global name > username)."""
         ids = list(dict.fromkeys(user_ids))
         if not ids:
             return {}

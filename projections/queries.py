@@ -101,8 +101,8 @@ async def participants_of(conn: Conn, game_id: str) -> list[Participant]:
     """Joined players in order, then the waitlist in order, then placeholders."""
     cur = await conn.execute(
         "SELECT kind, ordinal, user_id, placeholder_id, label FROM participants "
-        "WHERE game_id = %s ORDER BY array_position(ARRAY['joined','waitlisted','placeholder'], kind), "
-        "ordinal",
+        "WHERE game_id = %s "
+        "ORDER BY array_position(ARRAY['joined','waitlisted','placeholder'], kind), ordinal",
         (game_id,),
     )
     return [
@@ -209,7 +209,8 @@ async def upcoming_reminders(conn: Conn, now: datetime, horizon: timedelta) -> l
     for game_id, user in await cur.fetchall():
         joined[game_id].append(user)
     cur = await conn.execute(
-        "SELECT game_id::text, offset_minutes, user_id FROM reminders WHERE game_id = ANY(%s::uuid[])",
+        "SELECT game_id::text, offset_minutes, user_id FROM reminders "
+        "WHERE game_id = ANY(%s::uuid[])",
         (ids,),
     )
     done = set(await cur.fetchall())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psycopg
@@ -70,7 +70,8 @@ def game_values(
 
 
 async def write_batch(
-    conn: psycopg.AsyncConnection[object],
+    conn: psycopg.AsyncConnection[Any],
+    *,
     games: dict[str, GameRow],
     timeline: list[tuple[LogMessage, Event]],
     guilds: dict[str, tuple[LogMessage, GuildConfigured]],
@@ -88,7 +89,8 @@ async def write_batch(
             await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
             await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
             async with cur.copy(
-                "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) FROM STDIN"
+                "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) "
+                "FROM STDIN"
             ) as copy:
                 for game_id, row in games.items():
                     state = row.state
@@ -127,6 +129,7 @@ async def write_batch(
             ])  # fmt: skip
         if parked:
             await cur.executemany(PARK, [
-                (p.projector, p.message.seq, p.message.aggregate_id, p.message.topic, p.error, p.attempts)
+                (p.projector, p.message.seq, p.message.aggregate_id, p.message.topic, p.error,
+                 p.attempts)
                 for p in parked
             ])  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
 import psycopg
@@ -81,7 +82,7 @@ class ReadModels:
         self._touched.clear()
 
     async def apply(
-        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> BatchResult:
         """Fold and write one batch inside the caller's transaction."""
         result = BatchResult()
@@ -104,7 +105,7 @@ class ReadModels:
         return result
 
     async def _without_duplicates(
-        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage], result: BatchResult
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], result: BatchResult
     ) -> list[LogMessage]:
         ids = [m.msg_id for m in batch if m.msg_id]
         seen: set[str] = set()
@@ -122,7 +123,7 @@ class ReadModels:
         return fresh
 
     async def _load_games(
-        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> None:
         wanted = {
             game_uuid(m.aggregate_id)
@@ -180,11 +181,14 @@ class ReadModels:
 
     async def _write(
         self,
-        conn: psycopg.AsyncConnection[object],
+        conn: psycopg.AsyncConnection[Any],
         timeline: list[tuple[LogMessage, Event]],
         guilds: dict[str, tuple[LogMessage, GuildConfigured]],
         channels: dict[str, tuple[LogMessage, ChannelConfigured]],
         parked: list[Parked],
     ) -> None:
         touched = {game_id: self.games[game_id] for game_id in self._touched}
-        await write_batch(conn, touched, timeline, guilds, channels, parked, self.state_encoder)
+        await write_batch(
+            conn, games=touched, timeline=timeline, guilds=guilds, channels=channels,
+            parked=parked, state_encoder=self.state_encoder,
+        )  # fmt: skip

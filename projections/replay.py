@@ -9,6 +9,7 @@ live projector cannot commit in between). Columns that legitimately differ betwe
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from psycopg import sql
 
 from gateways.jetstream.layout import Layout
 from gateways.postgres import checked_schema, connect, migrate
-from projections.runner import ProjectionRunner, Progress, stored_position
+from projections.runner import Progress, ProjectionRunner, stored_position
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -77,7 +78,8 @@ async def rebuild_and_compare(
     layout: Layout,
     database_url: str,
     live: str,
-    on_batch: Callable[[Progress, int], None] | None = None,
+    *,
+    on_batch: Callable[..., None] | None = None,
     name: str = "read_models",
 ) -> tuple[str, Progress, list[Difference]]:
     """Rebuild into a new schema up to the live position; return it, the progress, differences."""
@@ -90,10 +92,8 @@ async def rebuild_and_compare(
             target = await stored_position(conn, name)
             await conn.rollback()
             if runner.progress.position < target:
-                await runner.run(
-                    asyncio.Event(), until=target,
-                    on_batch=(lambda p: on_batch(p, target)) if on_batch else None,
-                )  # fmt: skip
+                report = functools.partial(on_batch, target=target) if on_batch else None
+                await runner.run(asyncio.Event(), until=target, on_batch=report)
             async with conn.transaction():
                 cur = await conn.execute(
                     "SELECT position FROM projector_position WHERE name = %s FOR SHARE", (name,)
@@ -125,3 +125,13 @@ async def swap(database_url: str, live: str, rebuilt: str, name: str = "read_mod
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"{live}:{name}",))
     return old
+
+
+async def drop_schema(database_url: str, schema: str) -> None:
+    """Remove a rebuilt schema that is not needed any more."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(checked_schema(schema))
+            )
+        )

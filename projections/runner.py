@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from nats.aio.client import Client as NATS
@@ -45,7 +46,7 @@ class Progress:
     batches: int = 0
 
 
-async def stored_position(conn: psycopg.AsyncConnection[object], name: str) -> int:
+async def stored_position(conn: psycopg.AsyncConnection[Any], name: str) -> int:
     """The last stream sequence a projection committed (0 when it never ran)."""
     cur = await conn.execute("SELECT position FROM projector_position WHERE name = %s", (name,))
     row = await cur.fetchone()
@@ -61,6 +62,7 @@ class ProjectionRunner:
         layout: Layout,
         database_url: str,
         schema: str,
+        *,
         projection: ReadModels | None = None,
         max_batch: int = 2_000,
     ) -> None:
@@ -108,7 +110,7 @@ class ProjectionRunner:
             await lock.close()
         return self.progress
 
-    async def _commit(self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]) -> None:
+    async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> None:
         for attempt in range(BATCH_RETRIES):
             try:
                 result = await self._apply(conn, batch)
@@ -129,7 +131,7 @@ class ProjectionRunner:
             self._count(result, message.seq)
 
     async def _apply(
-        self, conn: psycopg.AsyncConnection[object], batch: list[LogMessage]
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> BatchResult:
         async with conn.transaction():
             result = await self.projection.apply(conn, batch)
@@ -137,10 +139,13 @@ class ProjectionRunner:
         return result
 
     async def _park_only(
-        self, conn: psycopg.AsyncConnection[object], message: LogMessage, result: BatchResult
+        self, conn: psycopg.AsyncConnection[Any], message: LogMessage, result: BatchResult
     ) -> None:
         async with conn.transaction():
-            await write_batch(conn, {}, [], {}, {}, result.parked, self.projection.state_encoder)
+            await write_batch(
+                conn, games={}, timeline=[], guilds={}, channels={}, parked=result.parked,
+                state_encoder=self.projection.state_encoder,
+            )  # fmt: skip
             await conn.execute(UPSERT_POSITION, (self.projection.name, message.seq))
 
     def _count(self, result: BatchResult, position: int) -> None:

@@ -211,7 +211,12 @@ class Worker:
             await sub.unsubscribe()
 
     async def _handle(self, msg: Msg) -> None:
-        op = _ops.decode(msg.data)
+        try:
+            op = _ops.decode(msg.data)
+        except msgspec.DecodeError as exc:  # not an operation this version knows
+            await self._dead_letter(msg, "unknown", f"undecodable: {exc}", 1)
+            await self._reply(msg, Reply(ok=False, error=f"undecodable operation: {exc}"))
+            return
         name = op_name(op)
         alive = asyncio.create_task(self._keep_alive(msg))
         try:
@@ -238,16 +243,19 @@ class Worker:
     async def _give_up(self, msg: Msg, op: Op, error: OutboundError, attempts: int) -> None:
         name = op_name(op)
         log.warning("dead-lettering %s %s after %d attempt(s): %s", name, op.id, attempts, error)
-        reason = " ".join(error.reason.split())  # headers are one line
-        headers = {ERROR: reason, "Muster-Attempts": str(attempts), "Nats-Msg-Id": op.id}
+        await self._dead_letter(msg, name, error.reason, attempts)
+        self.metrics.ops.labels("external", name, "failed").inc()
+        reply = Reply(ok=False, error=error.reason, status=error.status, code=error.code)
+        await self._reply(msg, reply)
+
+    async def _dead_letter(self, msg: Msg, name: str, reason: str, attempts: int) -> None:
+        """Park the operation with its reason on the dead-letter stream, and drop it here."""
+        headers = {ERROR: " ".join(reason.split()), "Muster-Attempts": str(attempts)}
         await self.nc.jetstream().publish(
             f"{self.config.dead_prefix}.{name}", msg.data, headers=headers
         )
         await msg.term()
         self.metrics.dead_letters.labels(name).inc()
-        self.metrics.ops.labels("external", name, "failed").inc()
-        reply = Reply(ok=False, error=error.reason, status=error.status, code=error.code)
-        await self._reply(msg, reply)
 
     async def _reply(self, msg: Msg, reply: Reply) -> None:
         to = (msg.headers or {}).get(REPLY_TO)

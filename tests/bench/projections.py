@@ -40,7 +40,7 @@ from gateways.jetstream.layout import H_MSG_ID, Layout, event_headers
 from gateways.postgres import migrate
 from projections.feed import LogFeed
 from projections.replay import MIGRATIONS
-from projections.runner import ProjectionRunner, Progress
+from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, peak_rss_mib, table
 
 ACTIVE_GAMES = 2_000
@@ -63,9 +63,10 @@ class GameScript:
         stamp = {"command_id": f"{self.n}-{self.version}", "actor_id": "100",
                  "occurred_at": datetime.now(UTC)}  # fmt: skip
         if self.version == 0:
-            return [GameCreated(**stamp, guild_id="1", channel_id=str(10 + self.n % 50),
-                                host_id="100", scheduled_at=self.start,
-                                details=GameDetails(title=f"Game {self.n}", max_players=self.cap))]  # fmt: skip
+            details = GameDetails(title=f"Game {self.n}", max_players=self.cap)
+            channel = str(10 + self.n % 50)
+            return [GameCreated(**stamp, guild_id="1", channel_id=channel, host_id="100",
+                                scheduled_at=self.start, details=details)]  # fmt: skip
         roll = self.rng.random()
         if roll < 0.6 or not self.joined:
             user = str(1000 + self.rng.randrange(5000))
@@ -84,8 +85,9 @@ class GameScript:
             if self.waiting:
                 promoted = self.waiting.pop(0)
                 self.joined.append(promoted)
-                events.append(PlayerPromoted(**stamp, user_id=promoted,
-                                             joined_count=len(self.joined), max_players=self.cap))  # fmt: skip
+                seats = len(self.joined)
+                events.append(PlayerPromoted(**stamp, user_id=promoted, joined_count=seats,
+                                             max_players=self.cap))  # fmt: skip
             return events
         user = self.rng.choice(self.joined)
         return [ReminderRecorded(**stamp, user_id=user, offset_minutes=self.rng.choice((15, 60)),
@@ -157,7 +159,8 @@ async def rebuild(
         if now - last_print[0] > 5:
             last_print[0] = now
             print(
-                f"    rebuilt {progress.position:,}/{total:,} ({progress.applied / (now - started):,.0f}/s)",
+                f"    rebuilt {progress.position:,}/{total:,} "
+                f"({progress.applied / (now - started):,.0f}/s)",
                 flush=True,
             )
 
@@ -167,7 +170,7 @@ async def rebuild(
 
 async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, start_seq: int,
                      rate: int, seconds: float) -> list[float]:  # fmt: skip
-    """Append at ``rate``/s; lag = commit that shows an event − its append acknowledgement."""
+    """Append at ``rate``/s; lag = commit that shows an event minus its append acknowledgement."""
     visible: dict[int, float] = {}
     runner = ProjectionRunner(nc, layout, database_url, schema, max_batch=5_000)
 
@@ -181,8 +184,8 @@ async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, s
     stream = event_stream(int(rate * seconds), seed=99)
     interval = 1 / rate
     next_at = time.perf_counter()
-    for aggregate, version, event in stream:
-        aggregate = aggregate.replace("-8000-", "-9000-")  # new games, not the rebuilt ones
+    for rebuilt_id, version, event in stream:
+        aggregate = rebuilt_id.replace("-8000-", "-9000-")  # new games, not the rebuilt ones
         headers = event_headers(type_name(type(event)), version)
         ack = await js.publish(
             layout.subject_for(aggregate), ENCODER.encode(event), headers=headers
@@ -191,7 +194,7 @@ async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, s
         next_at += interval
         await asyncio.sleep(max(0, next_at - time.perf_counter()))
     deadline = time.perf_counter() + 10
-    while (not visible or max(visible) < max(acked)) and time.perf_counter() < deadline:
+    while (not visible or max(visible) < max(acked)) and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     stop.set()
     await task
@@ -218,7 +221,8 @@ async def run(total: int) -> None:
         lags = await steady_lag(nc, layout, stack.url("postgres"), "bench_rm", count, 500, 10)
         q = statistics.quantiles(lags, n=100)
         print(
-            f"  (c) lag at 500 events/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms ({len(lags)} events)"
+            f"  (c) lag at 500 events/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
+            f"({len(lags)} events)"
         )
         await nc.close()
     print()

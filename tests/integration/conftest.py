@@ -14,7 +14,7 @@ from nats.aio.client import Client as NATS
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.replay import MIGRATIONS
-from projections.runner import ProjectionRunner, Progress
+from projections.runner import Progress, ProjectionRunner
 
 
 @pytest.fixture

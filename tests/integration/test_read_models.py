@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -23,8 +22,8 @@ from domain.commands import (
 from gateways.jetstream.layout import H_EXPECTED_LAST_SUBJECT_SEQ, event_headers
 from gateways.postgres import connect
 from projections import queries
-from projections.freshness import ProjectionBehind, wait_for_position
 from projections.feed import LogMessage
+from projections.freshness import ProjectionBehind, wait_for_position
 from projections.read_models import ReadModels
 from projections.runner import ProjectionRunner, retry_parked
 from tests.integration.conftest import layout_of, project_until
@@ -86,7 +85,9 @@ async def test_queries_after_joins_leaves_and_settings(
         timeline = await queries.game_timeline(conn, game)
         assert [e.type for e in timeline][-2:] == ["game.player_left.v1", "game.player_promoted.v1"]
         assert timeline[-1].command_id == "leave-201"
-        due = await queries.upcoming_reminders(conn, SOON - timedelta(minutes=31), timedelta(hours=1))
+        due = await queries.upcoming_reminders(
+            conn, SOON - timedelta(minutes=31), timedelta(hours=1)
+        )
         assert {(r.user_id, r.offset_minutes) for r in due} == {("202", 30), ("203", 30)}
     finally:
         await conn.close()
@@ -202,8 +203,12 @@ async def test_poison_events_are_parked_and_the_rest_still_projects(
     try:
         assert [p.user_id for p in await queries.participants_of(conn, other)] == ["201"]
         parked = await queries.parked_events(conn)
-        assert [(p[1], p[3]) for p in parked] == [(3, "game.player_left.v1"), (4, "game.renamed.v9")]
-        assert "ValueError" in parked[0][4] and "unknown event type" in parked[1][4]
+        assert [(p[1], p[3]) for p in parked] == [
+            (3, "game.player_left.v1"),
+            (4, "game.renamed.v9"),
+        ]
+        assert "ValueError" in parked[0][4]
+        assert "unknown event type" in parked[1][4]
     finally:
         await conn.close()
     fixed, still = await retry_parked(nc, layout_of(event_log_env), database_url, read_schema)

@@ -1,0 +1,104 @@
+"""External mode specifics: retries across deliveries, dead letters, replies, queue depth."""
+
+from __future__ import annotations
+
+import pytest
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
+
+from gateways.discord import Body, DiscordRest, ExternalOutbound, OutboundError, OutboundTimeout
+from gateways.discord.external import ensure_streams
+from gateways.discord.metrics import Metrics
+from tests.integration.discord_rest.conftest import (
+    CREATE_ROUTE,
+    MakeConfig,
+    Stage,
+    drop_ops_streams,
+    ops_config,
+    running_worker,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def dead_letters(nc: NATS, stream: str, subject: str) -> list[dict[str, str]]:
+    sub = await nc.jetstream().pull_subscribe(subject, stream=stream)
+    try:
+        msgs = await sub.fetch(10, timeout=2)
+    finally:
+        await sub.unsubscribe()
+    return [dict(m.headers or {}) for m in msgs]
+
+
+async def test_failures_are_retried_then_dead_lettered(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    # One retry per delivery keeps the creates within the channel's 5 per 5 s.
+    config = ops_config(
+        make_config, outbound="external", max_attempts=2, max_retries=1, ack_wait=5.0
+    )
+    stage.emu.faults.server_errors(CREATE_ROUTE, count=100, status=503)
+    await ensure_streams(nc, config)
+    try:
+        async with (
+            running_worker(config, redis, nc) as worker,
+            DiscordRest(config, redis, metrics=Metrics()) as rest,
+        ):
+            out = await ExternalOutbound(rest, nc).start()
+            with pytest.raises(OutboundError) as caught:
+                await out.send_message(stage.games.id, Body(content="never"))
+            await out.close()
+            assert worker.metrics.value("muster_discord_dead_letters_total", op="send") == 1
+            assert (
+                worker.metrics.value(
+                    "muster_discord_operations_total", mode="external", op="send", outcome="retried"
+                )
+                == 1
+            )
+        assert caught.value.reason.startswith("Discord returned 503")
+        # Two deliveries, each one try and one retry.
+        assert stage.emu.requests.count(CREATE_ROUTE) == 4
+        [headers] = await dead_letters(nc, f"{config.ops_stream}_DEAD", f"{config.dead_prefix}.>")
+        assert headers["Muster-Error"].startswith("Discord returned 503")
+        assert headers["Muster-Attempts"] == "2"
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_a_refused_operation_is_dead_lettered_at_once(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    config = ops_config(make_config, outbound="external")
+    await ensure_streams(nc, config)
+    try:
+        async with (
+            running_worker(config, redis, nc),
+            DiscordRest(config, redis, metrics=Metrics()) as rest,
+        ):
+            out = await ExternalOutbound(rest, nc).start()
+            with pytest.raises(OutboundError) as caught:
+                await out.send_message(stage.games.id, Body(content="x" * 2001))
+            await out.close()
+        assert caught.value.status == 400
+        assert stage.emu.requests.count(CREATE_ROUTE) == 1
+        [headers] = await dead_letters(nc, f"{config.ops_stream}_DEAD", f"{config.dead_prefix}.>")
+        assert headers["Muster-Attempts"] == "1"
+        assert "400" in headers["Muster-Error"]
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_no_worker_means_a_timeout_not_a_hang(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    config = ops_config(make_config, outbound="external", reply_timeout=0.3)
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            with pytest.raises(OutboundTimeout):
+                await out.send_message(stage.games.id, Body(content="later"))
+            await out.close()
+        info = await nc.jetstream().stream_info(config.ops_stream)
+        assert info.state.messages == 1  # still queued for a worker
+    finally:
+        await drop_ops_streams(nc, config)
