@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("game_id")
     schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
     schemas.add_argument("--check", action="store_true", help="only check they are current")
+    worker = commands.add_parser("worker", help="drain external Discord operations (work queue)")
+    worker.add_argument("args", nargs=argparse.REMAINDER, help="options for the worker")
     sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
     sandbox.add_argument("args", nargs=argparse.REMAINDER, help="options for the sandbox")
     return parser
@@ -68,6 +70,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from deploy.schemas import run_schemas
 
         return run_schemas(check=args.check)
+    if args.command == "worker":
+        from deploy.worker_cmd import main as worker_main
+
+        return worker_main(args.args)
     from deploy.emulator.sandbox import main as sandbox_main
 
     return sandbox_main(args.args)

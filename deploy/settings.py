@@ -46,3 +46,12 @@ class Settings(BaseSettings):
     discord_api_base: str = Field(default="https://discord.com/api/v10")
     sandbox_port: int = Field(default=8765, description="emulator sandbox page (no bot token)")
     discord_outbound: Literal["direct", "in_process", "external"] = "in_process"
+    discord_cache_ttls: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description='fresh and stale seconds per cache kind, e.g. {"member": [300, 86400]}',
+    )
+    discord_global_per_second: int = Field(default=45, gt=0, description="under Discord's 50/s")
+    discord_ops_stream: str = Field(default="DISCORD_OPS", description="external-mode work queue")
+    discord_ack_wait: float = Field(default=30, gt=0)
+    discord_max_attempts: int = Field(default=5, gt=0, description="before dead-lettering")
+    discord_reply_timeout: float = Field(default=30, gt=0)
