@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,23 +29,13 @@ from domain.events import Event, PlayerJoined, PlayerLeft
 from gateways.jetstream import Factory
 from tests.bench.append import THREADS, hot_aggregate, raw_nats_appends, recorder_appends
 from tests.bench.common import Figure, bench_stack, peak_rss_mib, table, timed
+from tests.conftest import fresh_log_env
 
 GAMES = 200
 SIZES = (10, 1_000, 10_000)
 PAIRS = 250  # join/leave pairs timed per game size
 BATCH = 500  # events per append when building long histories
 counter = itertools.count()
-
-
-def fresh_env(url: str) -> dict[str, str]:
-    """A stream of its own, so figures do not depend on what earlier phases wrote."""
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "PERSISTENCE_MODULE": "gateways.jetstream",
-        "MUSTER_NATS_URL": url,
-        "MUSTER_EVENTS_STREAM": f"BENCH_{tag}",
-        "MUSTER_EVENTS_SUBJECT_PREFIX": f"bench{tag}",
-    }
 
 
 def create_games(app: MusterApp, count: int) -> list[str]:
@@ -178,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         c = hot_aggregate(recorder, args.hot)
         factory.close()
 
-        app = MusterApp(env=fresh_env(url))
+        app = MusterApp(env=fresh_log_env(url))
         games = create_games(app, GAMES)
         one = concurrent_joins(
             "(1) JoinGame across 200 games", app, games, args.commands, args.threads
@@ -186,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         [hot] = create_games(app, 1)
         two = concurrent_joins("(2) JoinGame on one hot game", app, [hot], args.hot, args.threads)
         app.close()
-        rows = cost_by_history(fresh_env(url), SIZES)
+        rows = cost_by_history(fresh_log_env(url), SIZES)
     four, five = on_popo(args.commands, args.threads)
 
     figures = [a, b, c, one, two, four, five]

@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python -m tests.bench.projections [--events 1000000]``
 
 In one run, on embedded servers:
-  (a) raw read of the whole stream with an ordered consumer (the projector's own feed, events
-      only counted) — the baseline;
+  (a) raw read of the whole stream with nats-py's ordered consumer (the baseline), and (a') with
+      the projector's own pull feed, events only counted;
   (b) full rebuild of the read models from the same stream (a realistic mix: creates, joins,
       waitlists, leaves with promotions, reminders, across thousands of games);
   (c) lag at a steady 500 events/s: from the append's acknowledgement to the commit that makes
@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from domain.events import (
     Event,
@@ -135,7 +137,31 @@ async def fill(nc: NATS, layout: Layout, total: int) -> int:
     return count
 
 
-async def raw_read(nc: NATS, layout: Layout, total: int) -> float:
+async def ordered_consumer_read(nc: NATS, layout: Layout, total: int) -> float:
+    """(a) nats-py's ordered consumer over the whole stream, reading each message's sequence."""
+    done = asyncio.Event()
+    seen = 0
+
+    async def count(msg: Msg) -> None:
+        nonlocal seen
+        _ = msg.metadata.sequence.stream, msg.headers
+        seen += 1
+        if seen >= total:
+            done.set()
+
+    started = time.perf_counter()
+    sub = await nc.jetstream().subscribe(
+        layout.all_subjects, stream=layout.stream, cb=count, ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL),
+    )  # fmt: skip
+    await done.wait()
+    rate = total / (time.perf_counter() - started)
+    await sub.unsubscribe()
+    return rate
+
+
+async def feed_read(nc: NATS, layout: Layout, total: int) -> float:
+    """(a') the projector's own feed (pull consumer with back-pressure), events only counted."""
     feed = LogFeed(nc, layout, after=0, max_batch=5_000)
     started = time.perf_counter()
     await feed.start()
@@ -214,8 +240,10 @@ async def run(total: int) -> None:
         started = time.perf_counter()
         count = await fill(nc, layout, total)
         print(f"  filled the stream in {time.perf_counter() - started:.1f}s")
-        read_rate = await raw_read(nc, layout, count)
-        print(f"  (a) raw ordered-consumer read: {read_rate:,.0f} events/s")
+        read_rate = await ordered_consumer_read(nc, layout, count)
+        print(f"  (a) raw read, ordered consumer: {read_rate:,.0f} events/s", flush=True)
+        feed_rate = await feed_read(nc, layout, count)
+        print(f"  (a') raw read, projector feed: {feed_rate:,.0f} events/s", flush=True)
         rebuild_rate, progress = await rebuild(nc, layout, stack.url("postgres"), count, "bench_rm")
         print(f"  (b) rebuild: {rebuild_rate:,.0f} events/s ({progress.parked} parked)")
         lags = await steady_lag(nc, layout, stack.url("postgres"), "bench_rm", count, 500, 10)
@@ -227,7 +255,9 @@ async def run(total: int) -> None:
         await nc.close()
     print()
     print(table([
-        ("(a) raw read, ordered consumer (baseline)", f"{read_rate:,.0f} events/s", "1.00"),
+        ("(a) raw read, nats-py ordered consumer (baseline)", f"{read_rate:,.0f} events/s", "1.00"),
+        ("(a') raw read, the projector's pull feed", f"{feed_rate:,.0f} events/s",
+         f"{feed_rate / read_rate:.2f}"),
         (f"(b) rebuild of {count:,} events into PostgreSQL", f"{rebuild_rate:,.0f} events/s",
          f"{rebuild_rate / read_rate:.2f}"),
         ("(c) lag append → visible at 500 events/s", f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms", ""),
