@@ -88,39 +88,31 @@ class Wire:
         return Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
 
     async def read(self, subject: str, from_seq: int, limit: int | None = None) -> list[Record]:
-        """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on."""
-        records: list[Record] = []
-        inbox = self.nc.new_inbox()
-        sub = await self.nc.subscribe(inbox)
+        """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on.
+
+        Batched direct gets (ADR-31): one request per ``READ_BATCH`` messages, the replies taken
+        by a callback (much cheaper per message than awaiting each one).
+        """
+        batch = _DirectBatch(self)
+        sub = await self.nc.subscribe(self.nc.new_inbox(), cb=batch.on_message)
         try:
             seq = max(from_seq, 1)
-            while limit is None or len(records) < limit:
-                want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(records))
+            while limit is None or len(batch.records) < limit:
+                want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(batch.records))
                 request = {"seq": seq, "next_by_subj": subject, "batch": want}
-                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=inbox)
-                pending, last = await self._drain_batch(sub, records)
-                if pending == 0 or last < seq:
+                batch.done.clear()
+                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=sub.subject)
+                await asyncio.wait_for(batch.done.wait(), self.timeout)
+                if batch.error:
+                    raise OperationalError(
+                        f"direct get on {self.layout.stream} failed: {batch.error}"
+                    )
+                if batch.pending == 0 or batch.last < seq:
                     break
-                seq = last + 1
+                seq = batch.last + 1
         finally:
             await sub.unsubscribe()
-        return records
-
-    async def _drain_batch(self, sub: Any, into: list[Record]) -> tuple[int, int]:
-        """Collect one direct-get batch; return (messages still pending, last sequence seen)."""
-        while True:
-            msg: Msg = await sub.next_msg(timeout=self.timeout)
-            headers = msg.headers or {}
-            status = headers.get("Status")
-            if status == "404":
-                return 0, 0
-            if status == "204":  # end of batch
-                return int(headers.get("Nats-Num-Pending", 0)), int(
-                    headers.get("Nats-Last-Sequence", 0)
-                )
-            if status:
-                raise OperationalError(f"direct get on {self.layout.stream} failed: {headers}")
-            into.append(self.record_from(msg))
+        return batch.records
 
     def record_from(self, msg: Msg) -> Record:
         """Decode a stored message (direct get or consumer delivery) into a :class:`Record`."""
@@ -205,3 +197,30 @@ class Wire:
         if code == DUPLICATE_MSG_ID_IN_BATCH:
             raise DuplicateCommand(text)
         raise OperationalError(f"JetStream refused the append: {text} (code {code})")
+
+
+class _DirectBatch:
+    """Collects the replies of batched direct gets until each end-of-batch marker."""
+
+    def __init__(self, wire: Wire) -> None:
+        self.wire = wire
+        self.records: list[Record] = []
+        self.done = asyncio.Event()
+        self.pending = 0
+        self.last = 0
+        self.error = ""
+
+    async def on_message(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if not status:
+            self.records.append(self.wire.record_from(msg))
+            return
+        if status == "204":  # end of batch
+            self.pending = int(headers.get("Nats-Num-Pending", 0))
+            self.last = int(headers.get("Nats-Last-Sequence", 0))
+        elif status == "404":  # nothing at or after the sequence asked for
+            self.pending, self.last = 0, 0
+        else:
+            self.error = str(headers)
+        self.done.set()
