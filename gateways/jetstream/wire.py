@@ -12,12 +12,14 @@ stream's own guarantees rather than client-side locks:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import nats.errors
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -111,7 +113,8 @@ class Wire:
                     break
                 seq = batch.last + 1
         finally:
-            await sub.unsubscribe()
+            with contextlib.suppress(nats.errors.ConnectionClosedError):  # closing underneath us
+                await sub.unsubscribe()
         return batch.records
 
     def record_from(self, msg: Msg) -> Record:
