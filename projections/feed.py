@@ -33,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 
 PULL = 1_000  # messages asked for per pull request
-HIGH_WATER = 5_000  # no new pull while this many messages wait to be applied
+HIGH_WATER = 5_000  # no new pull while this many messages wait (at least two batches' worth)
 PULL_EXPIRES = 1.0  # seconds a pull waits for new messages on an idle log
 
 
@@ -57,6 +57,7 @@ class LogFeed:
         self.layout = layout
         self.after = after  # last sequence handed to the queue
         self.max_batch = max_batch
+        self.high_water = max(HIGH_WATER, 2 * max_batch)
         self._queue: asyncio.Queue[LogMessage] = asyncio.Queue()
         self._inbox = nc.new_inbox()
         self._sub: Any = None
@@ -94,7 +95,7 @@ class LogFeed:
     async def _pull_loop(self) -> None:
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.layout.stream}"
         while not self._stopped:
-            if self._outstanding == 0 and self._queue.qsize() < HIGH_WATER:
+            if self._outstanding == 0 and self._queue.qsize() < self.high_water:
                 request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
                 self._outstanding = PULL
                 await self.nc.publish(
@@ -150,7 +151,7 @@ class LogFeed:
                 batch.append(self._queue.get_nowait())
             except asyncio.QueueEmpty:
                 break
-        if self._queue.qsize() < HIGH_WATER:
+        if self._queue.qsize() < self.high_water:
             self._wake.set()
         return batch
 

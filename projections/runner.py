@@ -64,7 +64,7 @@ class ProjectionRunner:
         schema: str,
         *,
         projection: ReadModels | None = None,
-        max_batch: int = 2_000,
+        max_batch: int = 20_000,
     ) -> None:
         self.nc = nc
         self.layout = layout

@@ -176,7 +176,7 @@ async def rebuild(
     nc: NATS, layout: Layout, database_url: str, total: int, schema: str
 ) -> tuple[float, Progress]:
     await migrate(database_url, schema, MIGRATIONS)
-    runner = ProjectionRunner(nc, layout, database_url, schema, max_batch=5_000)
+    runner = ProjectionRunner(nc, layout, database_url, schema)
     started = time.perf_counter()
     last_print = [started]
 
@@ -198,7 +198,7 @@ async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, s
                      rate: int, seconds: float) -> list[float]:  # fmt: skip
     """Append at ``rate``/s; lag = commit that shows an event minus its append acknowledgement."""
     visible: dict[int, float] = {}
-    runner = ProjectionRunner(nc, layout, database_url, schema, max_batch=5_000)
+    runner = ProjectionRunner(nc, layout, database_url, schema)
 
     def committed(progress: Progress) -> None:
         visible[progress.position] = time.perf_counter()
