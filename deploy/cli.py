@@ -116,8 +116,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     from deploy.endpoints import NoServers
     from deploy.processes import ServerFailed
+    from projections.feed import FeedFailed
+    from projections.runner import ProjectorRunning
 
-    return (ServerFailed, OperationalError, NoServers, psycopg.OperationalError, nats.errors.Error)
+    return (
+        ServerFailed, OperationalError, NoServers, ProjectorRunning, FeedFailed,
+        psycopg.OperationalError, nats.errors.Error,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

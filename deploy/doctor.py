@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.settings import Settings
+from deploy.settings import Settings, log_env
 
 
 @dataclass
@@ -42,7 +42,7 @@ def check_nats(settings: Settings) -> Check:
 
     from gateways.jetstream import Factory
 
-    factory = Factory({"MUSTER_NATS_URL": settings.nats_url, "CREATE_TABLE": "n"})
+    factory = Factory({**log_env(settings, settings.nats_url), "CREATE_TABLE": "n"})
     try:
         factory.application_recorder()
     except OperationalError as error:

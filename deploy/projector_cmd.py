@@ -28,7 +28,11 @@ def layout_of(settings: Settings) -> Layout:
 @asynccontextmanager
 async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
     """A connection for async tools (they run on their own loop, not the recorder's bridge)."""
-    nc = await nats.connect(url, connect_timeout=max(1, round(settings.nats_timeout)))
+    nc = await nats.connect(
+        [u.strip() for u in url.split(",")],
+        connect_timeout=max(1, round(settings.nats_timeout)),
+        max_reconnect_attempts=-1,  # a projector outlives NATS restarts
+    )
     try:
         yield nc
     finally:

@@ -21,6 +21,17 @@ def default_data_dir() -> Path:
     return Path(base) / "muster"
 
 
+def log_env(settings: Settings, nats_url: str) -> dict[str, str]:
+    """eventsourcing environment for an application or tool whose log is this deployment's."""
+    return {
+        "PERSISTENCE_MODULE": "gateways.jetstream",
+        "MUSTER_NATS_URL": nats_url,
+        "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout),
+        "MUSTER_EVENTS_STREAM": settings.events_stream,
+        "MUSTER_EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+    }
+
+
 class Settings(BaseSettings):
     """All of Muster's configuration, read from ``MUSTER_*`` environment variables."""
 

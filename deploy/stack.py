@@ -57,8 +57,8 @@ class LocalStack:
             # Started from this thread, not a pool: PR_SET_PDEATHSIG fires when the *thread*
             # that forked a server exits.
             for process in planned.values():
+                self.processes.append(process)  # known to stop() even if start() fails midway
                 process.start()
-                self.processes.append(process)
             if "postgres" in planned:
                 admin = f"postgresql://postgres@127.0.0.1:{planned['postgres'].port}/postgres"
                 wait_until_accepting(admin)

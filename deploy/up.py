@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 from deploy.endpoints import write_endpoints
-from deploy.settings import Settings
+from deploy.settings import Settings, log_env
 from deploy.stack import LocalStack
 
 
@@ -17,9 +17,7 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     """Create (or validate) the EVENTS stream; returns a one-line description."""
     from gateways.jetstream import Factory
 
-    factory = Factory(
-        {"MUSTER_NATS_URL": nats_url, "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout)}
-    )
+    factory = Factory(log_env(settings, nats_url))
     try:
         recorder = factory.application_recorder()
         last = recorder.max_notification_id()

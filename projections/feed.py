@@ -35,6 +35,11 @@ from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 PULL = 1_000  # messages asked for per pull request
 HIGH_WATER = 5_000  # no new pull while this many messages wait (at least two batches' worth)
 PULL_EXPIRES = 1.0  # seconds a pull waits for new messages on an idle log
+INACTIVE_THRESHOLD = 3600.0  # an abandoned consumer (projector killed) goes after an hour
+
+
+class FeedFailed(RuntimeError):
+    """The feed cannot go on (NATS closed the connection, say); the projector must stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,11 @@ class LogMessage:
     topic: str
     msg_id: str | None
     body: bytes
+    error: str = ""  # set when the message itself is unreadable: the projection parks it
+
+
+_FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
+"""Wakes a waiting ``next_batch`` when the feed has failed."""
 
 
 class LogFeed:
@@ -59,24 +69,39 @@ class LogFeed:
         self.max_batch = max_batch
         self.high_water = max(HIGH_WATER, 2 * max_batch)
         self._queue: asyncio.Queue[LogMessage] = asyncio.Queue()
-        self._inbox = nc.new_inbox()
         self._sub: Any = None
+        self._inbox = ""
         self._consumer = ""
+        self._generation = 0  # replies of an older consumer are ignored
         self._outstanding = 0  # messages asked for and not yet received
+        self._recreate = False
         self._stopped = False
+        self._error: BaseException | None = None
         self._puller: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
-        self._sub = await self.nc.subscribe(self._inbox, cb=self._on_message)
         await self._create_consumer()
         self._puller = asyncio.create_task(self._pull_loop())
 
     async def _create_consumer(self) -> None:
+        """A new consumer (and inbox) starting right after the last message handed out."""
+        self._generation += 1
+        generation = self._generation
         js = self.nc.jetstream()
+        if self._sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self._sub.unsubscribe()
         if self._consumer:
             with contextlib.suppress(nats.errors.Error):  # it may be gone already
                 await js.delete_consumer(self.layout.stream, self._consumer)
+
+        async def on_message(msg: Msg) -> None:
+            if generation == self._generation:
+                self._on_message(msg)
+
+        self._inbox = self.nc.new_inbox()
+        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
         info = await js.add_consumer(
             self.layout.stream,
             ConsumerConfig(
@@ -84,17 +109,29 @@ class LogFeed:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=self.after + 1,
                 filter_subject=self.layout.all_subjects,
-                inactive_threshold=60.0,
+                inactive_threshold=INACTIVE_THRESHOLD,
                 mem_storage=True,
                 num_replicas=1,
             ),
         )
         self._consumer = info.name
         self._outstanding = 0
+        self._recreate = False
 
     async def _pull_loop(self) -> None:
+        try:
+            await self._pull_forever()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # handed to the projector by next_batch  # noqa: BLE001
+            self._error = error
+            self._queue.put_nowait(_FAILED)
+
+    async def _pull_forever(self) -> None:
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.layout.stream}"
         while not self._stopped:
+            if self._recreate:
+                await self._create_consumer()
             if self._outstanding == 0 and self._queue.qsize() < self.high_water:
                 request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
                 self._outstanding = PULL
@@ -105,16 +142,17 @@ class LogFeed:
             try:
                 await asyncio.wait_for(self._wake.wait(), PULL_EXPIRES + 1)
             except TimeoutError:
-                self._outstanding = 0  # the pull's answer got lost: ask again
+                if self._outstanding:  # a pull went unanswered: the consumer may be gone
+                    self._recreate = True
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, msg: Msg) -> None:
         headers = msg.headers or {}
         status = headers.get("Status")
         if status:
             if status in ("404", "408"):  # nothing (more) for now, or the pull expired
                 self._outstanding = 0
-            elif status == "409":  # e.g. the consumer was removed: recreate it where we are
-                await self._create_consumer()
+            else:  # 409 (consumer deleted, ...), 503 (no consumer), anything else: start over
+                self._recreate = True
             self._wake.set()
             return
         seq = msg.metadata.sequence.stream
@@ -124,12 +162,15 @@ class LogFeed:
         if seq <= self.after:
             return  # delivered before a consumer was recreated
         if seq != self.after + 1:  # a message went missing: start again from it
-            await self._create_consumer()
+            self._recreate = True
             self._wake.set()
             return
         self.after = seq
-        self._queue.put_nowait(
-            LogMessage(
+        self._queue.put_nowait(self._message(seq, msg, headers))
+
+    def _message(self, seq: int, msg: Msg, headers: dict[str, str]) -> LogMessage:
+        try:
+            return LogMessage(
                 seq=seq,
                 aggregate_id=str(self.layout.originator_id_from(msg.subject)),
                 version=int(headers[H_VERSION]),
@@ -137,7 +178,12 @@ class LogFeed:
                 msg_id=headers.get(H_MSG_ID),
                 body=msg.data,
             )
-        )
+        except (KeyError, ValueError) as error:  # not written by Muster's recorder
+            return LogMessage(
+                seq=seq, aggregate_id=msg.subject, version=0,
+                topic=headers.get(H_TOPIC, "(no topic)"), msg_id=headers.get(H_MSG_ID),
+                body=msg.data, error=f"unreadable message: {type(error).__name__}: {error}",
+            )  # fmt: skip
 
     async def next_batch(self, timeout: float | None = None) -> list[LogMessage]:
         """At least one message (or none after ``timeout``), at most ``max_batch``."""
@@ -151,6 +197,9 @@ class LogFeed:
                 batch.append(self._queue.get_nowait())
             except asyncio.QueueEmpty:
                 break
+        if self._error is not None:
+            raise FeedFailed(f"reading {self.layout.stream} failed: {self._error}") from self._error
+
         if self._queue.qsize() < self.high_water:
             self._wake.set()
         return batch
@@ -163,7 +212,8 @@ class LogFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._puller
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            with contextlib.suppress(nats.errors.Error):
+                await self._sub.unsubscribe()
             self._sub = None
         if self._consumer:
             with contextlib.suppress(nats.errors.Error):  # else the server drops it when idle

@@ -41,6 +41,7 @@ UPSERT_GUILD = """
 INSERT INTO guild_settings (guild_id, settings, updated_at, position) VALUES (%s, %s, %s, %s)
 ON CONFLICT (guild_id) DO UPDATE SET settings = EXCLUDED.settings,
     updated_at = EXCLUDED.updated_at, position = EXCLUDED.position
+WHERE guild_settings.position < EXCLUDED.position
 """
 
 UPSERT_CHANNEL = """
@@ -48,6 +49,7 @@ INSERT INTO channel_settings (channel_id, guild_id, settings, updated_at, positi
 VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (channel_id) DO UPDATE SET guild_id = EXCLUDED.guild_id,
     settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at, position = EXCLUDED.position
+WHERE channel_settings.position < EXCLUDED.position
 """
 
 PARK = """

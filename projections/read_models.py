@@ -26,7 +26,9 @@ from domain.game import GameState, evolve
 from projections.feed import LogMessage
 from projections.read_model_sql import write_batch
 
-HANDLER_ATTEMPTS = 3
+HANDLER_ATTEMPTS = 1
+"""Decoding and folding are pure: trying again cannot help. Transient failures (PostgreSQL) are
+retried by the runner, batch by batch and then event by event, before anything is parked."""
 CACHE_SIZE = 50_000
 
 
@@ -143,6 +145,9 @@ class ReadModels:
             )
 
     def _fold(self, message: LogMessage, result: BatchResult) -> Event | None:
+        if message.error:
+            result.parked.append(Parked(message, message.error, attempts=1))
+            return None
         error = ""
         for _attempt in range(HANDLER_ATTEMPTS):
             try:

@@ -12,8 +12,10 @@ its events are applied one per transaction, so only the failing event is parked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,10 @@ ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now(
 """
 
 
+class ProjectorRunning(RuntimeError):
+    """Another runner holds the projection (tools that must run alone refuse)."""
+
+
 @dataclass
 class Progress:
     """What a runner has done so far (for progress bars and tests)."""
@@ -51,6 +57,25 @@ async def stored_position(conn: psycopg.AsyncConnection[Any], name: str) -> int:
     cur = await conn.execute("SELECT position FROM projector_position WHERE name = %s", (name,))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def hold_projector_lock(
+    conn: psycopg.AsyncConnection[Any], schema: str, name: str, stop: asyncio.Event | None = None
+) -> bool:
+    """Take the one-runner-per-projection lock on ``conn``; wait for it unless ``stop`` is set.
+
+    Without ``stop`` it does not wait: returns False when another runner holds it.
+    """
+    await conn.set_autocommit(True)
+    while True:
+        cur = await conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"{schema}:{name}",))
+        row = await cur.fetchone()
+        if row and row[0]:
+            return True
+        if stop is None or stop.is_set():
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 class ProjectionRunner:
@@ -81,33 +106,29 @@ class ProjectionRunner:
         on_batch: Callable[[Progress], None] | None = None,
     ) -> Progress:
         """Project until ``stop`` is set (or position ``until`` is reached)."""
-        name = self.projection.name
-        lock = await connect(self.database_url, self.schema)
-        await lock.set_autocommit(True)
-        await lock.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"{self.schema}:{name}",))
-        conn = await connect(self.database_url, self.schema)
-        # A read model can always be rebuilt from the log, and rows and position commit (or are
-        # lost) together, so waiting for each commit's fsync buys nothing but latency.
-        await conn.execute("SET synchronous_commit = off")
-        try:
-            self.progress.position = await stored_position(conn, name)
+        async with AsyncExitStack() as cleanup:
+            lock = await connect(self.database_url, self.schema)
+            cleanup.push_async_callback(lock.close)
+            if not await hold_projector_lock(lock, self.schema, self.projection.name, stop):
+                return self.progress  # stopped while another runner held the lock
+            conn = await connect(self.database_url, self.schema)
+            cleanup.push_async_callback(conn.close)
+            # A read model can always be rebuilt from the log, and rows and position commit (or
+            # are lost) together, so waiting for each commit's fsync buys nothing but latency.
+            await conn.execute("SET synchronous_commit = off")
+            self.progress.position = await stored_position(conn, self.projection.name)
             await conn.commit()
             feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
+            cleanup.push_async_callback(feed.stop)
             await feed.start()
-            try:
-                while not stop.is_set() and (until is None or self.progress.position < until):
-                    batch = await feed.next_batch(timeout=0.2)
-                    if until is not None:
-                        batch = [m for m in batch if m.seq <= until]
-                    if batch:
-                        await self._commit(conn, batch)
-                        if on_batch:
-                            on_batch(self.progress)
-            finally:
-                await feed.stop()
-        finally:
-            await conn.close()
-            await lock.close()
+            while not stop.is_set() and (until is None or self.progress.position < until):
+                batch = await feed.next_batch(timeout=0.2)
+                if until is not None:
+                    batch = [m for m in batch if m.seq <= until]
+                if batch:
+                    await self._commit(conn, batch)
+                    if on_batch:
+                        on_batch(self.progress)
         return self.progress
 
     async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> None:
@@ -166,6 +187,12 @@ async def retry_parked(
 ) -> tuple[int, int]:
     """Apply each parked event again (read from the log); returns (now applied, still parked)."""
     projection = projection or ReadModels()
+    lock = await connect(database_url, schema)
+    if not await hold_projector_lock(lock, schema, projection.name):
+        await lock.close()
+        raise ProjectorRunning(
+            f"a projector is running on schema {schema}: stop it, then retry parked events"
+        )
     conn = await connect(database_url, schema)
     js = nc.jetstream()
     fixed = still = 0
@@ -200,4 +227,5 @@ async def retry_parked(
                 fixed += 1
     finally:
         await conn.close()
+        await lock.close()
     return fixed, still

@@ -49,12 +49,15 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
             time.sleep(0.01)
 
 
+def server_urls(url: str) -> list[str]:
+    """The servers of a NATS URL setting (``nats://h:p[,nats://h2:p2...]``)."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    return [u if "://" in u else f"nats://{u}" for u in servers]
+
+
 def host_and_port(url: str) -> tuple[str, int]:
-    """Host and port of the first server in a NATS URL (``nats://h:p[,nats://h2:p2]``)."""
-    first = url.split(",", maxsplit=1)[0].strip()
-    if "://" not in first:
-        first = "nats://" + first
-    parts = urlsplit(first)
+    """Host and port of one server URL."""
+    parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 4222
 
 
@@ -80,15 +83,20 @@ class NatsBridge:
             raise
 
     async def _connect(self) -> NATS:
-        host, port = host_and_port(self.url)
-        reachable = await asyncio.to_thread(wait_for_port, host, port, self.timeout)
+        servers = server_urls(self.url)
+
+        def any_reachable() -> bool:
+            wait = self.timeout / len(servers)
+            return any(wait_for_port(*host_and_port(u), wait) for u in servers)
+
+        reachable = await asyncio.to_thread(any_reachable)
         if not reachable:
             raise OperationalError(
                 f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
             )
         client = NATS()
         connect = client.connect(
-            self.url,
+            servers,
             connect_timeout=max(1, round(self.timeout)),
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
@@ -158,6 +166,12 @@ class NatsBridge:
         while self._pending:
             self._pending.popleft().start(self._loop)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is closed for good (by us, or after NATS gave up on it)."""
+        nc = getattr(self, "nc", None)
+        return self._closed or (nc is not None and nc.is_closed)
+
     def submit_cleanup(self, make: Callable[[], Awaitable[None]]) -> None:
         """Schedule best-effort cleanup (an unsubscribe, say) without waiting for it.
 
@@ -196,17 +210,21 @@ class NatsBridge:
 class _Call(Generic[T]):
     """One cross-thread call: the caller blocks on a bare lock, the cheapest wake-up there is."""
 
-    __slots__ = ("_error", "_make", "_result", "_task", "done")
+    __slots__ = ("_cancelled", "_error", "_make", "_result", "_task", "done")
 
     def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
         self._make = make
         self._task: asyncio.Task[T] | None = None
         self._result: T | None = None
         self._error: BaseException | None = None
+        self._cancelled = False
         self.done = threading.Lock()
         self.done.acquire()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._cancelled:  # the caller gave up before the call began: never run it
+            return
+
         async def call() -> T:
             return await self._make()
 
@@ -223,6 +241,7 @@ class _Call(Generic[T]):
         self.done.release()
 
     def cancel(self) -> None:
+        self._cancelled = True
         if self._task is not None:
             self._task.cancel()
 

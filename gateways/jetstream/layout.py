@@ -103,8 +103,11 @@ def incompatibilities(layout: Layout, config: Any) -> list[str]:
     """What in an existing stream's config breaks the log's guarantees (empty when fine)."""
     problems = []
     subjects = list(config.subjects or [])
-    if layout.all_subjects not in subjects:
-        problems.append(f"subjects are {subjects}, expected to include {layout.all_subjects!r}")
+    if subjects != [layout.all_subjects]:
+        problems.append(
+            f"subjects are {subjects}, expected exactly [{layout.all_subjects!r}] "
+            "(sequences must be the log's alone, without gaps)"
+        )
     if str(getattr(config.storage, "value", config.storage)) != "file":
         problems.append("storage is not file (events would not survive a restart)")
     if str(getattr(config.retention, "value", config.retention)) != "limits":

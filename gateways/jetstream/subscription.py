@@ -15,7 +15,12 @@ import queue
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Notification,
+    OperationalError,
+    Subscription,
+)
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from gateways.jetstream.recorder import notification_of
@@ -87,10 +92,18 @@ class JetStreamSubscription(Subscription[ApplicationRecorder]):
             self._queue.put_nowait(_STOP)
 
     def __next__(self) -> Notification:
-        if self._has_been_stopped:
-            raise StopIteration
-        item = self._queue.get()
-        if item is _STOP or self._has_been_stopped:
-            raise StopIteration
-        notification: Notification = item
-        return notification
+        while True:
+            if self._has_been_stopped:
+                raise StopIteration
+            try:
+                item = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._jsr.bridge.closed:  # nothing more can arrive: fail, never hang
+                    raise OperationalError(
+                        f"the NATS connection to {self._jsr.bridge.url} closed under a subscription"
+                    ) from None
+                continue
+            if item is _STOP or self._has_been_stopped:
+                raise StopIteration
+            notification: Notification = item
+            return notification

@@ -76,12 +76,13 @@ def test_sigkill_of_muster_leaves_no_server_running(data_dir: Path) -> None:
 
 def test_sigterm_stops_cleanly_and_data_survives_a_restart(data_dir: Path) -> None:
     proc, servers = start_up(data_dir)
-    url = servers["PostgreSQL"][0]
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE kept (note text)")
-        conn.execute("INSERT INTO kept VALUES ('still here')")
-    proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=30)[0]
+    try:
+        with psycopg.connect(servers["PostgreSQL"][0], autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (note text)")
+            conn.execute("INSERT INTO kept VALUES ('still here')")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, output
     assert "Stopped." in output
     assert not any(alive(pid) for _, pid in servers.values())

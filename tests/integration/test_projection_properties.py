@@ -32,6 +32,7 @@ from tests.integration.conftest import project_until
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 USERS = [str(200 + n) for n in range(8)]
+TABLES = ("games", "participants", "reminders", "timeline", "projector_position", "parked_events")
 MANAGER = 0x20
 
 step = st.one_of(
@@ -133,10 +134,9 @@ def test_read_model_equals_reference_fold(
         import nats
 
         nc = await nats.connect(nats_url)
-        schema_conn = None
+        schema_conn = await connect(database_url, read_schema)
         try:
             await project_until(nc, env, database_url, read_schema, last)
-            schema_conn = await connect(database_url, read_schema)
             detail = await queries.game_detail(schema_conn, game)
             assert detail is not None
             expected = reference_fold(stored)
@@ -145,20 +145,12 @@ def test_read_model_equals_reference_fold(
             assert detail.status == expected["status"]
             assert detail.joined_count == sum(1 for kind, _ in shown if kind == "joined")
             assert detail.waitlist_count == sum(1 for kind, _ in shown if kind == "waitlisted")
-            # Clean the schema for the next example.
-            for table in (
-                "games",
-                "participants",
-                "reminders",
-                "timeline",
-                "projector_position",
-                "parked_events",
-            ):
+        finally:  # empty the schema for the next example, whatever this one did
+            await schema_conn.rollback()
+            for table in TABLES:
                 await schema_conn.execute(f"DELETE FROM {table}")
             await schema_conn.commit()
-        finally:
-            if schema_conn is not None:
-                await schema_conn.close()
+            await schema_conn.close()
             await nc.close()
 
     try:

@@ -78,8 +78,13 @@ def test_sigkill_at_random_points_then_restart_equals_replay(
     kills = []
     try:
         for _ in range(KILLS):
+            before = position(database_url, read_schema)
             projector = start_projector(env)
-            time.sleep(rng.uniform(0.5, 1.5))
+            deadline = time.monotonic() + 30
+            while position(database_url, read_schema) <= before:  # it is projecting again
+                assert time.monotonic() < deadline, "the projector made no progress"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 0.5))  # then die somewhere in the middle of the stream
             projector.send_signal(signal.SIGKILL)
             projector.communicate(timeout=10)
             kills.append(position(database_url, read_schema))
@@ -91,6 +96,7 @@ def test_sigkill_at_random_points_then_restart_equals_replay(
     assert last is not None
     assert last > 500, f"too few events written ({last})"
     assert kills[-1] < last, "the kills should land before the end of the log"
+    assert any(position > 0 for position in kills), f"no kill landed after a commit: {kills}"
 
     projector = start_projector(env)
     try:

@@ -213,3 +213,28 @@ async def test_poison_events_are_parked_and_the_rest_still_projects(
         await conn.close()
     fixed, still = await retry_parked(nc, layout_of(event_log_env), database_url, read_schema)
     assert (fixed, still) == (0, 2)  # still poison: they stay parked, with more attempts
+
+
+async def test_projector_recovers_when_its_consumer_disappears(
+    app: MusterApp, event_log_env: dict[str, str], nc: NATS, database_url: str, read_schema: str
+) -> None:
+    game = create(app)
+    layout = layout_of(event_log_env)
+    stop = asyncio.Event()
+    runner = ProjectionRunner(nc, layout, database_url, read_schema)
+    task = asyncio.create_task(runner.run(stop))
+    conn = await connect(database_url, read_schema)
+    try:
+        await wait_for_position(conn, 1, timeout=10)
+        js = nc.jetstream()
+        for info in await js.consumers_info(layout.stream):  # as if the server lost it
+            await js.delete_consumer(layout.stream, info.name)
+        outcome = await asyncio.to_thread(
+            app.handle, JoinGame(command_id="j1", user_id="201", game_id=game)
+        )
+        await wait_for_position(conn, outcome.notification_ids[-1], timeout=10)
+        assert [p.user_id for p in await queries.participants_of(conn, game)] == ["201"]
+    finally:
+        stop.set()
+        await task
+        await conn.close()
