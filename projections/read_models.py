@@ -93,7 +93,7 @@ class ReadModels:
         await self._load_games(conn, fresh)
         timeline, guilds, channels = [], {}, {}
         for message in fresh:
-            event = self._fold(message, result)
+            event = self.fold(message, result)
             if event is None:
                 continue
             result.applied += 1
@@ -144,7 +144,9 @@ class ReadModels:
                 self._state_decoder.decode(state), created, updated, version, position
             )
 
-    def _fold(self, message: LogMessage, result: BatchResult) -> Event | None:
+    def fold(self, message: LogMessage, result: BatchResult) -> Event | None:
+        """Decode and fold one event into the cached state; park it (and return None) if it
+        cannot be."""
         if message.error:
             result.parked.append(Parked(message, message.error, attempts=1))
             return None

@@ -23,10 +23,11 @@ import psycopg
 from nats.aio.client import Client as NATS
 
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
+from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage
 from projections.read_model_sql import write_batch
-from projections.read_models import BatchResult, Parked, ReadModels
+from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,10 @@ async def retry_parked(
                 body=raw.data or b"",
             )
             async with conn.transaction():
-                result = await projection.apply(conn, [message])
+                if message.aggregate_id.startswith("game."):
+                    result = await _refold_game(conn, nc, layout, projection, message)
+                else:
+                    result = await projection.apply(conn, [message])
                 if not result.parked:
                     await conn.execute(
                         "DELETE FROM parked_events WHERE projector = %s AND position = %s",
@@ -229,3 +233,41 @@ async def retry_parked(
         await conn.close()
         await lock.close()
     return fixed, still
+
+
+async def _refold_game(
+    conn: psycopg.AsyncConnection[Any],
+    nc: NATS,
+    layout: Layout,
+    projection: ReadModels,
+    parked: LogMessage,
+) -> BatchResult:
+    """Fold a game again from its first event, the parked one in its place, up to the stored
+    position, and rewrite its rows; the parked event joins the timeline."""
+    upto = await stored_position(conn, projection.name)
+    records = await Wire(nc, layout, timeout=10).read(layout.subject_for(parked.aggregate_id), 1)
+    fresh = ReadModels()
+    result = BatchResult()
+    applied = None
+    for record in records:
+        if record.seq > upto:
+            break
+        event = record.event
+        message = LogMessage(
+            seq=record.seq, aggregate_id=parked.aggregate_id, version=event.originator_version,
+            topic=event.topic, msg_id=None, body=event.state,
+        )  # fmt: skip
+        folded = fresh.fold(message, result)
+        if folded is None:
+            return result  # still failing: it stays parked
+        if record.seq == parked.seq:
+            applied = folded
+    if applied is None:
+        return BatchResult(parked=[Parked(parked, "not found in the log up to the position")])
+    await write_batch(
+        conn, games=dict(fresh.games), timeline=[(parked, applied)], guilds={}, channels={},
+        parked=[], state_encoder=fresh.state_encoder,
+    )  # fmt: skip
+    projection.games.pop(game_uuid(parked.aggregate_id), None)
+    result.applied = 1
+    return result

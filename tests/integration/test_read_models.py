@@ -24,7 +24,7 @@ from gateways.postgres import connect
 from projections import queries
 from projections.feed import LogMessage
 from projections.freshness import ProjectionBehind, wait_for_position
-from projections.read_models import ReadModels
+from projections.read_models import Parked, ReadModels
 from projections.runner import ProjectionRunner, retry_parked
 from tests.integration.conftest import layout_of, project_until
 
@@ -237,4 +237,41 @@ async def test_projector_recovers_when_its_consumer_disappears(
     finally:
         stop.set()
         await task
+        await conn.close()
+
+
+class FailsOnce(ReadModels):
+    """A projection with a bug on one event (as if fixed by the next deploy)."""
+
+    def __init__(self, bad_seq: int) -> None:
+        super().__init__()
+        self.bad_seq = bad_seq
+
+    def fold(self, message: LogMessage, result: Any) -> Any:
+        if message.seq == self.bad_seq:
+            result.parked.append(Parked(message, "RuntimeError: the bug"))
+            return None
+        return super().fold(message, result)
+
+
+async def test_retry_parked_refolds_the_game_in_log_order(
+    app: MusterApp, event_log_env: dict[str, str], nc: NATS, database_url: str, read_schema: str
+) -> None:
+    game = create(app)
+    app.handle(JoinGame(command_id="j1", user_id="201", game_id=game))  # seq 2: parked
+    app.handle(JoinGame(command_id="j2", user_id="202", game_id=game))  # seq 3
+    layout = layout_of(event_log_env)
+    runner = ProjectionRunner(nc, layout, database_url, read_schema, projection=FailsOnce(2))
+    await asyncio.wait_for(runner.run(asyncio.Event(), until=3), 30)
+    conn = await connect(database_url, read_schema)
+    try:
+        assert [p.user_id for p in await queries.participants_of(conn, game)] == ["202"]
+        assert [p[1] for p in await queries.parked_events(conn)] == [2]
+        await conn.rollback()
+        fixed, still = await retry_parked(nc, layout, database_url, read_schema)
+        assert (fixed, still) == (1, 0)
+        assert [p.user_id for p in await queries.participants_of(conn, game)] == ["201", "202"]
+        assert [e.position for e in await queries.game_timeline(conn, game)] == [1, 2, 3]
+        assert await queries.parked_events(conn) == []
+    finally:
         await conn.close()
