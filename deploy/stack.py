@@ -13,7 +13,12 @@ from pathlib import Path
 from types import TracebackType
 
 from deploy.embedded import nats_server, redis_server
-from deploy.embedded_postgres import ensure_database, postgres_server, wait_until_accepting
+from deploy.embedded_postgres import (
+    ensure_database,
+    postgres_server,
+    superuser_url,
+    wait_until_accepting,
+)
 from deploy.processes import ServerProcess
 
 DATABASE = "muster"
@@ -39,6 +44,7 @@ class LocalStack:
     database_url: str | None = None
     redis_url: str | None = None
     durable: bool = True
+    discard: bool = False  # remove the data on stop (tests and benchmarks)
     nats_sync_interval: str = "2m"
     processes: list[ServerProcess] = field(default_factory=list)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
@@ -60,7 +66,7 @@ class LocalStack:
                 self.processes.append(process)  # known to stop() even if start() fails midway
                 process.start()
             if "postgres" in planned:
-                admin = f"postgresql://postgres@127.0.0.1:{planned['postgres'].port}/postgres"
+                admin = superuser_url(planned["postgres"], "postgres")
                 wait_until_accepting(admin)
                 ensure_database(admin, DATABASE)
         except BaseException:
@@ -87,7 +93,7 @@ class LocalStack:
             ),
             "postgres": endpoint(
                 "PostgreSQL", "postgres", self.database_url,
-                f"postgresql://postgres@127.0.0.1:{pg.port}/{DATABASE}" if pg else "",
+                superuser_url(pg, DATABASE) if pg else "",
             ),
             "redis": endpoint(
                 "Redis", "redis", self.redis_url,
@@ -102,13 +108,14 @@ class LocalStack:
     def stop(self) -> None:
         """Stop every server this stack started, newest first.
 
-        A throwaway stack (``durable=False``, as in tests) also removes its PostgreSQL cluster
-        when that had to live outside the data directory.
+        A throwaway stack (``durable=False`` or ``discard=True``, as in tests and benchmarks)
+        also removes its PostgreSQL cluster when that had to live outside the data directory.
         """
         while self.processes:
             process = self.processes.pop()
             process.stop()
-            if not self.durable and process.cwd and not process.cwd.is_relative_to(self.data_dir):
+            throwaway = self.discard or not self.durable
+            if throwaway and process.cwd and not process.cwd.is_relative_to(self.data_dir):
                 shutil.rmtree(process.cwd, ignore_errors=True)
 
     def __enter__(self) -> LocalStack:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import threading
 from pathlib import Path
@@ -26,12 +27,17 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     return f"stream {factory.layout.stream}: {last or 0} events"
 
 
+def masked(url: str) -> str:
+    """A URL fit to print: any password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
+
+
 def print_table(stack: LocalStack, log_line: str) -> None:
     """What runs where."""
     print("Muster is up.")
     for endpoint in stack.endpoints.values():
         where = f"embedded, pid {endpoint.pid}" if endpoint.embedded else "configured"
-        print(f"  {endpoint.name:<15} {endpoint.url:<48} {where}  {endpoint.detail}")
+        print(f"  {endpoint.name:<15} {masked(endpoint.url):<48} {where}  {endpoint.detail}")
     print(f"  {'event log':<15} {log_line}")
     print(f"  data directory  {stack.data_dir}")
     print("Press Ctrl-C to stop.", flush=True)
@@ -109,9 +115,9 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     )
     print(f"Starting Muster (data in {stack.data_dir}) ...", flush=True)
     with stack:
-        print_table(stack, ensure_event_log(settings, stack.url("nats")))
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
-        endpoints = write_endpoints(stack.data_dir, urls)
+        endpoints = write_endpoints(stack.data_dir, urls)  # before "up": tools may use it then
+        print_table(stack, ensure_event_log(settings, stack.url("nats")))
         services = BackgroundServices(settings, urls)
         services.start()
         try:

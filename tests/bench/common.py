@@ -17,7 +17,7 @@ from deploy.stack import LocalStack
 def bench_stack() -> Iterator[LocalStack]:
     """Embedded servers in a temp dir, durable as in production defaults."""
     with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
-        stack = LocalStack(data_dir=Path(tmp), durable=True)
+        stack = LocalStack(data_dir=Path(tmp), durable=True, discard=True)
         with stack:
             yield stack
 

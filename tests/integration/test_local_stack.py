@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,11 @@ def start_up(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, tuple[str
         assert time.monotonic() < deadline, output
     servers = {m[1]: (m[2], int(m[3])) for m in EMBEDDED.finditer(output)}
     assert set(servers) == {"NATS JetStream", "PostgreSQL", "Redis"}, output
+    assert ":***@" in servers["PostgreSQL"][0], "the printed URL must not show the password"
+    # Tools find the full URLs (with the generated password) in the endpoints file.
+    urls = json.loads((data_dir / "endpoints.json").read_text())
+    assert (data_dir / "endpoints.json").stat().st_mode & 0o077 == 0
+    servers["PostgreSQL"] = (urls["postgres"], servers["PostgreSQL"][1])
     return proc, servers
 
 
