@@ -1,4 +1,4 @@
-"""PostgreSQL access: connection pools bound to one schema, and versioned SQL migrations.
+"""PostgreSQL access: connections bound to one schema, and versioned SQL migrations.
 
 Every read model lives in one schema (``muster`` by default). ``muster replay`` builds a fresh
 schema next to it with the same migrations, so a schema name is all a pool needs to know.
@@ -12,7 +12,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 
 DEFAULT_SCHEMA = "muster"
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -24,14 +23,6 @@ def checked_schema(name: str) -> str:
     if not _SCHEMA_NAME.match(name):
         raise ValueError(f"invalid schema name {name!r}")
     return name
-
-
-def pool(url: str, schema: str = DEFAULT_SCHEMA, size: int = 4) -> AsyncConnectionPool:
-    """An async pool whose connections use ``schema`` first (not opened yet)."""
-    options = f"-c search_path={checked_schema(schema)},public"
-    return AsyncConnectionPool(
-        url, min_size=1, max_size=size, kwargs={"options": options}, open=False
-    )
 
 
 async def connect(url: str, schema: str = DEFAULT_SCHEMA) -> psycopg.AsyncConnection[Any]:

@@ -187,7 +187,7 @@ class NatsBridge:
         asyncio.run_coroutine_threadsafe(cleanup(), self._loop)
 
     def close(self) -> None:
-        """Drain and close the connection, then stop the loop thread."""
+        """Close the connection, then stop the loop thread."""
         if self._closed:
             return
         self._closed = True
