@@ -55,6 +55,20 @@ class LogMessage:
     error: str = ""  # set when the message itself is unreadable: the projection parks it
 
 
+def log_message(
+    layout: Layout, seq: int, subject: str, headers: dict[str, str], body: bytes
+) -> LogMessage:
+    """A stored message as a :class:`LogMessage` (raises KeyError/ValueError if not Muster's)."""
+    return LogMessage(
+        seq=seq,
+        aggregate_id=str(layout.originator_id_from(subject)),
+        version=int(headers[H_VERSION]),
+        topic=headers[H_TOPIC],
+        msg_id=headers.get(H_MSG_ID),
+        body=body,
+    )
+
+
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
 """Wakes a waiting ``next_batch`` when the feed has failed."""
 
@@ -170,14 +184,7 @@ class LogFeed:
 
     def _message(self, seq: int, msg: Msg, headers: dict[str, str]) -> LogMessage:
         try:
-            return LogMessage(
-                seq=seq,
-                aggregate_id=str(self.layout.originator_id_from(msg.subject)),
-                version=int(headers[H_VERSION]),
-                topic=headers[H_TOPIC],
-                msg_id=headers.get(H_MSG_ID),
-                body=msg.data,
-            )
+            return log_message(self.layout, seq, msg.subject, headers, msg.data)
         except (KeyError, ValueError) as error:  # not written by Muster's recorder
             return LogMessage(
                 seq=seq, aggregate_id=msg.subject, version=0,

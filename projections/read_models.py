@@ -6,8 +6,8 @@ a few set-based statements: one upsert of every touched game, a replace of their
 reminder rows, and a ``COPY`` of the timeline. The runner commits that together with its position.
 
 A message whose ``Nats-Msg-Id`` is already in the timeline (a command stored twice after the
-broker's duplicate window) is skipped; an event that cannot be decoded or folded is retried a few
-times and then parked with its reason, and the batch goes on.
+broker's duplicate window) is skipped; an event that cannot be decoded or folded is parked with
+its reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from domain.game import GameState, evolve
 from projections.feed import LogMessage
 from projections.read_model_sql import write_batch
 
-HANDLER_ATTEMPTS = 1
-"""Decoding and folding are pure: trying again cannot help. Transient failures (PostgreSQL) are
-retried by the runner, batch by batch and then event by event, before anything is parked."""
+# Decoding and folding are pure, so an event that fails is parked at once: trying again cannot
+# help. Transient failures (PostgreSQL) are retried by the runner, batch by batch and then event by
+# event, before anything is parked.
 CACHE_SIZE = 50_000
 
 
@@ -49,7 +49,7 @@ class Parked:
 
     message: LogMessage
     error: str
-    attempts: int = HANDLER_ATTEMPTS
+    attempts: int = 1
     projector: str = "read_models"
 
 
@@ -148,26 +148,16 @@ class ReadModels:
         """Decode and fold one event into the cached state; park it (and return None) if it
         cannot be."""
         if message.error:
-            result.parked.append(Parked(message, message.error, attempts=1))
+            result.parked.append(Parked(message, message.error))
             return None
-        error = ""
-        for _attempt in range(HANDLER_ATTEMPTS):
-            try:
-                event = self.mapper.decode(message.topic, message.body)
-                if isinstance(event, GameEvent):
-                    self._fold_game(message, event)
-            except (
-                msgspec.DecodeError,
-                msgspec.ValidationError,
-                KeyError,
-                ValueError,
-                TypeError,
-            ) as e:
-                error = f"{type(e).__name__}: {e}"
-                continue
-            return event
-        result.parked.append(Parked(message, error))
-        return None
+        try:
+            event = self.mapper.decode(message.topic, message.body)
+            if isinstance(event, GameEvent):
+                self._fold_game(message, event)
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError, ValueError, TypeError) as e:
+            result.parked.append(Parked(message, f"{type(e).__name__}: {e}"))
+            return None
+        return event
 
     def _fold_game(self, message: LogMessage, event: GameEvent) -> None:
         game_id = game_uuid(message.aggregate_id)

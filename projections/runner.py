@@ -22,10 +22,10 @@ from typing import Any
 import psycopg
 from nats.aio.client import Client as NATS
 
-from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
+from gateways.jetstream.layout import Layout
 from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
-from projections.feed import LogFeed, LogMessage
+from projections.feed import LogFeed, LogMessage, log_message
 from projections.read_model_sql import write_batch
 from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
 
@@ -206,14 +206,8 @@ async def retry_parked(
         await conn.commit()
         for position in positions:
             raw = await js.get_msg(layout.stream, seq=position)
-            headers = raw.headers or {}
-            message = LogMessage(
-                seq=position,
-                aggregate_id=str(layout.originator_id_from(raw.subject or "")),
-                version=int(headers[H_VERSION]),
-                topic=headers[H_TOPIC],
-                msg_id=headers.get(H_MSG_ID),
-                body=raw.data or b"",
+            message = log_message(
+                layout, position, raw.subject or "", dict(raw.headers or {}), raw.data or b""
             )
             async with conn.transaction():
                 if message.aggregate_id.startswith("game."):
