@@ -37,13 +37,13 @@ def write_endpoints(data_dir: Path, urls: dict[str, str]) -> Path:
     return path
 
 
-def resolve_urls(settings: Settings) -> dict[str, str]:
-    """Each server's URL: the configured one, else the running ``muster up``'s."""
+def resolve_urls(settings: Settings, needs: tuple[str, ...] = KEYS) -> dict[str, str]:
+    """Each needed server's URL: the configured one, else the running ``muster up``'s."""
     configured = {
         "nats": settings.nats_url, "postgres": settings.database_url, "redis": settings.redis_url
     }  # fmt: skip
-    if all(configured.values()):
-        return {k: v for k, v in configured.items() if v}
+    if all(configured[key] for key in needs):
+        return {k: v for k, v in configured.items() if v and k in needs}
     path = endpoints_file(settings.data_dir)
     running: dict[str, str] = {}
     if path.exists():
@@ -52,7 +52,7 @@ def resolve_urls(settings: Settings) -> dict[str, str]:
         if pid and Path(f"/proc/{pid}").exists():
             running = recorded
     urls = {}
-    for key in KEYS:
+    for key in needs:
         url = configured[key] or running.get(key)
         if not url:
             raise NoServers(

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import msgspec
-import nats
 from nats.aio.client import Client as NATS
-from redis.asyncio import Redis
 
+from deploy import bootstrap
+from deploy.bootstrap import Container
 from deploy.settings import Settings
+from deploy.supervise import Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
@@ -22,36 +23,43 @@ from projections.runner import Progress, ProjectionRunner, retry_parked
 
 
 def layout_of(settings: Settings) -> Layout:
-    return Layout(stream=settings.events_stream, prefix=settings.events_subject_prefix)
+    return bootstrap.layout_of(settings)
 
 
 @asynccontextmanager
 async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
-    """A connection for async tools (they run on their own loop, not the recorder's bridge)."""
-    nc = await nats.connect(
-        [u.strip() for u in url.split(",")],
-        connect_timeout=max(1, round(settings.nats_timeout)),
-        max_reconnect_attempts=-1,  # a projector outlives NATS restarts
-    )
-    try:
-        yield nc
-    finally:
-        await nc.close()
+    """A connection for the one-shot tools (replay, audit, retry-parked)."""
+    async with Container.open(settings, {"nats": url}) as container:
+        yield await container.nats()
+
+
+def projector_services(container: Container) -> list[Service]:
+    """The read models (PostgreSQL) and display names (Redis), as supervised services:
+    both resume from durable positions, so a failure restarts them with backoff."""
+
+    async def read_models(stop: asyncio.Event) -> None:
+        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        runner = ProjectionRunner(
+            await container.nats(),
+            container.layout,
+            container.database_url,
+            container.settings.database_schema,
+        )
+        await runner.run(stop)
+
+    async def display_names(stop: asyncio.Event) -> None:
+        names = NameProjector(
+            await container.nats(), container.redis, ttl=container.settings.name_ttl
+        )
+        await names.run(stop)
+
+    return [Service("read models", read_models), Service("display names", display_names)]
 
 
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
-    """The read models (PostgreSQL) and display names (Redis), until ``stop`` is set."""
-    await migrate(urls["postgres"], settings.database_schema, MIGRATIONS)
-    async with nats_connection(settings, urls["nats"]) as nc:
-        redis = Redis.from_url(urls["redis"])
-        try:
-            runner = ProjectionRunner(
-                nc, layout_of(settings), urls["postgres"], settings.database_schema
-            )
-            names = NameProjector(nc, redis, ttl=settings.name_ttl)
-            await asyncio.gather(runner.run(stop), names.run(stop))
-        finally:
-            await redis.aclose()
+    """The projectors alone, until ``stop`` is set (``muster projector``)."""
+    async with Container.open(settings, urls) as container:
+        await supervise(projector_services(container), stop)
 
 
 def progress_line(progress: Progress, target: int, started: float) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,9 +51,12 @@ class Settings(BaseSettings):
     database_schema: str = Field(default="muster", description="schema of the read models")
     events_stream: str = Field(default="EVENTS", description="JetStream stream of the log")
     events_subject_prefix: str = Field(default="events", description="subject prefix of the log")
+    command_threads: int = Field(
+        default=8, gt=0, description="commands decided at once in one process (thread pool)"
+    )
     name_ttl: int = Field(default=3600, gt=0, description="seconds a display name stays cached")
 
-    discord_token: str | None = Field(default=None, description="bot token; unset = emulator")
+    discord_token: SecretStr | None = Field(default=None, description="bot token; unset = emulator")
     discord_api_base: str = Field(default="https://discord.com/api/v10")
     sandbox_port: int = Field(default=8765, description="emulator sandbox page (no bot token)")
     discord_outbound: Literal["direct", "in_process", "external"] = "in_process"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import signal
 import threading
@@ -12,6 +13,8 @@ from types import FrameType
 from deploy.endpoints import write_endpoints
 from deploy.settings import Settings, log_env
 from deploy.stack import LocalStack
+
+log = logging.getLogger("muster.up")
 
 
 def ensure_event_log(settings: Settings, nats_url: str) -> str:
@@ -60,13 +63,18 @@ async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
-    """Everything asynchronous that `muster up` runs, until ``stop`` is set."""
-    from deploy.projector_cmd import run_projectors
+    """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
+    from deploy.bootstrap import Container
+    from deploy.projector_cmd import projector_services
+    from deploy.supervise import Service, supervise
 
-    services = [run_projectors(settings, urls, stop)]
-    if not settings.discord_token:
-        services.append(run_emulator(settings, stop))
-    await asyncio.gather(*services)
+    async with Container.open(settings, urls) as container:
+        services = projector_services(container)
+        if not settings.discord_token:
+            services.append(
+                Service("Discord emulator", lambda stop: run_emulator(settings, stop), False)
+            )
+        await supervise(services, stop)
 
 
 class BackgroundServices:
@@ -84,10 +92,15 @@ class BackgroundServices:
         self._thread.start()
 
     def _run(self) -> None:
+        from deploy.supervise import ServiceFailed
+
         try:
             self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
-        except Exception as error:  # noqa: BLE001 - reported to the main thread, which stops
-            self.failed = f"projectors: {type(error).__name__}: {error}"
+        except ServiceFailed as error:
+            self.failed = str(error)
+        except Exception as error:
+            log.exception("muster up's services failed")
+            self.failed = f"{type(error).__name__}: {error}"
         finally:
             self._loop.close()
 
@@ -123,11 +136,11 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         try:
             while not stopping.wait(0.5):
                 if services.failed:
-                    print(f"a service stopped: {services.failed}", flush=True)
+                    print(f"muster up: {services.failed}; stopping everything", flush=True)
                     break
             print("Stopping ...", flush=True)
         finally:
             services.stop()
             endpoints.unlink(missing_ok=True)
     print("Stopped.", flush=True)
-    return 0
+    return 1 if services.failed else 0

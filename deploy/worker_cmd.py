@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
 import sys
@@ -36,28 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def discord_config(settings: Settings, token: str, **overrides: Any) -> Any:
-    """``DiscordConfig`` from settings (and any ``MUSTER_DISCORD_*`` tuning ones that exist)."""
-    from gateways.discord import DiscordConfig, Freshness, Kind
-
-    config = DiscordConfig(token=token, api_base=settings.discord_api_base)
-    tuning = {
-        "global_per_second": getattr(settings, "discord_global_per_second", None),
-        "ack_wait": getattr(settings, "discord_ack_wait", None),
-        "max_attempts": getattr(settings, "discord_max_attempts", None),
-        "reply_timeout": getattr(settings, "discord_reply_timeout", None),
-        "ops_stream": getattr(settings, "discord_ops_stream", None),
-    }
-    ttls = getattr(settings, "discord_cache_ttls", None) or {}
-    if ttls:
-        table = dict(config.ttls)
-        for kind, (fresh, stale) in ttls.items():
-            table[Kind(kind)] = Freshness(float(fresh), float(stale))
-        tuning["ttls"] = table
-    changes = {k: v for k, v in {**tuning, **overrides}.items() if v is not None}
-    return dataclasses.replace(config, **changes)
-
-
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     found: dict[str, Any] = {
         "ops_stream": args.stream,
@@ -75,26 +52,22 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return found
 
 
-async def run_worker(config: Any, nats_url: str, redis_url: str, durable: str) -> None:
+async def run_worker(
+    settings: Settings, urls: dict[str, str], durable: str, overrides: dict[str, Any]
+) -> None:
     """Drain operations until SIGINT or SIGTERM."""
-    import nats
-    from redis.asyncio import Redis
-
-    from gateways.discord import DiscordRest, Worker
+    from deploy.bootstrap import Container
+    from gateways.discord import Worker
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    nc = await nats.connect(nats_url)
-    redis = Redis.from_url(redis_url)
-    try:
-        async with DiscordRest(config, redis, nc) as rest:
-            log.info("draining %s (%s) as %s", config.ops_stream, config.ops_prefix, durable)
-            await Worker(rest, nc, durable).run(stop)
-    finally:
-        await redis.aclose()
-        await nc.close()
+    async with Container.open(settings, urls) as container:
+        rest = await container.discord_rest(**overrides)
+        config = rest.config
+        log.info("draining %s (%s) as %s", config.ops_stream, config.ops_prefix, durable)
+        await Worker(rest, await container.nats(), durable).run(stop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,21 +82,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    nats_url, redis_url = settings.nats_url, settings.redis_url
-    if not (nats_url and redis_url):
-        from deploy.endpoints import NoServers, resolve_urls
+    from deploy.endpoints import NoServers, resolve_urls
 
-        try:
-            urls = resolve_urls(settings)
-        except NoServers as exc:
-            print(f"muster worker: {exc}", file=sys.stderr)
-            return 1
-        nats_url, redis_url = nats_url or urls["nats"], redis_url or urls["redis"]
+    try:
+        urls = resolve_urls(settings, needs=("nats", "redis"))
+    except NoServers as exc:
+        print(f"muster worker: {exc}", file=sys.stderr)
+        return 1
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
         import discord  # noqa: F401 - imported once here, quietly
-    config = discord_config(settings, settings.discord_token, **overrides_from(args))
-    asyncio.run(run_worker(config, nats_url, redis_url, args.durable))
+    asyncio.run(run_worker(settings, urls, args.durable, overrides_from(args)))
     return 0
 
 

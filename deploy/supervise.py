@@ -1,0 +1,91 @@
+"""Structured concurrency for Muster's long-running parts: every service in one task group.
+
+A service is an async function that runs until ``stop`` is set. :func:`supervise` runs them all
+in one :class:`asyncio.TaskGroup`:
+
+* a service that raises is logged **with its traceback**, then either restarted after an
+  exponential backoff (``restart=True``; for parts that resume from durable state, such as the
+  projectors) or ends the group: :class:`ServiceFailed` names it and the caller exits non-zero;
+* a service that returns while ``stop`` is not set has stopped unexpectedly: the same rules;
+* once ``stop`` is set, every service is expected to return; backoff waits end at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("muster.supervise")
+
+
+class ServiceFailed(RuntimeError):
+    """A service that may not be restarted (or gave up restarting) failed; names it."""
+
+    def __init__(self, name: str, error: BaseException | None) -> None:
+        reason = f"{type(error).__name__}: {error}" if error else "it stopped by itself"
+        super().__init__(f"the {name} service failed ({reason})")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Service:
+    """A named long-running part: ``run(stop)`` returns once ``stop`` is set."""
+
+    name: str
+    run: Callable[[asyncio.Event], Awaitable[None]]
+    restart: bool = True
+    max_restarts: int | None = None  # None: keep restarting while the process runs
+
+
+def backoff(attempt: int, *, first: float = 0.5, most: float = 30.0) -> float:
+    """Seconds to wait before restart number ``attempt`` (1, 2, ...): doubling, capped."""
+    return float(min(most, first * 2 ** (attempt - 1)))
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def keep_running(service: Service, stop: asyncio.Event) -> None:
+    """Run one service until ``stop``; restart it on failure, or raise ServiceFailed."""
+    restarts = 0
+    while not stop.is_set():
+        error: BaseException | None = None
+        try:
+            await service.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            error = exc
+            log.exception("service %s failed", service.name)
+        if stop.is_set():
+            return
+        if error is None:
+            log.error("service %s stopped by itself", service.name)
+        out_of_restarts = service.max_restarts is not None and restarts >= service.max_restarts
+        if not service.restart or out_of_restarts:
+            raise ServiceFailed(service.name, error)
+        restarts += 1
+        delay = backoff(restarts)
+        log.warning("restarting %s in %.1fs (restart %d)", service.name, delay, restarts)
+        await _wait(stop, delay)
+
+
+async def supervise(services: Sequence[Service], stop: asyncio.Event) -> None:
+    """Run every service until ``stop`` is set; a fatal failure stops the others and raises
+    :class:`ServiceFailed` naming the service."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for service in services:
+                group.create_task(keep_running(service, stop), name=service.name)
+    except ExceptionGroup as group:
+        stop.set()
+        failed = group.subgroup(ServiceFailed)
+        if failed is None:
+            raise
+        first = failed.exceptions[0]
+        raise first from first.__cause__

@@ -1,0 +1,1 @@
+"""Contract cases shared by every implementation of a port (fakes and real adapters alike)."""
