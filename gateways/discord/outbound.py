@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import msgspec
 from discord.errors import HTTPException, RateLimited
 
 from gateways.discord.cache import describe
@@ -86,10 +87,20 @@ class Outbound(abc.ABC):
         return await self._dispatch(op, wait=wait)  # type: ignore[no-any-return]
 
     async def edit_message(
-        self, channel_id: str | int, message_id: str | int, body: Body, *, wait: bool = False
+        self,
+        channel_id: str | int,
+        message_id: str | int,
+        body: Body,
+        *,
+        version: int | None = None,
+        wait: bool = False,
     ) -> None:
-        """Show ``body`` on a message; coalesced with other edits of it."""
+        """Show ``body`` on a message; coalesced with other edits of it. ``version`` (the log
+        position the body was rendered from) orders edits across processes: an edit older
+        than one already made is dropped."""
         op = EditMessage(channel_id=str(channel_id), message_id=str(message_id), body=body)
+        if version is not None:
+            op = msgspec.structs.replace(op, version=version)
         await self.coalescer.edit(op, wait=wait)
 
     async def update_messages(
