@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.events import ReminderStatus, Snowflake, WaitlistCap
+from domain.events import DirectMessageStatus, ReminderStatus, Snowflake, WaitlistCap
 
 SYSTEM_USER_ID = "0"
 """The actor id Muster's own processes use; no Discord user has id 0."""
@@ -160,6 +160,20 @@ class RecordReminder(Command, frozen=True, kw_only=True):
     detail: str = ""
 
 
+class RecordDirectMessage(Command, frozen=True, kw_only=True):
+    """Record what became of a DM Muster owed a member because of the event at
+    ``source_position`` (Muster's Discord projection only); recorded once per event and
+    recipient."""
+
+    game_id: str
+    recipient_id: Snowflake
+    kind: str
+    source_position: int
+    status: DirectMessageStatus
+    detail: str = ""
+    message_id: Snowflake | None = None
+
+
 GuildCommand = ConfigureGuild
 ChannelCommand = ConfigureChannel
 GameCommand = (
@@ -176,5 +190,6 @@ GameCommand = (
     | ClaimPlaceholder
     | RecordAnnouncement
     | RecordReminder
+    | RecordDirectMessage
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

@@ -22,6 +22,7 @@ from domain.commands import (
     JoinGame,
     LeaveGame,
     RecordAnnouncement,
+    RecordDirectMessage,
     RecordReminder,
     RemovePlaceholder,
     RescheduleGame,
@@ -86,6 +87,7 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     CompleteGame: lifecycle.complete,
     RecordAnnouncement: lifecycle.record_announcement,
     RecordReminder: lifecycle.record_reminder,
+    RecordDirectMessage: lifecycle.record_direct_message,
 }
 """The decision for each command on an existing game."""
 

@@ -12,6 +12,7 @@ import msgspec
 from domain.events import (
     AnnouncementRecorded,
     ChannelConfigured,
+    DirectMessageRecorded,
     Event,
     GameCancelled,
     GameCompleted,
@@ -46,6 +47,7 @@ Result = Literal[
     "placeholder_removed",
     "announcement_recorded",
     "reminder_recorded",
+    "direct_message_recorded",
     "guild_configured",
     "channel_configured",
     "unchanged",
@@ -170,6 +172,13 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
                 result="reminder_recorded",
                 user_id=user,
                 message=f"{offset}-minute reminder recorded as {status}.",
+            )
+        case DirectMessageRecorded(status=status, kind=kind, user_id=user):
+            return msgspec.structs.replace(
+                base,
+                result="direct_message_recorded",
+                user_id=user,
+                message=f"{kind} DM recorded as {status}.",
             )
         case GuildConfigured(changed=changed) | ChannelConfigured(changed=changed):
             where = "Server" if isinstance(first, GuildConfigured) else "Channel"
