@@ -1,0 +1,365 @@
+"""Discord as a projection of the log: announcements posted once and kept true, DMs sent once.
+
+The projector follows the log like the read models (:class:`~projections.feed.LogFeed` from its
+position in ``projector_position``, name ``discord``), but its effects are outside PostgreSQL, so
+delivery is at least once and every effect is idempotent:
+
+* **Announcement**: on ``game.created`` the projector notes the intent (its own row), posts with a
+  deterministic nonce (``enforce_nonce``: a repeat within Discord's nonce window returns the
+  first message; after a longer outage the channel's recent history is searched for the game's
+  Join button first), records the message id in its row and in the log (``RecordAnnouncement``,
+  deterministic command id).
+* **Edits**: after any other change of a game (or of its channel's or guild's settings) it
+  renders the announcement from the read model, once the read model has reached the event, and
+  edits through the coalescing outbound client with the rendered log position as the version,
+  so an older render never overwrites a newer one, whichever process sends it. Edits are not
+  awaited one by one: newer renders merge into the pending edit while it waits for the channel's
+  rate-limit slot, so a burst costs a few edits.
+* **DMs**: each (event, recipient) gets a ``pending`` row before the send (deterministic nonce),
+  then its fate — ``sent``, ``refused`` (error 50007: the member blocks DMs; never retried) or
+  ``failed`` (any other refusal) — in the row and in the log (``RecordDirectMessage``).
+
+The position only moves past an event once everything it asked for is done; a failure Discord
+may recover from (5xx, timeouts) ends :meth:`DiscordProjector.run` with the error, and the
+supervisor restarts it from the position, which repeats nothing that was done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nats.aio.client import Client as NATS
+
+from domain.commands import SYSTEM_USER_ID, RecordAnnouncement, RecordDirectMessage
+from domain.errors import DomainError
+from domain.events import DirectMessageStatus
+from domain.ports import CommandPort
+from gateways.discord.errors import OutboundError
+from gateways.discord.ops import Body
+from gateways.discord.outbound import Outbound
+from gateways.jetstream.layout import Layout
+from gateways.postgres import connect
+from projections import queries
+from projections.discord import render, store
+from projections.discord.plan import EVERYONE, DirectMessage, Effects, effects_of
+from projections.feed import LogFeed, LogMessage
+from projections.freshness import ProjectionBehind, wait_for_position
+from projections.queries import GameDetail
+from projections.runner import UPSERT_POSITION, hold_projector_lock, stored_position
+
+log = logging.getLogger(__name__)
+
+NAME = "discord"
+BLOCKED_DMS = 50007  # Discord: "Cannot send messages to this user"
+NONCE_WINDOW = timedelta(minutes=2)  # Discord keeps nonces "a few minutes"; stay well inside
+MAX_PENDING = 500  # effects in flight before the projector stops reading the log
+FAR = timedelta(days=3650)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def permanent(error: OutboundError) -> bool:
+    """Discord refused for good (a 4xx other than 429): retrying cannot help."""
+    return error.status is not None and 400 <= error.status < 500 and error.status != 429
+
+
+@dataclass
+class DiscordProgress:
+    """What the projector has done so far (for tests, health and benchmarks)."""
+
+    position: int = 0
+    posted: int = 0
+    edits: int = 0
+    dms: dict[str, int] = field(default_factory=dict)
+    problems: int = 0
+
+
+class DiscordProjector:
+    """Follows the log and keeps Discord in line with it (see the module docstring)."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        nc: NATS,
+        layout: Layout,
+        database_url: str,
+        schema: str,
+        *,
+        outbound: Outbound,
+        commands: CommandPort,
+        clock: Callable[[], datetime] = utc_now,
+        max_batch: int = 500,
+        read_model_wait: float = 5.0,
+    ) -> None:
+        self.nc, self.layout, self.outbound, self.commands = nc, layout, outbound, commands
+        self.database_url, self.schema = database_url, schema
+        self.clock, self.max_batch, self.read_model_wait = clock, max_batch, read_model_wait
+        self.progress = DiscordProgress()
+        self._inflight: list[tuple[int, list[asyncio.Task[None]]]] = []
+        self._conn: Any = None  # the projector's own connection (autocommit)
+        self._results: Any = None  # effects record their outcome on this one
+
+    async def run(self, stop: asyncio.Event, until: int | None = None) -> DiscordProgress:
+        """Project until ``stop`` is set (or everything up to ``until`` is done)."""
+        async with contextlib.AsyncExitStack() as cleanup:
+            lock = await connect(self.database_url, self.schema)
+            cleanup.push_async_callback(lock.close)
+            if not await hold_projector_lock(lock, self.schema, NAME, stop):
+                return self.progress
+            for attr in ("_conn", "_results"):
+                conn = await connect(self.database_url, self.schema)
+                await conn.set_autocommit(True)
+                cleanup.push_async_callback(conn.close)
+                setattr(self, attr, conn)
+            self.progress.position = await stored_position(self._conn, NAME)
+            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
+            cleanup.push_async_callback(feed.stop)
+            cleanup.push_async_callback(self._abandon)
+            await feed.start()
+            read = self.progress.position
+            while not stop.is_set() and (until is None or self.progress.position < until):
+                batch = await feed.next_batch(timeout=0.1) if until is None or read < until else []
+                if until is not None:
+                    batch = [m for m in batch if m.seq <= until]
+                if batch:
+                    read = batch[-1].seq
+                    await self._handle(batch, stop)
+                await self._settle(wait=not batch and bool(self._inflight))
+        return self.progress
+
+    # -- one batch ---------------------------------------------------------------------------
+    async def _handle(self, batch: list[LogMessage], stop: asyncio.Event) -> None:
+        effects = [e for e in map(effects_of, batch) if e is not None]
+        tasks: list[asyncio.Task[None]] = []
+        if effects:
+            await self._follow_read_model(batch[-1].seq, stop)
+            games = await self._games(effects)
+            for game_id, detail in games.items():
+                tasks += await self._announce(detail, [e for e in effects if e.game_id == game_id])
+            for effect in effects:
+                owed_by = games.get(effect.game_id or "")
+                if owed_by is not None:
+                    for dm in effect.dms:
+                        tasks += await self._owe(owed_by, dm)
+        self._inflight.append((batch[-1].seq, tasks))
+        while sum(len(t) for _, t in self._inflight) > MAX_PENDING:
+            await self._settle(wait=True)
+
+    async def _follow_read_model(self, position: int, stop: asyncio.Event) -> None:
+        """Wait until the read models have applied ``position`` (renders come from them)."""
+        while True:
+            try:
+                await wait_for_position(self._conn, position, timeout=self.read_model_wait)
+            except ProjectionBehind as behind:
+                if stop.is_set():
+                    raise
+                log.warning("Discord projection waits for the read models: %s", behind)
+            else:
+                return
+
+    async def _games(self, effects: list[Effects]) -> dict[str, GameDetail]:
+        """The read model of every game the batch concerns, settings changes included."""
+        ids = list(dict.fromkeys(e.game_id for e in effects if e.game_id))
+        now = self.clock()
+        for effect in effects:
+            if effect.channel_id:
+                ids += [g.game_id for g in await queries.games_in_channel(
+                    self._conn, effect.channel_id)]  # fmt: skip
+            if effect.guild_id:
+                found = await queries.games_in_guild(
+                    self._conn, effect.guild_id, now - timedelta(days=1), now + FAR
+                )
+                ids += [g.game_id for g in found if g.status in ("scheduled", "in_progress")]
+        games: dict[str, GameDetail] = {}
+        for game_id in dict.fromkeys(ids):
+            detail = await queries.game_detail(self._conn, game_id)
+            if detail is None:
+                log.warning("game %s is not in the read models (parked there?)", game_id)
+            else:
+                games[game_id] = detail
+        return games
+
+    # -- announcements -----------------------------------------------------------------------
+    async def _announce(
+        self, detail: GameDetail, effects: list[Effects]
+    ) -> list[asyncio.Task[None]]:
+        mine = await store.announcement(self._conn, detail.game_id)
+        if mine is not None and mine.message_id:
+            channel_id, message_id = mine.channel_id, mine.message_id
+        elif detail.announcement_message_id and detail.announcement_channel_id:
+            channel_id = detail.announcement_channel_id
+            message_id = detail.announcement_message_id
+        elif any(e.created for e in effects) or mine is not None:
+            await self._post(detail, mine, min(e.seq for e in effects))
+            return []
+        else:
+            return []
+        shown = mine.rendered_position if mine is not None and mine.message_id else 0
+        if shown >= detail.position:
+            return []
+        return [asyncio.create_task(self._edit(detail, channel_id, message_id))]
+
+    async def _post(self, detail: GameDetail, mine: store.Posted | None, seq: int) -> None:
+        op = store.nonce("announcement", self.layout.stream, detail.game_id)
+        now = self.clock()
+        message_id = None
+        if mine is not None and now - mine.attempted_at > NONCE_WINDOW:
+            message_id = await self._find_post(detail)  # posted before a long outage?
+        await store.intend_post(self._conn, detail.game_id, detail.channel_id, op, now)
+        if message_id is None:
+            try:
+                sent = await self.outbound.send_message(
+                    detail.channel_id, render.announcement(detail), op_id=op
+                )
+            except OutboundError as error:
+                if not permanent(error):
+                    raise
+                await store.forget_post(self._conn, detail.game_id)
+                await self._park(seq, f"game.{detail.game_id}", "announcement", error)
+                return
+            message_id = str(sent["id"]) if sent else None
+            if message_id is None:
+                raise RuntimeError(f"Discord returned no message for game {detail.game_id}")
+            self.progress.posted += 1
+        await store.posted(self._conn, detail.game_id, detail.channel_id, message_id,
+                           op=op, now=now, rendered=detail.position)  # fmt: skip
+        await self._record(RecordAnnouncement(
+            command_id=f"discord:announcement:{detail.game_id}", user_id=SYSTEM_USER_ID,
+            game_id=detail.game_id, channel_id=detail.channel_id, message_id=message_id,
+        ))  # fmt: skip
+
+    async def _find_post(self, detail: GameDetail) -> str | None:
+        """The game's announcement among the channel's latest messages (found by its button)."""
+        wanted = f"{render.JOIN}{detail.game_id}"
+        for message in await self.outbound.fetch_history(detail.channel_id, limit=100):
+            for row in message.get("components") or []:
+                if any(c.get("custom_id") == wanted for c in row.get("components") or []):
+                    return str(message["id"])
+        return None
+
+    async def _edit(self, detail: GameDetail, channel_id: str, message_id: str) -> None:
+        try:
+            await self.outbound.edit_message(channel_id, message_id, render.announcement(detail),
+                                             version=detail.position, wait=True)  # fmt: skip
+        except OutboundError as error:
+            if not permanent(error):
+                raise
+            log.error("announcement of game %s cannot be edited: %s", detail.game_id, error)  # noqa: TRY400 Discord's refusal, no traceback needed
+            self.progress.problems += 1
+            return
+        self.progress.edits += 1
+        await store.rendered(self._results, detail.game_id, detail.position)
+
+    # -- DMs ---------------------------------------------------------------------------------
+    async def _owe(self, detail: GameDetail, dm: DirectMessage) -> list[asyncio.Task[None]]:
+        recipients = [dm.user_id]
+        if dm.user_id == EVERYONE:
+            joined, waiting = await queries.players_at(self._conn, detail.game_id, dm.source)
+            recipients = [u for u in joined + waiting if u != dm.except_id]
+        tasks = []
+        for user in recipients:
+            op = store.nonce("dm", self.layout.stream, dm.source, user)
+            owed = await store.owe_dm(self._conn, dm.source, user, game_id=detail.game_id,
+                                      kind=dm.kind, op=op, now=self.clock())  # fmt: skip
+            if owed.status != "pending":
+                continue
+            known = await queries.recorded_direct_message(
+                self._conn, detail.game_id, dm.source, user
+            )
+            if known is not None:  # recorded in the log, not yet in the row
+                await store.dm_done(self._conn, dm.source, user, status=known, message_id=None,
+                                    detail="", now=self.clock())  # fmt: skip
+                continue
+            tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op)))
+        return tasks
+
+    async def _send_dm(self, detail: GameDetail, dm: DirectMessage, user: str, op: str) -> None:
+        message_id, why = None, ""
+        status: DirectMessageStatus
+        try:
+            sent = await self.outbound.send_dm(user, dm_body(detail, dm), op_id=op)
+        except OutboundError as error:
+            if not permanent(error):
+                raise
+            status = "refused" if error.code == BLOCKED_DMS else "failed"
+            why = ("the member does not accept direct messages from the bot"
+                   if status == "refused" else error.reason)[:500]  # fmt: skip
+        else:
+            status, message_id = "sent", (str(sent["id"]) if sent else None)
+        await self._record(RecordDirectMessage(
+            command_id=f"discord:dm:{self.layout.stream}:{dm.source}:{user}",
+            user_id=SYSTEM_USER_ID, game_id=detail.game_id, recipient_id=user, kind=dm.kind,
+            source_position=dm.source, status=status, detail=why, message_id=message_id,
+        ))  # fmt: skip
+        await store.dm_done(self._results, dm.source, user, status=status, message_id=message_id,
+                            detail=why, now=self.clock())  # fmt: skip
+        self.progress.dms[status] = self.progress.dms.get(status, 0) + 1
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    async def _record(self, command: RecordAnnouncement | RecordDirectMessage) -> None:
+        try:
+            await self.commands.send(command)
+        except DomainError as error:  # e.g. a game that ended meanwhile: say so, go on
+            log.error("could not record %s: %s", type(command).__name__, error)  # noqa: TRY400 a refusal, not a bug
+            self.progress.problems += 1
+
+    async def _park(self, seq: int, aggregate_id: str, what: str, error: Exception) -> None:
+        log.error("Discord refused the %s of %s: %s (parked)", what, aggregate_id, error)
+        self.progress.problems += 1
+        await self._conn.execute(
+            "INSERT INTO parked_events (projector, position, subject, type, error, attempts) "
+            "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT DO NOTHING",
+            (NAME, seq, self.layout.subject_for(aggregate_id), what, str(error)[:1000]),
+        )
+
+    async def _settle(self, *, wait: bool) -> None:
+        """Move the position past every batch whose effects are all done; raise the first
+        failure. With ``wait``, first wait for the oldest batch's effects."""
+        if wait and self._inflight:
+            pending = [t for t in self._inflight[0][1] if not t.done()]
+            if pending:
+                await asyncio.wait(pending, timeout=0.5, return_when=asyncio.FIRST_EXCEPTION)
+        for _, tasks in self._inflight:
+            for task in tasks:
+                if task.done() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        done = None
+        while self._inflight and all(t.done() for t in self._inflight[0][1]):
+            done = self._inflight.pop(0)[0]
+        if done is not None:
+            await self._conn.execute(UPSERT_POSITION, (NAME, done))
+            self.progress.position = done
+
+    async def _abandon(self) -> None:
+        """On the way out: effects in flight are cancelled (the position has not passed them,
+        so they are redone, idempotently, by the next run)."""
+        tasks = [t for _, ts in self._inflight for t in ts if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._inflight.clear()
+
+
+def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:
+    """The text of one DM."""
+    if dm.kind == "promoted":
+        return render.promoted_dm(detail)
+    if dm.kind == "cancelled":
+        return render.cancelled_dm(detail, dm.reason)
+    if dm.kind == "rescheduled":
+        return render.rescheduled_dm(
+            detail, dm.scheduled_at or detail.scheduled_at,
+            dm.previous_scheduled_at or detail.scheduled_at,
+        )  # fmt: skip
+    if dm.kind == "moved_to_waitlist":
+        return render.moved_to_waitlist_dm(detail, dm.waitlist_position or 0)
+    return render.removed_dm(detail)
