@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import msgspec
@@ -21,6 +22,8 @@ from projections.names import NameProjector
 from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
+log = logging.getLogger("muster.projector")
+
 
 def layout_of(settings: Settings) -> Layout:
     return bootstrap.layout_of(settings)
@@ -34,8 +37,9 @@ async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
 
 
 def projector_services(container: Container) -> list[Service]:
-    """The read models (PostgreSQL) and display names (Redis), as supervised services:
-    both resume from durable positions, so a failure restarts them with backoff."""
+    """The read models (PostgreSQL), display names (Redis) and, with a bot token, Discord's
+    announcements and DMs, as supervised services: each resumes from a durable position, so a
+    failure restarts it with backoff."""
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -53,7 +57,31 @@ def projector_services(container: Container) -> list[Service]:
         )
         await names.run(stop)
 
-    return [Service("read models", read_models), Service("display names", display_names)]
+    services = [Service("read models", read_models), Service("display names", display_names)]
+    if container.settings.discord_token:
+        services.append(Service("Discord announcements and DMs", discord_projection(container)))
+    else:
+        log.warning("no MUSTER_DISCORD_TOKEN: announcements and DMs are not projected")
+    return services
+
+
+def discord_projection(container: Container) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Announcements and DMs (``projections/discord``), after the read models they render."""
+
+    async def run(stop: asyncio.Event) -> None:
+        from projections.discord.projector import DiscordProjector
+        from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
+
+        schema = container.settings.database_schema
+        await migrate(container.database_url, schema, MIGRATIONS)
+        await migrate(container.database_url, schema, DISCORD_MIGRATIONS)
+        projector = DiscordProjector(
+            await container.nats(), container.layout, container.database_url, schema,
+            outbound=await container.outbound(), commands=container.commands,
+        )  # fmt: skip
+        await projector.run(stop)
+
+    return run
 
 
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
