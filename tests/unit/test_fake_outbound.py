@@ -127,4 +127,3 @@ async def test_a_blocked_dm_is_refused_with_50007(outbound: FakeOutbound) -> Non
     with pytest.raises(OutboundError) as caught:
         await outbound.send_dm("7", Body(content="hi"))
     assert caught.value.code == 50007
-
