@@ -22,8 +22,9 @@ Snowflake = Annotated[
 UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601, UTC")]
 Status = Literal["scheduled", "in_progress", "completed", "cancelled"]
 ReminderStatus = Literal["sent", "skipped", "failed"]
-DirectMessageStatus = Literal["sent", "refused", "failed"]
-"""``refused``: the member does not accept DMs from the bot (Discord error 50007)."""
+DirectMessageStatus = Literal["sent", "refused", "failed", "skipped"]
+"""``refused``: the member does not accept DMs from the bot (Discord error 50007);
+``skipped``: not sent because it was no longer news (its event was too old when first seen)."""
 WaitlistCap = int | Literal["unlimited"]
 """How many players may wait for a seat: a number (0 = no waitlist) or ``"unlimited"``."""
 

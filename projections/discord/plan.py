@@ -36,6 +36,7 @@ class _Fields(msgspec.Struct, kw_only=True):
     """The fields DMs need, whatever the event type (unknown fields are ignored)."""
 
     actor_id: str = ""
+    occurred_at: datetime | None = None
     user_id: str | None = None
     position: int | None = None
     reason: str = ""
@@ -55,6 +56,7 @@ class DirectMessage:
     kind: str  # promoted | cancelled | rescheduled | removed | moved_to_waitlist
     user_id: str  # EVERYONE: each player at ``source`` except ``except_id``
     source: int
+    occurred_at: datetime | None = None
     except_id: str = ""
     waitlist_position: int | None = None
     reason: str = ""
@@ -97,20 +99,20 @@ def effects_of(message: LogMessage) -> Effects | None:
 
 
 def _dms(topic: str, seq: int, f: _Fields) -> list[DirectMessage]:
-    user = f.user_id
+    user, when = f.user_id, f.occurred_at
     if topic == PROMOTED and user:
-        return [DirectMessage("promoted", user, seq)]
+        return [DirectMessage("promoted", user, seq, when)]
     if topic == LEFT and user and f.actor_id and f.actor_id != user:
-        return [DirectMessage("removed", user, seq)]
+        return [DirectMessage("removed", user, seq, when)]
     if topic == MOVED_TO_WAITLIST and user:
-        return [DirectMessage("moved_to_waitlist", user, seq, waitlist_position=f.position)]
+        return [DirectMessage("moved_to_waitlist", user, seq, when, waitlist_position=f.position)]
     if topic == CANCELLED:
-        return [DirectMessage("cancelled", EVERYONE, seq, except_id=f.actor_id, reason=f.reason)]
+        return [DirectMessage("cancelled", EVERYONE, seq, when, f.actor_id, reason=f.reason)]
     if topic == RESCHEDULED:
         return [
             DirectMessage(
-                "rescheduled", EVERYONE, seq, except_id=f.actor_id,
-                scheduled_at=f.scheduled_at, previous_scheduled_at=f.previous_scheduled_at,
+                "rescheduled", EVERYONE, seq, when, f.actor_id, scheduled_at=f.scheduled_at,
+                previous_scheduled_at=f.previous_scheduled_at,
             )
         ]  # fmt: skip
     return []

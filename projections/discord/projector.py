@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 NAME = "discord"
 BLOCKED_DMS = 50007  # Discord: "Cannot send messages to this user"
 NONCE_WINDOW = timedelta(minutes=2)  # Discord keeps nonces "a few minutes"; stay well inside
+DM_MAX_AGE = timedelta(days=1)  # an older event's DM is no longer news: recorded as skipped
 MAX_PENDING = 500  # effects in flight before the projector stops reading the log
 FAR = timedelta(days=3650)
 
@@ -99,10 +100,12 @@ class DiscordProjector:
         clock: Callable[[], datetime] = utc_now,
         max_batch: int = 500,
         read_model_wait: float = 5.0,
+        dm_max_age: timedelta = DM_MAX_AGE,
     ) -> None:
         self.nc, self.layout, self.outbound, self.commands = nc, layout, outbound, commands
         self.database_url, self.schema = database_url, schema
         self.clock, self.max_batch, self.read_model_wait = clock, max_batch, read_model_wait
+        self.dm_max_age = dm_max_age
         self.progress = DiscordProgress()
         self._inflight: list[tuple[int, list[asyncio.Task[None]]]] = []
         self._conn: Any = None  # the projector's own connection (autocommit)
@@ -198,6 +201,8 @@ class DiscordProjector:
         elif detail.announcement_message_id and detail.announcement_channel_id:
             channel_id = detail.announcement_channel_id
             message_id = detail.announcement_message_id
+        elif detail.status in ("completed", "cancelled"):
+            return []  # over before the projector first saw it: nothing to announce
         elif any(e.created for e in effects) or mine is not None:
             await self._post(detail, mine, min(e.seq for e in effects))
             return []
@@ -279,7 +284,13 @@ class DiscordProjector:
                 await store.dm_done(self._conn, dm.source, user, status=known, message_id=None,
                                     detail="", now=self.clock())  # fmt: skip
                 continue
-            tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op)))
+            if dm.occurred_at is not None and self.clock() - dm.occurred_at > self.dm_max_age:
+                why = f"not news any more: the event is older than {self.dm_max_age}"
+                tasks.append(
+                    asyncio.create_task(self._record_dm(detail, dm, user, "skipped", why=why))
+                )
+            else:
+                tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op)))
         return tasks
 
     async def _send_dm(self, detail: GameDetail, dm: DirectMessage, user: str, op: str) -> None:
@@ -295,6 +306,12 @@ class DiscordProjector:
                    if status == "refused" else error.reason)[:500]  # fmt: skip
         else:
             status, message_id = "sent", (str(sent["id"]) if sent else None)
+        await self._record_dm(detail, dm, user, status, why=why, message_id=message_id)
+
+    async def _record_dm(
+        self, detail: GameDetail, dm: DirectMessage, user: str, status: DirectMessageStatus, *,
+        why: str, message_id: str | None = None,
+    ) -> None:  # fmt: skip
         await self._record(RecordDirectMessage(
             command_id=f"discord:dm:{self.layout.stream}:{dm.source}:{user}",
             user_id=SYSTEM_USER_ID, game_id=detail.game_id, recipient_id=user, kind=dm.kind,

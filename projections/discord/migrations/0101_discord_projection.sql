@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS discord_dms (
     user_id         text NOT NULL,
     game_id         uuid NOT NULL,
     kind            text NOT NULL,
-    status          text NOT NULL CHECK (status IN ('pending', 'sent', 'refused', 'failed')),
+    status          text NOT NULL CHECK (status IN ('pending', 'sent', 'refused', 'failed', 'skipped')),
     nonce           text NOT NULL,
     message_id      text,
     detail          text NOT NULL DEFAULT '',
