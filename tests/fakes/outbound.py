@@ -163,7 +163,7 @@ class FakeOutbound:
                 try:
                     self._maybe_fail("edit")
                     self._apply(message_id, pending)
-                except OutboundError as error:
+                except Exception as error:  # handed to the waiters, as the real coalescer does
                     for waiter in pending.waiters:
                         waiter.set_exception(error)
                 else:

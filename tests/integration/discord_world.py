@@ -86,12 +86,21 @@ class World:
         self._tasks[name] = (stop, asyncio.create_task(run(stop)))
 
     async def stop(self, name: str = "discord", *, abruptly: bool = False) -> None:
+        """Stop a projector (cancel its task when ``abruptly``); its failure is not raised."""
         stop, task = self._tasks.pop(name)
         if abruptly:
             task.cancel()
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, 20)
+        await asyncio.wait({task}, timeout=20)
+        assert task.done(), f"{name} did not stop"
+
+    async def failed(self, name: str = "discord", within: float = 10) -> BaseException:
+        """Wait for a projector to fail; its error."""
+        _, task = self._tasks[name]
+        await asyncio.wait({task}, timeout=within)
+        error = task.exception() if task.done() else None
+        assert error is not None, f"{name} did not fail"
+        return error
 
     def failure(self, name: str = "discord") -> BaseException | None:
         _, task = self._tasks[name]
