@@ -28,6 +28,7 @@ from domain.events import (
     PlaceholderRemoved,
     PlayerJoined,
     PlayerLeft,
+    PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
     ReminderRecorded,
@@ -152,6 +153,9 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
         case PlayerPromoted(user_id=user):
             state.waitlist.remove(user)
             state.joined.append(user)
+        case PlayerMovedToWaitlist(user_id=user, position=position):
+            state.joined.remove(user)
+            state.waitlist.insert(position - 1, user)
         case PlaceholderAdded(placeholder_id=pid, label=label):
             state.placeholders[pid] = label
             state.next_placeholder_id = max(state.next_placeholder_id, pid + 1)
