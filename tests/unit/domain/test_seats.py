@@ -159,9 +159,7 @@ def test_raising_an_inherited_cap_promotes_waiting_players(scenario: Scenario) -
     )
     scenario.when(configure(scenario, "channel", max_players=None), CHANNEL_AGG)
     outcome = scenario.when(reconcile(scenario, channel_version=2))
-    assert scenario.then() == [
-        PlayerPromoted(**S, user_id="102", joined_count=2, max_players=10)
-    ]
+    assert scenario.then() == [PlayerPromoted(**S, user_id="102", joined_count=2, max_players=10)]
     assert (outcome.result, outcome.promoted) == ("seats_reconciled", ("102",))
     assert outcome.message == "Seats follow the cap in force. 1 player moved up from the waitlist."
 
@@ -186,7 +184,8 @@ def test_a_repeated_reconcile_returns_its_first_outcome(scenario: Scenario) -> N
     command = reconcile(scenario, channel_version=1)
     first = scenario.when(command)
     again = scenario.when(command)
-    assert again.replayed and again.moved_to_waitlist == first.moved_to_waitlist == ("8",)
+    assert again.replayed
+    assert again.moved_to_waitlist == first.moved_to_waitlist == ("8",)
     assert scenario.then() == []
 
 
