@@ -481,6 +481,7 @@ def test_found_a_lower_own_cap_moves_the_latest_seated() -> None:
 
 
 @pytest.mark.deep
+@pytest.mark.timeout(3600)  # minutes, not the suite's 300 s per test
 def test_game_machine_deep() -> None:
     """Many more (and longer) runs than the default: ``pytest -m deep``."""
     run_state_machine_as_test(
