@@ -55,7 +55,8 @@ class Announcement(msgspec.Struct, frozen=True, kw_only=True):
 class GameState(msgspec.Struct, kw_only=True):
     """Everything the rules need to know about one game.
 
-    ``joined`` and ``waitlist`` keep arrival order (``players`` holds both, for quick
+    ``joined`` keeps seat order and ``waitlist`` queue order: arrival order, except that
+    players a lower cap moved back wait at its head (``players`` holds both, for quick
     lookups); ``placeholders`` maps id → label in the order they were added;
     ``reminders`` maps (offset, user) → status for the current start time.
     """
