@@ -13,6 +13,7 @@ from types import FrameType
 from deploy.endpoints import write_endpoints
 from deploy.settings import Settings, log_env
 from deploy.stack import LocalStack
+from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
 
@@ -112,6 +113,7 @@ class BackgroundServices:
 
 def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -133,8 +135,11 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
         services = BackgroundServices(settings, urls)
         services.start()
+        watchdog = Watchdog(stack.processes)
         try:
             while not stopping.wait(0.5):
+                for line in watchdog.check():
+                    print(f"muster up: {line}", flush=True)
                 if services.failed:
                     print(f"muster up: {services.failed}; stopping everything", flush=True)
                     break
