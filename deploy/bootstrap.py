@@ -62,6 +62,19 @@ def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
     return dataclasses.replace(config, **changes)
 
 
+def ensure_event_log(settings: Settings, nats_url: str) -> str:
+    """Create (or validate) the EVENTS stream; returns a one-line description."""
+    from gateways.jetstream import Factory
+
+    factory = Factory(log_env(settings, nats_url))
+    try:
+        recorder = factory.application_recorder()
+        last = recorder.max_notification_id()
+    finally:
+        factory.close()
+    return f"stream {factory.layout.stream}: {last or 0} events"
+
+
 class NatsEvents:
     """One log line per connection event (nats-py's default logs a traceback per retry)."""
 

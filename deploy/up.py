@@ -10,25 +10,13 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
-from deploy.settings import Settings, log_env
+from deploy.settings import Settings
 from deploy.stack import LocalStack
 from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
-
-
-def ensure_event_log(settings: Settings, nats_url: str) -> str:
-    """Create (or validate) the EVENTS stream; returns a one-line description."""
-    from gateways.jetstream import Factory
-
-    factory = Factory(log_env(settings, nats_url))
-    try:
-        recorder = factory.application_recorder()
-        last = recorder.max_notification_id()
-    finally:
-        factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
 
 
 def masked(url: str) -> str:
