@@ -213,3 +213,52 @@ async def test_the_reaction_waits_for_a_read_model_that_is_behind(log: Log) -> N
         logger.removeHandler(seen)
     assert (progress.commands, progress.changed, progress.position) == (1, 1, last)
     assert log.app.game(game).waitlist == ["102"]
+
+
+async def test_muster_projector_runs_the_reaction(
+    event_log_env: dict[str, str], database_url: str, redis_url: str, read_schema: str
+) -> None:
+    """`muster projector` (and `muster up`) supervise the reaction beside the read models."""
+    from deploy.bootstrap import Container
+    from deploy.projector_cmd import projector_services
+    from deploy.settings import Settings
+    from deploy.supervise import supervise
+    from projections.freshness import wait_for_position
+
+    settings = Settings(
+        events_stream=event_log_env["MUSTER_EVENTS_STREAM"],
+        events_subject_prefix=event_log_env["MUSTER_EVENTS_SUBJECT_PREFIX"],
+        database_schema=read_schema,
+    )
+    urls = {"nats": event_log_env["MUSTER_NATS_URL"], "postgres": database_url, "redis": redis_url}
+    stop = asyncio.Event()
+    async with Container.open(settings, urls) as container:
+        services = projector_services(container)
+        assert "settings reactions" in [s.name for s in services]
+        running = asyncio.create_task(supervise(services, stop))
+        try:
+            send = container.commands.send
+            created = await send(CreateGame(
+                command_id="c", user_id=HOST, permissions=MANAGE_GUILD, guild_id=GUILD,
+                channel_id=CHANNEL, title="Catan", scheduled_at=SOON,
+            ))  # fmt: skip
+            game = created.game_id
+            assert game is not None
+            for user in ("101", "102"):
+                await send(JoinGame(command_id=f"j{user}", user_id=user, game_id=game))
+            lowered = await send(ConfigureChannel(
+                command_id="cfg", user_id=HOST, permissions=MANAGE_CHANNELS, guild_id=GUILD,
+                channel_id=CHANNEL, max_players=1,
+            ))  # fmt: skip
+            conn = await connect(database_url, read_schema)
+            try:
+                await wait_for_position(
+                    conn, lowered.notification_ids[-1], 30, projector="settings_reactions"
+                )
+            finally:
+                await conn.close()
+            state = container.app.game(game)
+            assert (state.joined, state.waitlist) == (["101"], ["102"])
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 30)
