@@ -19,6 +19,7 @@ from deploy.supervise import Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
+from projections.reactions import SettingsReactions
 from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
@@ -37,9 +38,10 @@ async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
 
 
 def projector_services(container: Container) -> list[Service]:
-    """The read models (PostgreSQL), display names (Redis) and, with a bot token, Discord's
-    announcements and DMs, as supervised services: each resumes from a durable position, so a
-    failure restarts it with backoff."""
+    """The read models (PostgreSQL), display names (Redis), the reactions to settings changes
+    (commands to the games a cap change reaches) and, with a bot token, Discord's announcements
+    and DMs, as supervised services: each resumes from a durable position, so a failure restarts
+    it with backoff."""
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -57,7 +59,22 @@ def projector_services(container: Container) -> list[Service]:
         )
         await names.run(stop)
 
-    services = [Service("read models", read_models), Service("display names", display_names)]
+    async def settings_reactions(stop: asyncio.Event) -> None:
+        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        reactions = SettingsReactions(
+            await container.nats(),
+            container.layout,
+            container.database_url,
+            container.settings.database_schema,
+            container.commands,
+        )
+        await reactions.run(stop)
+
+    services = [
+        Service("read models", read_models),
+        Service("display names", display_names),
+        Service("settings reactions", settings_reactions),
+    ]
     if container.settings.discord_token:
         services.append(Service("Discord announcements and DMs", discord_projection(container)))
     else:

@@ -12,24 +12,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
+from pydantic import SecretStr
+
+from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
-from deploy.settings import Settings, log_env
+from deploy.settings import Settings
 from deploy.stack import LocalStack
+from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
-
-
-def ensure_event_log(settings: Settings, nats_url: str) -> str:
-    """Create (or validate) the EVENTS stream; returns a one-line description."""
-    from gateways.jetstream import Factory
-
-    factory = Factory(log_env(settings, nats_url))
-    try:
-        recorder = factory.application_recorder()
-        last = recorder.max_notification_id()
-    finally:
-        factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
 
 
 def masked(url: str) -> str:
@@ -49,11 +40,9 @@ def print_table(stack: LocalStack, log_line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
-    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields the
-    settings that point Muster's Discord clients at it (its API base and bot token)."""
-    from pydantic import SecretStr
-
+async def demo_discord(settings: Settings) -> AsyncIterator[Settings]:
+    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields
+    the settings that point the bot and the REST client at it."""
     from deploy.emulator.sandbox import populate_demo
     from deploy.emulator.server import DiscordEmulator
     from deploy.processes import port_open
@@ -81,9 +70,10 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
 
     async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
-            settings = await stack.enter_async_context(running_emulator(settings))
+            settings = await stack.enter_async_context(demo_discord(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
-        await supervise(projector_services(container), stop)
+        services = projector_services(container)
+        await supervise(services, stop)
 
 
 class BackgroundServices:
@@ -121,6 +111,7 @@ class BackgroundServices:
 
 def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -142,8 +133,11 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
         services = BackgroundServices(settings, urls)
         services.start()
+        watchdog = Watchdog(stack.processes)
         try:
             while not stopping.wait(0.5):
+                for line in watchdog.check():
+                    print(f"muster up: {line}", flush=True)
                 if services.failed:
                     print(f"muster up: {services.failed}; stopping everything", flush=True)
                     break

@@ -160,6 +160,21 @@ class RecordReminder(Command, frozen=True, kw_only=True):
     detail: str = ""
 
 
+class ReconcileSeats(Command, frozen=True, kw_only=True):
+    """Bring a scheduled game's seats in line with its cap in force (Muster only).
+
+    Sent by the reaction to ``channel.configured`` / ``guild.configured`` events to each game
+    that inherits the changed cap: waiting players are promoted into free seats, or the latest
+    seated players over the cap move to the head of the waitlist. The decision reads the
+    channel's and guild's settings at least at ``channel_version`` / ``guild_version`` (the
+    configuration that caused it), never an older cached copy.
+    """
+
+    game_id: str
+    channel_version: int = 0
+    guild_version: int = 0
+
+
 class RecordDirectMessage(Command, frozen=True, kw_only=True):
     """Record what became of a DM Muster owed a member because of the event at
     ``source_position`` (Muster's Discord projection only); recorded once per event and
@@ -190,6 +205,7 @@ GameCommand = (
     | ClaimPlaceholder
     | RecordAnnouncement
     | RecordReminder
+    | ReconcileSeats
     | RecordDirectMessage
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

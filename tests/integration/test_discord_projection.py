@@ -11,7 +11,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
-from domain.commands import CancelGame, JoinGame, LeaveGame, RescheduleGame
+from domain.commands import CancelGame, JoinGame, LeaveGame, RescheduleGame, UpdateGame
 from gateways.discord import Body
 from gateways.postgres import connect
 from projections.discord import store
@@ -219,3 +219,26 @@ async def test_an_older_render_never_overwrites_a_newer_one(w: World) -> None:
                                   Body(embeds=stale["embeds"], components=stale["components"]),
                                   version=old_position, wait=True)  # fmt: skip
     assert w.announcement(game_id)["embeds"] == newer["embeds"]
+
+
+async def test_a_lowered_cap_tells_the_players_moved_to_the_waitlist(w: World) -> None:
+    alice, bob, chen, dana = w.members[:4]
+    players = tuple(str(p.id) for p in (alice, bob, chen, dana))
+    game_id = await w.create("Twilight Imperium", max_players=3, players=players)
+    await w.settled()
+    await w.send(UpdateGame(command_id="cap", user_id=str(w.host.id), permissions=MANAGE_GUILD,
+                            game_id=game_id, max_players=1))  # fmt: skip
+    await w.settled()
+    await w.outbound.flush()
+    assert w.dms(alice) == []
+    for person, position in ((bob, 1), (chen, 2)):
+        [text] = w.dms(person)
+        assert text.startswith(
+            "A change by the host moved you to the waitlist of **Twilight Imperium**, "
+            f"position {position}."
+        )
+    assert w.dms(dana) == []  # already waiting: still waiting, now third
+    message = w.announcement(game_id)
+    assert field_named(message, "Players (1/1)")["value"] == f"<@{alice.id}>"  # type: ignore[index]
+    waitlist = field_named(message, "Waitlist")["value"]  # type: ignore[index]
+    assert waitlist == f"1. <@{bob.id}>\n2. <@{chen.id}>\n3. <@{dana.id}>"

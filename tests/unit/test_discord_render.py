@@ -162,8 +162,7 @@ def test_what_events_ask_of_discord() -> None:
 
 
 def test_moved_to_the_waitlist_by_a_hand_built_event() -> None:
-    """``game.player_moved_to_waitlist.v1`` (a lowered cap) is read by its type name, whether
-    or not this version of Muster defines the event class."""
+    """``game.player_moved_to_waitlist.v1`` (a lowered cap) is read by its type name."""
     effects = effects_of(message("game.player_moved_to_waitlist.v1", user_id="7", position=2,
                                  reason="max_players lowered"))  # fmt: skip
     assert effects is not None
