@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -60,16 +61,19 @@ def assert_each_game_announced_once(w: World, games: dict[str, object]) -> None:
     assert len(everything) == len(games)
 
 
-def start_projector(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "projector"],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
+def start_projector(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``muster projector`` in its own process, its output in ``log`` (a pipe nobody reads
+    could fill up and stop it)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "deploy.cli", "projector"],
+            env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 async def test_sigkill_of_muster_projector_mid_way_posts_no_duplicate(
     nc: NATS, redis: Redis, redis_url: str, event_log_env: dict[str, str], database_url: str,
-    read_schema: str,
+    read_schema: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     async with world(nc, redis, event_log_env, database_url, read_schema) as w:
         games = await many_games(w)
@@ -79,23 +83,28 @@ async def test_sigkill_of_muster_projector_mid_way_posts_no_duplicate(
             "MUSTER_DATABASE_SCHEMA": read_schema, "MUSTER_DISCORD_TOKEN": w.emu.bot_token,
             "MUSTER_DISCORD_API_BASE": w.emu.api_base,
         }  # fmt: skip
-        projector = start_projector(env)
+        log = tmp_path / "projector.log"
+        projector = start_projector(env, log)
         try:
             await w.emu.until(lambda: posted(w, games) >= 4, within=30)
         finally:
             projector.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(projector.communicate, timeout=10)
+            await asyncio.to_thread(projector.wait, 10)
         assert posted(w, games) < len(games), "the kill should land before the last post"
-        projector = start_projector(env)
+        projector = start_projector(env, log)
         try:
             async with asyncio.timeout(60):
                 while await recorded(w, games) < len(games):
-                    assert projector.poll() is None, projector.stderr.read()  # type: ignore[union-attr]
+                    assert projector.poll() is None, log.read_text()
                     await asyncio.sleep(0.1)
+        except TimeoutError:
+            raise AssertionError(
+                f"not all recorded in time; the projector said:\n{log.read_text()}"
+            ) from None
         finally:
             projector.send_signal(signal.SIGTERM)
-            _, errors = await asyncio.to_thread(projector.communicate, timeout=20)
-        assert projector.returncode == 0, errors.decode()
+            await asyncio.to_thread(projector.wait, 20)
+        assert projector.returncode == 0, log.read_text()
         assert_each_game_announced_once(w, games)
 
 
