@@ -60,6 +60,7 @@ BLOCKED_DMS = 50007  # Discord: "Cannot send messages to this user"
 NONCE_WINDOW = timedelta(minutes=2)  # Discord keeps nonces "a few minutes"; stay well inside
 DM_MAX_AGE = timedelta(days=1)  # an older event's DM is no longer news: recorded as skipped
 MAX_PENDING = 500  # effects in flight before the projector stops reading the log
+GRACE = 5.0  # seconds effects in flight may take to finish when the projector is stopped
 FAR = timedelta(days=3650)
 
 
@@ -137,6 +138,7 @@ class DiscordProjector:
                     read = batch[-1].seq
                     await self._handle(batch, stop)
                 await self._settle(wait=not batch and bool(self._inflight))
+            await self._finish(GRACE)
         return self.progress
 
     # -- one batch ---------------------------------------------------------------------------
@@ -144,10 +146,13 @@ class DiscordProjector:
         effects = [e for e in map(effects_of, batch) if e is not None]
         tasks: list[asyncio.Task[None]] = []
         if effects:
-            await self._follow_read_model(batch[-1].seq, stop)
-            games = await self._games(effects)
+            if not await self._follow_read_model(batch[-1].seq, stop):
+                return  # stopped while waiting: nothing of this batch was done
+            games, floors = await self._games(effects)
             for game_id, detail in games.items():
-                tasks += await self._announce(detail, [e for e in effects if e.game_id == game_id])
+                mine = [e for e in effects if e.game_id == game_id]
+                version = max(detail.position, floors.get(game_id, 0))
+                tasks += await self._announce(detail, mine, version, batch[-1].seq)
             for effect in effects:
                 owed_by = games.get(effect.game_id or "")
                 if owed_by is not None:
@@ -157,31 +162,38 @@ class DiscordProjector:
         while sum(len(t) for _, t in self._inflight) > MAX_PENDING:
             await self._settle(wait=True)
 
-    async def _follow_read_model(self, position: int, stop: asyncio.Event) -> None:
-        """Wait until the read models have applied ``position`` (renders come from them)."""
-        while True:
+    async def _follow_read_model(self, position: int, stop: asyncio.Event) -> bool:
+        """Wait until the read models have applied ``position`` (renders come from them);
+        False if ``stop`` was set meanwhile."""
+        while not stop.is_set():
             try:
                 await wait_for_position(self._conn, position, timeout=self.read_model_wait)
             except ProjectionBehind as behind:
-                if stop.is_set():
-                    raise
                 log.warning("Discord projection waits for the read models: %s", behind)
             else:
-                return
+                return True
+        return False
 
-    async def _games(self, effects: list[Effects]) -> dict[str, GameDetail]:
-        """The read model of every game the batch concerns, settings changes included."""
+    async def _games(self, effects: list[Effects]) -> tuple[dict[str, GameDetail], dict[str, int]]:
+        """The read model of every game the batch concerns, and for games whose channel's or
+        guild's settings changed, that change's position (their render reflects it, though the
+        game's own position did not move)."""
         ids = list(dict.fromkeys(e.game_id for e in effects if e.game_id))
+        floors: dict[str, int] = {}
         now = self.clock()
         for effect in effects:
+            reached: list[str] = []
             if effect.channel_id:
-                ids += [g.game_id for g in await queries.games_in_channel(
+                reached = [g.game_id for g in await queries.games_in_channel(
                     self._conn, effect.channel_id)]  # fmt: skip
             if effect.guild_id:
                 found = await queries.games_in_guild(
                     self._conn, effect.guild_id, now - timedelta(days=1), now + FAR
                 )
-                ids += [g.game_id for g in found if g.status in ("scheduled", "in_progress")]
+                reached = [g.game_id for g in found if g.status in ("scheduled", "in_progress")]
+            for game_id in reached:
+                floors[game_id] = effect.seq
+            ids += reached
         games: dict[str, GameDetail] = {}
         for game_id in dict.fromkeys(ids):
             detail = await queries.game_detail(self._conn, game_id)
@@ -189,12 +201,14 @@ class DiscordProjector:
                 log.warning("game %s is not in the read models (parked there?)", game_id)
             else:
                 games[game_id] = detail
-        return games
+        return games, floors
 
     # -- announcements -----------------------------------------------------------------------
     async def _announce(
-        self, detail: GameDetail, effects: list[Effects]
+        self, detail: GameDetail, effects: list[Effects], version: int, seq: int
     ) -> list[asyncio.Task[None]]:
+        """Post the game's announcement, or edit it to show ``detail`` (rendered as of log
+        position ``version``); ``seq`` is where the batch ends."""
         mine = await store.announcement(self._conn, detail.game_id)
         if mine is not None and mine.message_id:
             channel_id, message_id = mine.channel_id, mine.message_id
@@ -204,16 +218,18 @@ class DiscordProjector:
         elif detail.status in ("completed", "cancelled"):
             return []  # over before the projector first saw it: nothing to announce
         elif any(e.created for e in effects) or mine is not None:
-            await self._post(detail, mine, min(e.seq for e in effects))
+            await self._post(detail, mine, min((e.seq for e in effects), default=seq), version)
             return []
         else:
             return []
         shown = mine.rendered_position if mine is not None and mine.message_id else 0
-        if shown >= detail.position:
+        if shown >= version:
             return []
-        return [asyncio.create_task(self._edit(detail, channel_id, message_id))]
+        return [asyncio.create_task(self._edit(detail, channel_id, message_id, version))]
 
-    async def _post(self, detail: GameDetail, mine: store.Posted | None, seq: int) -> None:
+    async def _post(
+        self, detail: GameDetail, mine: store.Posted | None, seq: int, version: int
+    ) -> None:
         op = store.nonce("announcement", self.layout.stream, detail.game_id)
         now = self.clock()
         message_id = None
@@ -236,7 +252,7 @@ class DiscordProjector:
                 raise RuntimeError(f"Discord returned no message for game {detail.game_id}")
             self.progress.posted += 1
         await store.posted(self._conn, detail.game_id, detail.channel_id, message_id,
-                           op=op, now=now, rendered=detail.position)  # fmt: skip
+                           op=op, now=now, rendered=version)  # fmt: skip
         await self._record(RecordAnnouncement(
             command_id=f"discord:announcement:{detail.game_id}", user_id=SYSTEM_USER_ID,
             game_id=detail.game_id, channel_id=detail.channel_id, message_id=message_id,
@@ -251,10 +267,12 @@ class DiscordProjector:
                     return str(message["id"])
         return None
 
-    async def _edit(self, detail: GameDetail, channel_id: str, message_id: str) -> None:
+    async def _edit(
+        self, detail: GameDetail, channel_id: str, message_id: str, version: int
+    ) -> None:
         try:
             await self.outbound.edit_message(channel_id, message_id, render.announcement(detail),
-                                             version=detail.position, wait=True)  # fmt: skip
+                                             version=version, wait=True)  # fmt: skip
         except OutboundError as error:
             if not permanent(error):
                 raise
@@ -262,7 +280,7 @@ class DiscordProjector:
             self.progress.problems += 1
             return
         self.progress.edits += 1
-        await store.rendered(self._results, detail.game_id, detail.position)
+        await store.rendered(self._results, detail.game_id, version)
 
     # -- DMs ---------------------------------------------------------------------------------
     async def _owe(self, detail: GameDetail, dm: DirectMessage) -> list[asyncio.Task[None]]:
@@ -355,6 +373,15 @@ class DiscordProjector:
         if done is not None:
             await self._conn.execute(UPSERT_POSITION, (NAME, done))
             self.progress.position = done
+
+    async def _finish(self, grace: float) -> None:
+        """On a requested stop: give what is in flight ``grace`` seconds to finish and record
+        the position it reaches (the rest is redone by the next run)."""
+        tasks = [t for _, ts in self._inflight for t in ts]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        with contextlib.suppress(Exception):  # a failure here is redone by the next run
+            await self._settle(wait=False)
 
     async def _abandon(self) -> None:
         """On the way out: effects in flight are cancelled (the position has not passed them,

@@ -11,7 +11,14 @@ import pytest
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
-from domain.commands import CancelGame, JoinGame, LeaveGame, RescheduleGame, UpdateGame
+from domain.commands import (
+    CancelGame,
+    ConfigureChannel,
+    JoinGame,
+    LeaveGame,
+    RescheduleGame,
+    UpdateGame,
+)
 from gateways.discord import Body
 from gateways.postgres import connect
 from projections.discord import store
@@ -242,3 +249,18 @@ async def test_a_lowered_cap_tells_the_players_moved_to_the_waitlist(w: World) -
     assert field_named(message, "Players (1/1)")["value"] == f"<@{alice.id}>"  # type: ignore[index]
     waitlist = field_named(message, "Waitlist")["value"]  # type: ignore[index]
     assert waitlist == f"1. <@{bob.id}>\n2. <@{chen.id}>\n3. <@{dana.id}>"
+
+
+async def test_a_channel_settings_change_re_renders_its_games(w: World) -> None:
+    game_id = await w.create("Dominion")
+    await w.settled()
+    assert field_named(w.announcement(game_id), "Rules") is None
+    await w.send(ConfigureChannel(
+        command_id="rules", user_id=str(w.host.id), permissions=MANAGE_GUILD | 0x10,
+        guild_id=str(w.guild.id), channel_id=str(w.games.id), rules="Phones away",
+    ))  # fmt: skip
+    await w.settled()
+    await w.outbound.flush()
+    rules = field_named(w.announcement(game_id), "Rules")
+    assert rules is not None
+    assert rules["value"] == "Phones away"
