@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 from nats.aio.client import Client as NATS
 
 from domain.commands import SYSTEM_USER_ID, RecordAnnouncement, RecordDirectMessage
@@ -73,6 +74,15 @@ def permanent(error: OutboundError) -> bool:
     return error.status is not None and 400 <= error.status < 500 and error.status != 429
 
 
+@dataclass(frozen=True)
+class Posted:
+    """Where a game's announcement is, and the log position its content shows."""
+
+    channel_id: str
+    message_id: str
+    version: int
+
+
 @dataclass
 class DiscordProgress:
     """What the projector has done so far (for tests, health and benchmarks)."""
@@ -108,7 +118,8 @@ class DiscordProjector:
         self.clock, self.max_batch, self.read_model_wait = clock, max_batch, read_model_wait
         self.dm_max_age = dm_max_age
         self.progress = DiscordProgress()
-        self._inflight: list[tuple[int, list[asyncio.Task[None]]]] = []
+        self._inflight: list[tuple[int, list[asyncio.Task[Any]]]] = []
+        self._posts: dict[str, asyncio.Task[Posted | None]] = {}  # posts in flight, by game
         self._conn: Any = None  # the projector's own connection (autocommit)
         self._results: Any = None  # effects record their outcome on this one
 
@@ -144,7 +155,7 @@ class DiscordProjector:
     # -- one batch ---------------------------------------------------------------------------
     async def _handle(self, batch: list[LogMessage], stop: asyncio.Event) -> None:
         effects = [e for e in map(effects_of, batch) if e is not None]
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[Any]] = []
         if effects:
             if not await self._follow_read_model(batch[-1].seq, stop):
                 return  # stopped while waiting: nothing of this batch was done
@@ -206,36 +217,45 @@ class DiscordProjector:
     # -- announcements -----------------------------------------------------------------------
     async def _announce(
         self, detail: GameDetail, effects: list[Effects], version: int, seq: int
-    ) -> list[asyncio.Task[None]]:
+    ) -> list[asyncio.Task[Any]]:
         """Post the game's announcement, or edit it to show ``detail`` (rendered as of log
         position ``version``); ``seq`` is where the batch ends."""
+        post = self._posts.get(detail.game_id)
+        if post is not None:
+            return [asyncio.create_task(self._edit_after(post, detail, version))]
         mine = await store.announcement(self._conn, detail.game_id)
+        tasks: list[asyncio.Task[Any]] = []
         if mine is not None and mine.message_id:
             channel_id, message_id = mine.channel_id, mine.message_id
+            if not mine.recorded:  # posted, but the run ended before the log was told
+                record = self._record_post(detail.game_id, channel_id, message_id)
+                tasks.append(asyncio.create_task(record))
         elif detail.announcement_message_id and detail.announcement_channel_id:
             channel_id = detail.announcement_channel_id
             message_id = detail.announcement_message_id
         elif detail.status in ("completed", "cancelled"):
             return []  # over before the projector first saw it: nothing to announce
         elif any(e.created for e in effects) or mine is not None:
-            await self._post(detail, mine, min((e.seq for e in effects), default=seq), version)
-            return []
+            return [
+                self._posting(detail, mine, min((e.seq for e in effects), default=seq), version)
+            ]
         else:
             return []
         shown = mine.rendered_position if mine is not None and mine.message_id else 0
-        if shown >= version:
-            return []
-        return [asyncio.create_task(self._edit(detail, channel_id, message_id, version))]
+        if shown < version:
+            tasks.append(asyncio.create_task(self._edit(detail, channel_id, message_id, version)))
+        return tasks
 
     async def _post(
         self, detail: GameDetail, mine: store.Posted | None, seq: int, version: int
-    ) -> None:
+    ) -> Posted | None:
+        """Post the announcement once; where it is and the version it shows (None: refused)."""
         op = store.nonce("announcement", self.layout.stream, detail.game_id)
         now = self.clock()
         message_id = None
         if mine is not None and now - mine.attempted_at > NONCE_WINDOW:
             message_id = await self._find_post(detail)  # posted before a long outage?
-        await store.intend_post(self._conn, detail.game_id, detail.channel_id, op, now)
+        await store.intend_post(self._results, detail.game_id, detail.channel_id, op, now)
         if message_id is None:
             try:
                 sent = await self.outbound.send_message(
@@ -244,19 +264,47 @@ class DiscordProjector:
             except OutboundError as error:
                 if not permanent(error):
                     raise
-                await store.forget_post(self._conn, detail.game_id)
+                await store.forget_post(self._results, detail.game_id)
                 await self._park(seq, f"game.{detail.game_id}", "announcement", error)
-                return
+                return None
             message_id = str(sent["id"]) if sent else None
             if message_id is None:
                 raise RuntimeError(f"Discord returned no message for game {detail.game_id}")
             self.progress.posted += 1
-        await store.posted(self._conn, detail.game_id, detail.channel_id, message_id,
+        await store.posted(self._results, detail.game_id, detail.channel_id, message_id,
                            op=op, now=now, rendered=version)  # fmt: skip
+        await self._record_post(detail.game_id, detail.channel_id, message_id)
+        return Posted(detail.channel_id, message_id, version)
+
+    async def _record_post(self, game_id: str, channel_id: str, message_id: str) -> None:
+        """Tell the log where the announcement is (idempotent), then remember it was told."""
         await self._record(RecordAnnouncement(
-            command_id=f"discord:announcement:{detail.game_id}", user_id=SYSTEM_USER_ID,
-            game_id=detail.game_id, channel_id=detail.channel_id, message_id=message_id,
+            command_id=f"discord:announcement:{game_id}", user_id=SYSTEM_USER_ID,
+            game_id=game_id, channel_id=channel_id, message_id=message_id,
         ))  # fmt: skip
+        await store.recorded(self._results, game_id)
+
+    def _posting(
+        self, detail: GameDetail, mine: store.Posted | None, seq: int, version: int
+    ) -> asyncio.Task[Posted | None]:
+        """The post as a task of its own (a channel out of budget holds up nothing else);
+        later renders and DMs of the game wait for it."""
+        task = asyncio.create_task(self._post(detail, mine, seq, version))
+        self._posts[detail.game_id] = task
+        task.add_done_callback(lambda done: self._forget_post(detail.game_id, done))
+        return task
+
+    def _forget_post(self, game_id: str, done: asyncio.Task[Posted | None]) -> None:
+        if self._posts.get(game_id) is done:
+            del self._posts[game_id]
+
+    async def _edit_after(
+        self, post: asyncio.Task[Posted | None], detail: GameDetail, version: int
+    ) -> None:
+        """Edit once the post still in flight is made (unless it already shows ``version``)."""
+        posted = await post
+        if posted is not None and posted.version < version:
+            await self._edit(detail, posted.channel_id, posted.message_id, version)
 
     async def _find_post(self, detail: GameDetail) -> str | None:
         """The game's announcement among the channel's latest messages (found by its button)."""
@@ -283,12 +331,17 @@ class DiscordProjector:
         await store.rendered(self._results, detail.game_id, version)
 
     # -- DMs ---------------------------------------------------------------------------------
-    async def _owe(self, detail: GameDetail, dm: DirectMessage) -> list[asyncio.Task[None]]:
+    async def _owe(self, detail: GameDetail, dm: DirectMessage) -> list[asyncio.Task[Any]]:
         recipients = [dm.user_id]
         if dm.user_id == EVERYONE:
             joined, waiting = await queries.players_at(self._conn, detail.game_id, dm.source)
             recipients = [u for u in joined + waiting if u != dm.except_id]
-        tasks = []
+        post = self._posts.get(detail.game_id)
+        if post is None and detail.announcement_message_id is None:
+            mine = await store.announcement(self._conn, detail.game_id)
+            if mine is not None and mine.message_id:  # posted, not yet in the read model
+                detail = located(detail, mine.channel_id, mine.message_id)
+        tasks: list[asyncio.Task[Any]] = []
         for user in recipients:
             op = store.nonce("dm", self.layout.stream, dm.source, user)
             owed = await store.owe_dm(self._conn, dm.source, user, game_id=detail.game_id,
@@ -308,10 +361,16 @@ class DiscordProjector:
                     asyncio.create_task(self._record_dm(detail, dm, user, "skipped", why=why))
                 )
             else:
-                tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op)))
+                tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op, post)))
         return tasks
 
-    async def _send_dm(self, detail: GameDetail, dm: DirectMessage, user: str, op: str) -> None:
+    async def _send_dm(
+        self, detail: GameDetail, dm: DirectMessage, user: str, op: str,
+        post: asyncio.Task[Posted | None] | None,
+    ) -> None:  # fmt: skip
+        posted = await post if post is not None else None
+        if posted is not None:  # just posted: the read model does not know it yet
+            detail = located(detail, posted.channel_id, posted.message_id)
         message_id, why = None, ""
         status: DirectMessageStatus
         try:
@@ -350,7 +409,7 @@ class DiscordProjector:
     async def _park(self, seq: int, aggregate_id: str, what: str, error: Exception) -> None:
         log.error("Discord refused the %s of %s: %s (parked)", what, aggregate_id, error)
         self.progress.problems += 1
-        await self._conn.execute(
+        await self._results.execute(
             "INSERT INTO parked_events (projector, position, subject, type, error, attempts) "
             "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT DO NOTHING",
             (NAME, seq, self.layout.subject_for(aggregate_id), what, str(error)[:1000]),
@@ -391,6 +450,13 @@ class DiscordProjector:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._inflight.clear()
+
+
+def located(detail: GameDetail, channel_id: str, message_id: str) -> GameDetail:
+    """``detail`` with its announcement's place (for the jump link)."""
+    return msgspec.structs.replace(
+        detail, announcement_channel_id=channel_id, announcement_message_id=message_id
+    )
 
 
 def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:

@@ -28,12 +28,13 @@ class Posted:
     nonce: str
     attempted_at: datetime
     rendered_position: int
+    recorded: bool
 
 
 async def announcement(conn: Conn, game_id: str) -> Posted | None:
     cur = await conn.execute(
-        "SELECT game_id::text, channel_id, message_id, nonce, attempted_at, rendered_position "
-        "FROM discord_announcements WHERE game_id = %s",
+        "SELECT game_id::text, channel_id, message_id, nonce, attempted_at, rendered_position, "
+        "recorded FROM discord_announcements WHERE game_id = %s",
         (game_id,),
     )
     row = await cur.fetchone()
@@ -61,6 +62,12 @@ async def posted(
         "rendered_position = GREATEST(discord_announcements.rendered_position, "
         "EXCLUDED.rendered_position)",
         (game_id, channel_id, message_id, op, now, rendered),
+    )
+
+
+async def recorded(conn: Conn, game_id: str) -> None:
+    await conn.execute(
+        "UPDATE discord_announcements SET recorded = true WHERE game_id = %s", (game_id,)
     )
 
 

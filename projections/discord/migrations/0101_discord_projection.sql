@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS discord_announcements (
     message_id          text,                   -- null while the post is in flight
     nonce               text NOT NULL,          -- Discord's nonce: a repeat returns the first post
     attempted_at        timestamptz NOT NULL,
-    rendered_position   bigint NOT NULL DEFAULT 0  -- log position of the newest content shown
+    rendered_position   bigint NOT NULL DEFAULT 0, -- log position of the newest content shown
+    recorded            boolean NOT NULL DEFAULT false  -- RecordAnnouncement was accepted
 );
 
 CREATE TABLE IF NOT EXISTS discord_dms (
