@@ -233,8 +233,10 @@ class DiscordProjector:
         elif detail.announcement_message_id and detail.announcement_channel_id:
             channel_id = detail.announcement_channel_id
             message_id = detail.announcement_message_id
-        elif detail.status in ("completed", "cancelled"):
-            return []  # over before the projector first saw it: nothing to announce
+        elif detail.status in ("completed", "cancelled") or (
+            detail.scheduled_at < self.clock() - self.dm_max_age
+        ):
+            return []  # over (or long past) before the projector first saw it: old news
         elif any(e.created for e in effects) or mine is not None:
             return [
                 self._posting(detail, mine, min((e.seq for e in effects), default=seq), version)
