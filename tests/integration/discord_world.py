@@ -73,10 +73,10 @@ class World:
         runner = ProjectionRunner(self.nc, layout_of(self.env), self.database_url, self.schema)
         self._start("read_models", runner.run)
 
-    def start_projector(self, outbound: Any = None) -> DiscordProjector:
+    def start_projector(self, outbound: Any = None, **options: Any) -> DiscordProjector:
         self.projector = DiscordProjector(
             self.nc, layout_of(self.env), self.database_url, self.schema,
-            outbound=outbound or self.outbound, commands=self.port,
+            outbound=outbound or self.outbound, commands=self.port, **options,
         )  # fmt: skip
         self._start("discord", self.projector.run)
         return self.projector

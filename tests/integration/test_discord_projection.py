@@ -264,3 +264,26 @@ async def test_a_channel_settings_change_re_renders_its_games(w: World) -> None:
     rules = field_named(w.announcement(game_id), "Rules")
     assert rules is not None
     assert rules["value"] == "Phones away"
+
+
+async def test_a_dm_for_an_old_event_is_recorded_as_skipped(
+    nc: NATS, redis: Redis, event_log_env: dict[str, str], database_url: str, read_schema: str
+) -> None:
+    """As on the first run over an old log: what was news two days ago is not sent now."""
+    async with world(nc, redis, event_log_env, database_url, read_schema) as w:
+        alice, bob = w.members[:2]
+        w.start_read_models()
+        game_id = await w.create("Old news", max_players=1, players=(str(alice.id), str(bob.id)),
+                                 scheduled_at=datetime.now(UTC) + timedelta(days=5))  # fmt: skip
+        await w.send(LeaveGame(command_id="leave", user_id=str(alice.id), game_id=game_id))
+        later = datetime.now(UTC) + timedelta(days=2)
+        w.start_projector(clock=lambda: later)
+        await w.settled()
+        assert len(w.announcements(game_id)) == 1  # the game itself is still to come
+        assert w.dms(bob) == []
+        [(_, user, kind, status)] = await dm_statuses(w, game_id)
+        assert (user, kind, status) == (str(bob.id), "promoted", "skipped")
+        [(recorded,)] = await w.sql(
+            "SELECT body->>'status' FROM timeline WHERE type = 'game.direct_message_recorded.v1'"
+        )
+        assert recorded == "skipped"
