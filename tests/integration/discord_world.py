@@ -51,6 +51,7 @@ class World:
     database_url: str
     schema: str
     projector: DiscordProjector | None = None
+    config: DiscordConfig | None = None  # the REST client's (None with a fake outbound)
     _tasks: dict[str, tuple[asyncio.Event, asyncio.Task[Any]]] = field(default_factory=dict)
 
     # -- commands ------------------------------------------------------------------------
@@ -171,6 +172,8 @@ async def world(
 ) -> AsyncIterator[World]:  # fmt: skip
     """Everything running; the projectors are started by the caller."""
     await migrate(database_url, schema, DISCORD_MIGRATIONS)
+    given = outbound
+    config = None
     async with contextlib.AsyncExitStack() as stack:
         emu = await stack.enter_async_context(DiscordEmulator())
         guild = emu.people.guild("Projection Guild")
@@ -192,6 +195,7 @@ async def world(
         stack.push_async_callback(port.aclose)
         w = World(emu, guild, games, host, members, eve, app, port, outbound, nc, env,
                   database_url, schema)  # fmt: skip
+        w.config = config if outbound is not given else None
 
         async def stop_all() -> None:
             for name in list(w._tasks):
