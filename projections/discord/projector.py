@@ -38,7 +38,7 @@ import msgspec
 from nats.aio.client import Client as NATS
 
 from domain.commands import SYSTEM_USER_ID, RecordAnnouncement, RecordDirectMessage
-from domain.errors import DomainError
+from domain.errors import ConcurrencyConflict, DomainError
 from domain.events import DirectMessageStatus
 from domain.ports import CommandPort
 from gateways.discord.errors import OutboundError
@@ -404,7 +404,9 @@ class DiscordProjector:
     async def _record(self, command: RecordAnnouncement | RecordDirectMessage) -> None:
         try:
             await self.commands.send(command)
-        except DomainError as error:  # e.g. a game that ended meanwhile: say so, go on
+        except ConcurrencyConflict:
+            raise  # busy, not wrong: the run ends and the next one records it
+        except DomainError as error:  # refused for good: say so, go on
             log.error("could not record %s: %s", type(command).__name__, error)  # noqa: TRY400 a refusal, not a bug
             self.progress.problems += 1
 
