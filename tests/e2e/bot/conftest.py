@@ -103,6 +103,19 @@ class Muster:
     def events(self, game_id: str) -> list[Event]:
         return self.app.history(f"game.{game_id}")
 
+    def game_ids(self) -> list[str]:
+        """Games created in this test's log, oldest first."""
+        found = []
+        for n in self.app.recorder.select_notifications(1, 10_000):
+            aggregate = str(n.originator_id)
+            if aggregate.startswith("game.") and n.originator_version == 1:
+                found.append(aggregate.removeprefix("game."))
+        return found
+
+    def events_of_guild(self) -> list[Event]:
+        """The first event of every game, in log order."""
+        return [self.events(g)[0] for g in self.game_ids()]
+
     def reply(self, it: Any) -> str:
         """The ephemeral answer the person saw for an interaction."""
         mid = it.original_message_id
@@ -140,7 +153,10 @@ async def muster(
         emu = await stack.enter_async_context(DiscordEmulator())
         guild = emu.people.guild("Bot Test Guild")
         games = guild.text_channel("games")
-        host = guild.member("hana", global_name="Hana", permissions=int(Permission.MANAGE_GUILD))
+        host = guild.member(
+            "hana", global_name="Hana",
+            permissions=int(Permission.MANAGE_GUILD | Permission.MANAGE_CHANNELS),
+        )
         members = [guild.member(f"player{i}", global_name=f"Player {i}") for i in range(3)]
         await point_discord_py_at(emu.api_base)
         stack.callback(_restore, base, gateway)
