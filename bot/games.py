@@ -149,7 +149,7 @@ def _created(outcome: Outcome, draft: Draft, when: Any) -> str:
     return (
         f"**{draft.title.strip()}** is on for {discord_timestamp(when)} "
         f"({discord_timestamp(when, 'R')}). The announcement with Join and Leave buttons is "
-        f"posted in this channel. {outcome.message.split(' with ', 1)[-1].capitalize()}"
+        "posted in this channel."
     )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
+
+from pydantic import SecretStr
 
 from deploy.endpoints import write_endpoints
 from deploy.settings import Settings, log_env
@@ -46,8 +50,10 @@ def print_table(stack: LocalStack, log_line: str) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
-    """With no bot token: the Discord emulator with its demo guild and sandbox page."""
+@contextlib.asynccontextmanager
+async def demo_discord(settings: Settings) -> AsyncIterator[Settings]:
+    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields
+    the settings that point the bot and the REST client at it."""
     from deploy.emulator.sandbox import populate_demo
     from deploy.emulator.server import DiscordEmulator
     from deploy.processes import port_open
@@ -59,26 +65,31 @@ async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
             f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
             flush=True,
         )
-        await stop.wait()
+        yield settings.model_copy(
+            update={
+                "discord_token": SecretStr(emulator.bot_token),
+                "discord_api_base": emulator.api_base,
+            }
+        )
 
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
     from deploy.bootstrap import Container
+    from deploy.bot_cmd import bot_services
     from deploy.projector_cmd import projector_services
-    from deploy.supervise import Service, supervise
+    from deploy.supervise import supervise
 
-    async with Container.open(settings, urls) as container:
-        services = projector_services(container)
+    async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
-            services.append(
-                Service("Discord emulator", lambda stop: run_emulator(settings, stop), False)
-            )
+            settings = await stack.enter_async_context(demo_discord(settings))
+        container = await stack.enter_async_context(Container.open(settings, urls))
+        services = projector_services(container) + bot_services(container)
         await supervise(services, stop)
 
 
 class BackgroundServices:
-    """The asyncio parts of Muster (projectors, the Discord emulator; later the bot and API)
+    """The asyncio parts of Muster (projectors, the Discord emulator, the bot; later the API)
     on one loop thread beside the main thread, which owns the server processes."""
 
     def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
