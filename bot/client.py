@@ -8,6 +8,7 @@ Everything the bot uses is handed in as :class:`BotParts` by the composition roo
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ class MusterBot(commands.Bot):
             await self.add_cog(cog)
         self.tree.add_command(self.game_group)
         self.tree.add_command(self.config_group)
-        self.tree.on_error = self.on_tree_error
+        self.tree.error(self.on_tree_error)
         if self.parts.sync_commands:
             self.synced = await self.tree.sync()
 
@@ -127,7 +128,7 @@ class MusterBot(commands.Bot):
         return {
             "connected": self.connected and not self.is_closed(),
             "ready": self.is_ready(),
-            "latency_ms": round(latency * 1000, 1) if latency == latency else None,  # NaN
+            "latency_ms": None if math.isnan(latency) else round(latency * 1000, 1),
             "guilds": len(self.guilds),
             "uptime_s": round(time.time() - self.started_at, 1),
             "in_flight": self.responder.in_flight,

@@ -32,46 +32,58 @@ def zones() -> list[str]:
     return _ZONES
 
 
-def read_settings(
-    max_players: int | None, reminders: str | None, rules: str | None,
-    waitlist_cap: str | None, host_roles: str | None, time_zone: str | None,
-) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
+def read_settings(options: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The options given, as command fields (``None`` clears); and problems, per option."""
     fields: dict[str, Any] = {}
     problems: list[str] = []
-    if max_players is not None:
-        fields["max_players"] = max_players
-    if reminders is not None:
-        if reminders.strip().lower() in CLEAR:
-            fields["reminder_minutes"] = None
+    for name, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, str) and value.strip().lower() in CLEAR:
+            fields[_FIELD.get(name, name)] = None
+            continue
+        reader = _READERS.get(name)
+        if reader is None:
+            fields[name] = value
+            continue
+        found, problem = reader(value)
+        if problem:
+            problems.append(problem)
         else:
-            try:
-                fields["reminder_minutes"] = tuple(
-                    int(p) for p in re.split(r"[,\s]+", reminders.strip()) if p
-                )
-            except ValueError:
-                problems.append("**reminders**: minutes before the start, e.g. `60, 15`.")
-    if rules is not None:
-        fields["rules"] = None if rules.strip().lower() in CLEAR else rules
-    if waitlist_cap is not None:
-        cap = waitlist_cap.strip().lower()
-        if cap in CLEAR:
-            fields["waitlist_cap"] = None
-        elif cap == "unlimited" or cap.isdigit():
-            fields["waitlist_cap"] = "unlimited" if cap == "unlimited" else int(cap)
-        else:
-            problems.append("**waitlist cap**: a number (0 = no waitlist) or `unlimited`.")
-    if host_roles is not None:
-        if host_roles.strip().lower() in CLEAR:
-            fields["host_role_ids"] = None
-        else:
-            found = [a or b for a, b in ROLE.findall(host_roles)]
-            if not found:
-                problems.append("**host roles**: mention roles, e.g. `@Game Hosts`.")
-            fields["host_role_ids"] = tuple(found)
-    if time_zone is not None:
-        fields["time_zone"] = None if time_zone.strip().lower() in CLEAR else time_zone.strip()
+            fields[_FIELD.get(name, name)] = found
     return fields, problems
+
+
+def _reminders(text: str) -> tuple[Any, str | None]:
+    try:
+        return tuple(int(p) for p in re.split(r"[,\s]+", text.strip()) if p), None
+    except ValueError:
+        return None, "**reminders**: minutes before the start, e.g. `60, 15`."
+
+
+def _waitlist_cap(text: str) -> tuple[Any, str | None]:
+    cap = text.strip().lower()
+    if cap == "unlimited":
+        return "unlimited", None
+    if cap.isdigit():
+        return int(cap), None
+    return None, "**waitlist cap**: a number (0 = no waitlist) or `unlimited`."
+
+
+def _host_roles(text: str) -> tuple[Any, str | None]:
+    found = tuple(a or b for a, b in ROLE.findall(text))
+    return (found, None) if found else (None, "**host roles**: mention roles, e.g. `@Game Hosts`.")
+
+
+def _time_zone(text: str) -> tuple[Any, str | None]:
+    return text.strip(), None
+
+
+_READERS = {
+    "reminders": _reminders, "waitlist_cap": _waitlist_cap, "host_roles": _host_roles,
+    "time_zone": _time_zone,
+}  # fmt: skip
+_FIELD = {"reminders": "reminder_minutes", "host_roles": "host_role_ids"}
 
 
 class ConfigurationCog(commands.Cog):
@@ -86,7 +98,9 @@ class ConfigurationCog(commands.Cog):
             ("guild", "Defaults for the whole server (needs Manage Server)", self.guild),
             ("channel", "Settings for this channel (needs Manage Channels)", self.channel),
         ):
-            command = app_commands.Command(name=name, description=description, callback=callback)
+            command: app_commands.Command[Any, ..., None] = app_commands.Command(
+                name=name, description=description, callback=callback
+            )
             command.autocomplete("time_zone")(self.zone_autocomplete)
             group.add_command(command)
 
@@ -103,12 +117,20 @@ class ConfigurationCog(commands.Cog):
         host_roles="Roles that may host, e.g. @Game Hosts", time_zone="e.g. Europe/Berlin",
     )  # fmt: skip
     async def guild(
-        self, interaction: Interaction, max_players: app_commands.Range[int, 1, 100] | None = None,
+        self, interaction: Interaction, *,
+        max_players: app_commands.Range[int, 1, 100] | None = None,
         reminders: str | None = None, rules: str | None = None, waitlist_cap: str | None = None,
         host_roles: str | None = None, time_zone: str | None = None,
     ) -> None:  # fmt: skip
         fields, problems = read_settings(
-            max_players, reminders, rules, waitlist_cap, host_roles, time_zone
+            {
+                "max_players": max_players,
+                "reminders": reminders,
+                "rules": rules,
+                "waitlist_cap": waitlist_cap,
+                "host_roles": host_roles,
+                "time_zone": time_zone,
+            }
         )
         await self._configure(interaction, fields, problems, channel=False)
 
@@ -118,12 +140,20 @@ class ConfigurationCog(commands.Cog):
         host_roles="Roles that may host, e.g. @Game Hosts", time_zone="e.g. Europe/Berlin",
     )  # fmt: skip
     async def channel(
-        self, interaction: Interaction, max_players: app_commands.Range[int, 1, 100] | None = None,
+        self, interaction: Interaction, *,
+        max_players: app_commands.Range[int, 1, 100] | None = None,
         reminders: str | None = None, rules: str | None = None, waitlist_cap: str | None = None,
         host_roles: str | None = None, time_zone: str | None = None,
     ) -> None:  # fmt: skip
         fields, problems = read_settings(
-            max_players, reminders, rules, waitlist_cap, host_roles, time_zone
+            {
+                "max_players": max_players,
+                "reminders": reminders,
+                "rules": rules,
+                "waitlist_cap": waitlist_cap,
+                "host_roles": host_roles,
+                "time_zone": time_zone,
+            }
         )
         await self._configure(interaction, fields, problems, channel=True)
 

@@ -235,7 +235,7 @@ class GamesCog(commands.Cog):
 
     async def cog_load(self) -> None:
         group = self.bot.game_group
-        create = app_commands.Command(
+        create: app_commands.Command[Any, ..., None] = app_commands.Command(
             name="create", description="Schedule a game in this channel", callback=self.create
         )
         group.add_command(create)
@@ -244,7 +244,9 @@ class GamesCog(commands.Cog):
             ("reschedule", "Move a game to another time", self.reschedule),
             ("cancel", "Cancel a game (players are told)", self.cancel),
         ):
-            command = app_commands.Command(name=name, description=description, callback=callback)
+            command: app_commands.Command[Any, ..., None] = app_commands.Command(
+                name=name, description=description, callback=callback
+            )
             command.autocomplete("game")(self.game_autocomplete)
             group.add_command(command)
 
@@ -304,8 +306,10 @@ class GamesCog(commands.Cog):
             )  # fmt: skip
             text, _ = await responder.decide(
                 command,
-                words=lambda _: f"**{detail.title}** moved to {discord_timestamp(at)} "
-                f"({discord_timestamp(at, 'R')}); players are told.",
+                words=lambda _: (
+                    f"**{detail.title}** moved to {discord_timestamp(at)} "
+                    f"({discord_timestamp(at, 'R')}); players are told."
+                ),
             )
             await responder.say(interaction, text)
 
@@ -333,5 +337,3 @@ class GamesCog(commands.Cog):
             await responder.say(interaction, text)
 
         await responder.guarded(interaction, work)
-
-

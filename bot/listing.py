@@ -77,8 +77,7 @@ async def choose_game(
         detail = await reads.game(game_id) if game_id else None
     if detail is None or str(detail.guild_id) != str(interaction.guild_id):
         text = (
-            f"I don't know a game {value!r} here. Start typing its title and pick it from "
-            "the list."
+            f"I don't know a game {value!r} here. Start typing its title and pick it from the list."
         )
         if deferred:
             await bot.responder.say(interaction, text)
@@ -98,9 +97,10 @@ class ListingCog(commands.Cog):
         group = self.bot.game_group
         group.add_command(
             app_commands.Command(
-                name="list", description="Upcoming games here or in the server",
+                name="list",
+                description="Upcoming games here or in the server",
                 callback=self.list_games,
-            )  # fmt: skip
+            )
         )
         group.add_command(
             app_commands.Command(
@@ -161,9 +161,7 @@ class ListingCog(commands.Cog):
                 ]
                 if open_games:
                     parts.append(f"{head}:\n{lines(open_games, '')}")
-            await responder.say(
-                interaction, "\n\n".join(parts) or "You are in no upcoming game."
-            )
+            await responder.say(interaction, "\n\n".join(parts) or "You are in no upcoming game.")
 
         await responder.guarded(interaction, work)
 

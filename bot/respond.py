@@ -110,7 +110,7 @@ class Responder:
             outcome = await self.commands.send(command)
         except DomainError as error:
             return for_error(error, action), None
-        except Exception as error:  # noqa: BLE001 never a traceback to a person; logged here
+        except Exception as error:  # never a traceback to a person; logged here
             log.exception("command %s failed", command.command_id)
             self._failed(f"{type(error).__name__}: {error}")
             return SOMETHING_WENT_WRONG, None
@@ -149,7 +149,7 @@ class Responder:
         async with self.tracked():
             try:
                 await work()
-            except Exception as error:  # noqa: BLE001 the person gets a sentence, the log a trace
+            except Exception as error:  # the person gets a sentence, the log a trace
                 log.exception("interaction %s failed", interaction.id)
                 self._failed(f"{type(error).__name__}: {error}")
                 await self.apologise(interaction)

@@ -71,7 +71,9 @@ class Settings(BaseSettings):
     discord_reply_timeout: float = Field(default=30, gt=0)
 
     bot_interactions_per_user: int = Field(
-        default=5, gt=0, description="interactions one member may start per window (then asked to wait)"
+        default=5,
+        gt=0,
+        description="interactions one member may start per window (then asked to wait)",
     )
     bot_interaction_window: float = Field(
         default=10.0, gt=0, description="seconds of the per-member interaction window"

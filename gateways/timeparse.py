@@ -41,7 +41,9 @@ def parse_when(text: str, zone: str, now: datetime) -> datetime:
     """The UTC instant ``text`` means for someone in ``zone`` at ``now`` (aware, any zone)."""
     cleaned = " ".join(text.split())
     if not cleaned:
-        raise TimeNotUnderstood(text, "Say when, e.g. `tomorrow 20:00`, `in 2h` or `2026-05-01 19:30`.")
+        raise TimeNotUnderstood(
+            text, "Say when, e.g. `tomorrow 20:00`, `in 2h` or `2026-05-01 19:30`."
+        )
     if len(cleaned) > MAX_LENGTH:
         raise TimeNotUnderstood(text, f"A time is at most {MAX_LENGTH} characters.")
     tz = ZoneInfo(zone)
@@ -115,10 +117,10 @@ def _dateparser(text: str, base: datetime) -> datetime | None:
     with warnings.catch_warnings():
         # dateparser calls a deprecated datetime API on some inputs; not our warning to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
-        result = dateparser.parse(
+        found: datetime | None = dateparser.parse(
             text, languages=["en"], settings={**_SETTINGS, "RELATIVE_BASE": base}
         )
-    return result
+    return found
 
 
 def discord_timestamp(when: datetime, style: str = "F") -> str:

@@ -38,6 +38,7 @@ from domain.events import Event
 from gateways.commands import InProcessCommands
 from gateways.discord import DiscordConfig, DiscordRest
 from gateways.profiles import Profile, ensure_profiles_stream, publish_profile
+from projections.freshness import wait_for_position
 from projections.runner import ProjectionRunner
 from tests.integration.conftest import layout_of, read_schema  # noqa: F401 (fixture)
 
@@ -75,12 +76,16 @@ class Muster:
         """A game created through the port (as the host), with its announcement posted."""
         outcome = await self.port.send(
             CreateGame(
-                command_id=f"test:{uuid.uuid4()}", user_id=str(self.host.id),
-                permissions=int(Permission.MANAGE_GUILD), guild_id=str(self.guild.id),
-                channel_id=str(self.games.id), title=title,
-                scheduled_at=datetime.now(UTC) + timedelta(days=1), max_players=max_players,
+                command_id=f"test:{uuid.uuid4()}",
+                user_id=str(self.host.id),
+                permissions=int(Permission.MANAGE_GUILD),
+                guild_id=str(self.guild.id),
+                channel_id=str(self.games.id),
+                title=title,
+                scheduled_at=datetime.now(UTC) + timedelta(days=1),
+                max_players=max_players,
                 **extra,
-            )  # fmt: skip
+            )
         )
         assert outcome.game_id is not None
         self.announce(outcome.game_id, title)
@@ -125,6 +130,7 @@ class Muster:
 
     async def answered(self, it: Any, within: float = 10) -> str:
         """Wait until the deferred reply is filled in; its text."""
+
         def filled() -> bool:
             msg = self.emu.world.messages.get(it.original_message_id or 0)
             return msg is not None and not msg.flags & 128
@@ -135,11 +141,8 @@ class Muster:
     async def projected(self) -> None:
         """Wait until the read models have applied everything in the log."""
         last = self.app.recorder.max_notification_id() or 0
-        await asyncio.wait_for(self._caught_up(last), 20)
-
-    async def _caught_up(self, position: int) -> None:
-        while self.runner.progress.position < position:
-            await asyncio.sleep(0.01)
+        async with self.reads.pool.connection() as conn:
+            await wait_for_position(conn, last, timeout=20)
 
 
 @pytest.fixture
@@ -154,7 +157,8 @@ async def muster(
         guild = emu.people.guild("Bot Test Guild")
         games = guild.text_channel("games")
         host = guild.member(
-            "hana", global_name="Hana",
+            "hana",
+            global_name="Hana",
             permissions=int(Permission.MANAGE_GUILD | Permission.MANAGE_CHANNELS),
         )
         members = [guild.member(f"player{i}", global_name=f"Player {i}") for i in range(3)]

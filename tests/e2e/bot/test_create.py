@@ -59,7 +59,10 @@ async def test_create_in_the_channel_time_zone(muster: Muster) -> None:
     await muster.projected()
     game = created_game = await muster.reads.game(muster.game_ids()[0])
     assert game is not None
-    assert [p.user_id for p in game.participants if p.kind == "joined"] == [str(p1.id), str(host.id)]
+    assert [p.user_id for p in game.participants if p.kind == "joined"] == [
+        str(p1.id),
+        str(host.id),
+    ]
     assert [p.label for p in game.participants if p.kind == "placeholder"] == ["Sam (no Discord)"]
 
     # Autocomplete offers it; reschedule by choice, in the zone; list and mine show it.
@@ -135,6 +138,8 @@ async def test_config_needs_manage_server(muster: Muster) -> None:
         "config guild", {"time_zone": "Mars/Olympus"}, channel=muster.games
     )
     assert "is not an IANA time zone name" in await muster.answered(bad)
-    zones = await muster.host.autocomplete("config guild", "time_zone", "berl", channel=muster.games)
+    zones = await muster.host.autocomplete(
+        "config guild", "time_zone", "berl", channel=muster.games
+    )
     assert zones == [{"name": "Europe/Berlin", "value": "Europe/Berlin"}]
     assert timedelta(0) == timedelta(0)

@@ -27,9 +27,12 @@ def test_time_zone_inherits_channel_then_guild_then_utc() -> None:
 def test_configure_guild_time_zone(scenario: Scenario) -> None:
     scenario.when(
         ConfigureGuild(
-            command_id="g", user_id="9", permissions=MANAGE_GUILD, guild_id=GUILD,
+            command_id="g",
+            user_id="9",
+            permissions=MANAGE_GUILD,
+            guild_id=GUILD,
             time_zone="Asia/Tokyo",
-        ),  # fmt: skip
+        ),
         GUILD_AGG,
     )
     assert scenario.then(GUILD_AGG) == [
