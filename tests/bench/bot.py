@@ -153,7 +153,7 @@ async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, .
                     scheduled_at=datetime.now(UTC) + timedelta(days=1),
                     max_players=100,
                     waitlist_cap="unlimited",
-                )  # fmt: skip
+                )
             )
             custom = f"muster:join:{outcome.game_id}"
             msg = emu.messages.create(
