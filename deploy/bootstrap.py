@@ -13,6 +13,7 @@ when the container closes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cached_property
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
     from domain.app import MusterApp
     from gateways.discord import DiscordConfig, DiscordRest, Outbound
+
+log = logging.getLogger("muster.bootstrap")
 
 
 def layout_of(settings: Settings) -> Layout:
@@ -58,6 +61,41 @@ def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
         config = dataclasses.replace(config, ttls=table)
     changes = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(config, **changes)
+
+
+def ensure_event_log(settings: Settings, nats_url: str) -> str:
+    """Create (or validate) the EVENTS stream; returns a one-line description."""
+    from gateways.jetstream import Factory
+
+    factory = Factory(log_env(settings, nats_url))
+    try:
+        recorder = factory.application_recorder()
+        last = recorder.max_notification_id()
+    finally:
+        factory.close()
+    return f"stream {factory.layout.stream}: {last or 0} events"
+
+
+class NatsEvents:
+    """One log line per connection event (nats-py's default logs a traceback per retry)."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        self.reported = False
+
+    async def error(self, error: Exception) -> None:
+        if self.connected or not self.reported:
+            log.warning("NATS: %s: %s", type(error).__name__, error)
+            self.reported = not self.connected
+
+    async def disconnected(self) -> None:
+        if self.connected:
+            log.warning("NATS: disconnected; reconnecting")
+        self.connected, self.reported = False, False
+
+    async def reconnected(self) -> None:
+        self.connected = True
+        log.warning("NATS: reconnected")
 
 
 class Container:
@@ -92,10 +130,14 @@ class Container:
         if self._nats is None:
             import nats
 
+            events = NatsEvents()
             nc = await nats.connect(
                 [u.strip() for u in self.urls["nats"].split(",")],
                 connect_timeout=max(1, round(self.settings.nats_timeout)),
                 max_reconnect_attempts=-1,
+                error_cb=events.error,
+                disconnected_cb=events.disconnected,
+                reconnected_cb=events.reconnected,
             )
             self._stack.push_async_callback(nc.close)
             self._nats = nc

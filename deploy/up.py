@@ -14,24 +14,13 @@ from types import FrameType
 
 from pydantic import SecretStr
 
+from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
-from deploy.settings import Settings, log_env
+from deploy.settings import Settings
 from deploy.stack import LocalStack
+from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
-
-
-def ensure_event_log(settings: Settings, nats_url: str) -> str:
-    """Create (or validate) the EVENTS stream; returns a one-line description."""
-    from gateways.jetstream import Factory
-
-    factory = Factory(log_env(settings, nats_url))
-    try:
-        recorder = factory.application_recorder()
-        last = recorder.max_notification_id()
-    finally:
-        factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
 
 
 def masked(url: str) -> str:
@@ -123,6 +112,7 @@ class BackgroundServices:
 
 def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -144,8 +134,11 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
         services = BackgroundServices(settings, urls)
         services.start()
+        watchdog = Watchdog(stack.processes)
         try:
             while not stopping.wait(0.5):
+                for line in watchdog.check():
+                    print(f"muster up: {line}", flush=True)
                 if services.failed:
                     print(f"muster up: {services.failed}; stopping everything", flush=True)
                     break
