@@ -52,7 +52,7 @@ async def bot_parts(container: Container) -> BotParts:
 def bot_services(container: Container) -> list[Service]:
     """The bot and its health reporter, as supervised services (restart with backoff)."""
     from bot.client import MusterBot
-    from bot.run import run_bot
+    from bot.run import IntentsMissing, run_bot
     from deploy.emulator import point_discord_py_at
     from gateways.health import HealthReporter
 
@@ -81,6 +81,13 @@ def bot_services(container: Container) -> list[Service]:
                 grace=settings.bot_shutdown_grace,
                 on_start=started,
             )
+        except IntentsMissing as error:
+            # Restarting cannot help until someone changes the application's settings: say so
+            # once, show it in health, and let the rest of Muster run.
+            log.error("the Discord bot cannot start: %s", error)  # noqa: TRY400 no traceback: a setting
+            if reporter:
+                reporter[0].state, reporter[0].last_error = "degraded", str(error)
+            await stop.wait()
         except Exception as error:
             if reporter:
                 reporter[0].state = "degraded"
