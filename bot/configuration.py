@@ -104,6 +104,26 @@ class ConfigurationCog(commands.Cog):
             command.autocomplete("time_zone")(self.zone_autocomplete)
             group.add_command(command)
 
+    async def _current(self, interaction: Interaction) -> str:
+        """The settings a new game here inherits (when no option was given)."""
+        reads = self.bot.parts.reads
+        if reads is None:
+            return "Give at least one setting to change."
+        now = await reads.settings(str(interaction.guild_id), str(interaction.channel_id))
+        cap = "unlimited" if now.waitlist_cap is None else str(now.waitlist_cap)
+        roles = " ".join(f"<@&{r}>" for r in now.host_role_ids) or "anyone with Manage Server"
+        return "\n".join([
+            "Settings for new games in this channel (give an option to change one; "
+            "`default` makes it inherit):",
+            f"• max players: {now.max_players}",
+            f"• reminders: {', '.join(str(m) for m in now.reminder_minutes) or 'none'} "
+            "minutes before",
+            f"• waitlist cap: {cap}",
+            f"• host roles: {roles}",
+            f"• time zone: {now.time_zone}",
+            f"• rules: {now.rules or 'none'}",
+        ])  # fmt: skip
+
     async def zone_autocomplete(
         self, interaction: Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
@@ -172,7 +192,7 @@ class ConfigurationCog(commands.Cog):
                 await responder.say(interaction, "Nothing was changed:\n• " + "\n• ".join(problems))
                 return
             if not fields:
-                await responder.say(interaction, "Give at least one setting to change.")
+                await responder.say(interaction, await self._current(interaction))
                 return
             base: dict[str, Any] = {
                 "command_id": command_id(interaction), **authority(interaction),

@@ -14,7 +14,7 @@ import msgspec
 from psycopg_pool import AsyncConnectionPool
 
 from domain.events import Settings
-from domain.rules import resolve
+from domain.rules import Effective, resolve
 from projections import queries
 from projections.queries import GameDetail, GameSummary
 
@@ -29,6 +29,7 @@ class GameReads(Protocol):
     ) -> list[GameSummary]: ...
     async def user_games(self, user_id: str) -> dict[str, list[GameSummary]]: ...
     async def time_zone(self, guild_id: str, channel_id: str) -> str: ...
+    async def settings(self, guild_id: str, channel_id: str) -> Effective: ...
 
 
 class ReadModels:
@@ -57,6 +58,10 @@ class ReadModels:
 
     async def time_zone(self, guild_id: str, channel_id: str) -> str:
         """The zone typed times are read in: channel's, else guild's, else UTC."""
+        return (await self.settings(guild_id, channel_id)).time_zone
+
+    async def settings(self, guild_id: str, channel_id: str) -> Effective:
+        """What a new game in this channel would inherit."""
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT (SELECT settings FROM channel_settings WHERE channel_id = %s), "
@@ -69,4 +74,4 @@ class ReadModels:
             None,
             msgspec.convert(channel, Settings) if channel else None,
             msgspec.convert(guild, Settings) if guild else None,
-        ).time_zone
+        )

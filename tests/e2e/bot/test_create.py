@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -138,8 +138,11 @@ async def test_config_needs_manage_server(muster: Muster) -> None:
         "config guild", {"time_zone": "Mars/Olympus"}, channel=muster.games
     )
     assert "is not an IANA time zone name" in await muster.answered(bad)
+    shown = await muster.host.run_command("config channel", channel=muster.games)
+    text = await muster.answered(shown)
+    assert "• max players: 10" in text
+    assert "• time zone: UTC" in text
     zones = await muster.host.autocomplete(
         "config guild", "time_zone", "berl", channel=muster.games
     )
     assert zones == [{"name": "Europe/Berlin", "value": "Europe/Berlin"}]
-    assert timedelta(0) == timedelta(0)
