@@ -170,6 +170,98 @@ async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, .
     return rows
 
 
+async def announced(clicks: int, rate: int, urls: dict[str, str]) -> tuple[str, ...] | None:
+    """Click → the announcement shows the player (needs ``projections.discord``): the whole
+    ``muster up`` pipeline (bot, log, read models, Discord projection with coalesced edits)."""
+    import importlib.util
+
+    if importlib.util.find_spec("projections.discord") is None:
+        print("  announcement: skipped (projections.discord is not in this tree)", flush=True)
+        return None
+    from pydantic import SecretStr
+
+    from deploy.bootstrap import Container
+    from deploy.projector_cmd import projector_services
+    from deploy.settings import Settings
+    from deploy.supervise import supervise
+
+    tag = uuid.uuid4().hex[:8]
+    stop = asyncio.Event()
+    async with DiscordEmulator() as emu:
+        guild = emu.people.guild("Bench")
+        games = guild.text_channel("games")
+        host = guild.member("host", permissions=0x20)
+        people = [guild.member(f"a{n}").id for n in range(clicks)]
+        await point_discord_py_at(emu.api_base)
+        settings = Settings(
+            events_stream=f"BENCH_{tag}", events_subject_prefix=f"b{tag}",
+            database_schema=f"bench_{tag}", discord_token=SecretStr(emu.bot_token),
+            discord_api_base=emu.api_base,
+        )  # fmt: skip
+        shown_at: dict[int, float] = {}
+        apply_edit = emu.messages.apply_edit
+
+        def noted(msg: Any, payload: dict[str, Any]) -> Any:
+            text = str(payload)
+            now = emu.world.clock.time()
+            for user in people:
+                if user not in shown_at and str(user) in text:
+                    shown_at[user] = now
+            return apply_edit(msg, payload)
+
+        emu.messages.apply_edit = noted  # type: ignore[method-assign]
+        async with Container.open(settings, urls) as container:
+            services = asyncio.create_task(supervise(projector_services(container), stop))
+            bot = MusterBot(
+                BotParts(commands=container.commands, limit=PerUserLimit(1000, 1),
+                         sync_commands=False)
+            )  # fmt: skip
+            task = await start(bot, emu.bot_token)
+            await container.commands.send(
+                CreateGame(
+                    command_id=f"bench:announce:{tag}",
+                    user_id=str(host.id),
+                    permissions=0x20,
+                    guild_id=str(guild.id),
+                    channel_id=str(games.id),
+                    title="Bench",
+                    scheduled_at=datetime.now(UTC) + timedelta(days=1),
+                    max_players=clicks,
+                    waitlist_cap="unlimited",
+                )
+            )
+            await emu.until(lambda: emu.channel_messages(games), within=30)
+            [message] = emu.channel_messages(games)
+            join = next(
+                c["custom_id"] for row in message["components"] for c in row["components"]
+                if c["custom_id"].startswith("muster:join:")
+            )  # fmt: skip
+            its: list[Interaction] = []
+            t0 = time.perf_counter()
+            for n, user in enumerate(people):
+                delay = t0 + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                its.append(
+                    emu.interactions.click(user, emu.world.messages[int(message["id"])], join)
+                )
+            await emu.until(lambda: len(shown_at) == len(people), within=60)
+            lags = [(shown_at[it.user_id] - it.created_at) * 1000 for it in its]
+            edits = emu.requests.count("PATCH /channels/{channel_id}/messages/{message_id}")
+            stop.set()
+            await bot.close()
+            await task
+            await services
+    p95 = percentile(lags, 95)
+    print(
+        f"  announcement {rate:>4}/s  click → shown p50 {percentile(lags, 50):6.0f} ms  "
+        f"p95 {p95:6.0f} ms  ({edits} edits for {clicks} joins)",
+        flush=True,
+    )
+    return ("click → announcement", f"{rate}/s", f"{percentile(lags, 50):.0f} ms",
+            f"p95 {p95:.0f} ms", f"{edits} edits", "", f"{peak_rss_mib():.0f} MiB")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bot", description=__doc__)
     parser.add_argument("--clicks", type=int, default=600, help="clicks per rate")
@@ -180,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bot benchmark: {clicks} clicks per rate, one member per click", flush=True)
     with bench_stack() as stack:
         rows = asyncio.run(run(clicks, [50, 200], stack.url("nats")))
+        urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
+        shown = asyncio.run(announced(min(clicks, 40), 50, urls))
+        if shown:
+            rows.append(shown)
     header = ("bot", "paced", "ack p50", "ack p99", "answer p99", "ack p99 / floor", "peak RSS")
     print(table(rows, header))
     return 0
