@@ -7,6 +7,8 @@ Everything the bot uses is handed in as :class:`BotParts` by the composition roo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -28,6 +30,12 @@ from bot.respond import Responder
 from domain.ports import CommandPort
 
 log = logging.getLogger("muster.bot")
+STALE = (
+    "This form or button is no longer active (Muster restarted since it was shown). "
+    "Please run the command again."
+)
+STALE_AFTER = 2.5  # seconds; Discord's deadline for the first answer is 3
+STALE_KINDS = (discord.InteractionType.component, discord.InteractionType.modal_submit)
 
 
 def utc_now() -> datetime:
@@ -79,6 +87,7 @@ class MusterBot(commands.Bot):
         self.started_at = time.time()
         self.connected = False
         self.synced: list[app_commands.AppCommand] = []
+        self._watch: set[asyncio.Task[None]] = set()
 
     async def setup_hook(self) -> None:
         from bot.configuration import ConfigurationCog
@@ -105,6 +114,25 @@ class MusterBot(commands.Bot):
 
     async def on_resumed(self) -> None:
         self.connected = True
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A form or button shown before a restart has no handler any more: rather than let it
+        fail silently, say so just before Discord's deadline (persistent buttons always have
+        one)."""
+        if interaction.type not in STALE_KINDS:
+            return
+        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        if custom_id.startswith("muster:"):
+            return
+        task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
+        self._watch.add(task)
+        task.add_done_callback(self._watch.discard)
+
+    async def _answer_if_stale(self, interaction: discord.Interaction[Any]) -> None:
+        await asyncio.sleep(STALE_AFTER)
+        if not interaction.response.is_done():
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.send_message(STALE, ephemeral=True)
 
     async def on_member_join(self, member: discord.Member) -> None:
         if self.parts.profiles is not None:

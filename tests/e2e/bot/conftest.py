@@ -70,6 +70,7 @@ class Muster:
     profiles_prefix: str
     clock: FakeClock
     runner: ProjectionRunner
+    running: asyncio.Task[None] | None = None
     posted: list[int] = field(default_factory=list)
 
     async def new_game(self, title: str = "Catan", max_players: int = 2, **extra: Any) -> str:
@@ -104,6 +105,14 @@ class Muster:
         )
         self.posted.append(msg.id)
         return msg.id
+
+    async def restart_bot(self) -> None:
+        """Close the bot and start a fresh one with the same parts (a process restart)."""
+        await self.bot.close()
+        await self.emu.until(lambda: not any(s.conn for s in self.emu.gateway.sessions.values()))
+        self.bot = MusterBot(self.bot.parts)
+        self.running = asyncio.create_task(self.bot.start(self.emu.bot_token))
+        await _ready(self.bot, self.running)
 
     def events(self, game_id: str) -> list[Event]:
         return self.app.history(f"game.{game_id}")
@@ -207,14 +216,14 @@ async def muster(
         await _ready(bot, running)
         harness = Muster(
             emu, guild, games, host, members, app, port, bot, ReadModels(pool), nc, prefix,
-            clock, runner,
+            clock, runner, running,
         )  # fmt: skip
         try:
             yield harness
         finally:
-            await bot.close()
+            await harness.bot.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(running, 5)
+                await asyncio.wait_for(harness.running or running, 5)
             stop.set()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(projecting, 10)

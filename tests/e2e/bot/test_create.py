@@ -146,3 +146,12 @@ async def test_config_needs_manage_server(muster: Muster) -> None:
         "config guild", "time_zone", "berl", channel=muster.games
     )
     assert zones == [{"name": "Europe/Berlin", "value": "Europe/Berlin"}]
+
+
+async def test_a_form_opened_before_a_restart_is_answered(muster: Muster) -> None:
+    opened = await muster.host.run_command("game create", channel=muster.games)
+    await muster.restart_bot()
+    submitted = await muster.host.submit_modal(opened, {"title": "Go", "when": "in 1h"})
+    assert submitted.response_type == 4
+    assert "no longer active" in muster.reply(submitted)
+    assert muster.events_of_guild() == []
