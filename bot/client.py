@@ -121,7 +121,8 @@ class MusterBot(commands.Bot):
         one)."""
         if interaction.type not in STALE_KINDS:
             return
-        custom_id = str((interaction.data or {}).get("custom_id", ""))
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
         if custom_id.startswith("muster:"):
             return
         task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
