@@ -187,24 +187,45 @@ class NatsBridge:
         asyncio.run_coroutine_threadsafe(cleanup(), self._loop)
 
     def close(self) -> None:
-        """Close the connection, then stop the loop thread."""
+        """Close the connection, finish every task left on the loop, then stop the loop thread.
+
+        Tasks still running (a cleanup, a caller's call, the client's own) are cancelled and
+        awaited, so nothing is destroyed while pending.
+        """
         if self._closed:
             return
         self._closed = True
-        nc = getattr(self, "nc", None)
-        if nc is not None and not nc.is_closed:
-            future = asyncio.run_coroutine_threadsafe(nc.close(), self._loop)
-            try:
-                future.result(self.timeout)
-            except (FutureTimeoutError, nats.errors.Error):
-                future.cancel()
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        try:
+            future.result(self.timeout + 1.0)
+        except (FutureTimeoutError, nats.errors.Error, OSError):
+            future.cancel()
         self._stop_loop()
 
+    async def _shutdown(self) -> None:
+        nc = getattr(self, "nc", None)
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
+                await asyncio.wait_for(nc.close(), self.timeout)
+        await _finish_tasks()
+
     def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(self.timeout)
-        if not self._thread.is_alive():
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.run_until_complete(_finish_tasks())
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
             self._loop.close()
+
+
+async def _finish_tasks() -> None:
+    """Cancel every other task of the running loop and wait until they are done."""
+    me = asyncio.current_task()
+    while others := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 class _Call(Generic[T]):
