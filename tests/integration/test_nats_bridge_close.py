@@ -1,4 +1,4 @@
-"""Closing a NatsBridge leaves nothing pending on its loop ("Task was destroyed but it is pending")."""
+"""Closing a NatsBridge leaves no task pending on its loop (none is "destroyed but pending")."""
 
 from __future__ import annotations
 

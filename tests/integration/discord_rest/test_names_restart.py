@@ -1,4 +1,4 @@
-"""The display-name projector starts over on a PROFILES stream that was deleted and created again."""
+"""The display-name projector starts over on a PROFILES stream deleted and created again."""
 
 from __future__ import annotations
 
