@@ -140,6 +140,11 @@ class Cache:
     async def invalidate(self, kind: Kind, ids: Sequence[str | int]) -> None:
         await self.redis.delete(self.keys.entry(kind, *ids))
 
+    async def drain(self) -> None:
+        """Wait until every background refresh started so far has finished."""
+        while tasks := list(self._refreshing.values()):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel background refreshes."""
         tasks = [*self._refreshing.values(), *self._flights.values()]
@@ -156,7 +161,12 @@ class Cache:
             return await self._load(kind, key, fetch, what)
         entry = self._decode(raw)
         age = self.clock() - entry.t
-        fresh = self.config.negative_ttl if entry.absent else self.config.ttls[kind].fresh
+        ttl = self.config.ttls[kind]
+        if age >= (self.config.negative_ttl if entry.absent else ttl.stale):
+            # Expired by this cache's clock (Redis expires it by its own): a miss.
+            self.metrics.cache_misses.labels(kind.value).inc()
+            return await self._load(kind, key, fetch, what)
+        fresh = self.config.negative_ttl if entry.absent else ttl.fresh
         if age < fresh:
             self.metrics.cache_hits.labels(kind.value).inc()
             hits = self._remember(self._hits, key, self._hits.get(key, 0) + 1)

@@ -1,7 +1,7 @@
 """Outbound Discord operations behind one interface, and the ``direct`` and ``in_process`` modes.
 
-Contract of :class:`Outbound` (every mode; ``tests/integration/discord_rest`` runs the same cases
-against all three):
+Contract of :class:`Outbound` (the ``OutboundPort`` of :mod:`gateways.discord.ports`; the cases in
+``tests/contracts/discord_outbound.py`` run against all three modes and the in-memory fake):
 
 * ``send_message`` / ``send_dm`` return the created message; however often the operation is
   retried or redelivered, Discord shows it once (``nonce`` + ``enforce_nonce``).
@@ -46,8 +46,7 @@ from gateways.discord.ops import (
     lane_of,
     op_name,
 )
-
-MessageEdit = tuple[str | int, str | int, Body] | tuple[str | int, str | int, Body, int | None]
+from gateways.discord.ports import MessageEdit
 
 
 class Outbound(abc.ABC):
