@@ -171,9 +171,7 @@ class CacheContract:
         assert (await cache.get(Kind.CHANNEL, ["c"], source, "channel c"))["name"] == "first"
         assert source.calls == 1
 
-    async def test_get_many_answers_each_key(
-        self, cache: CachePort, clock: FakeClock
-    ) -> None:
+    async def test_get_many_answers_each_key(self, cache: CachePort, clock: FakeClock) -> None:
         await cache.put(Kind.MEMBER, ["g", "1"], {"name": "cached"})
         sources = {str(i): Source(clock) for i in range(1, 4)}
         sources["2"].error = not_found()

@@ -72,7 +72,8 @@ class FakeDiscord:
         self.calls["create"] += 1
         payload = body.payload()
         if not payload.get("content") and not payload.get("embeds"):
-            raise OutboundError(name, "Discord returned 400: Cannot send an empty message", 400, 50006)  # fmt: skip
+            reason = "Discord returned 400: Cannot send an empty message"
+            raise OutboundError(name, reason, 400, 50006)
         if len(payload.get("content") or "") > 2000:
             raise OutboundError(name, "Discord returned 400: Invalid Form Body", 400, 50035)
         if channel_id not in self.channels:
