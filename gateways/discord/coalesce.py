@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from redis.exceptions import RedisError
 
 from gateways.discord.metrics import Metrics
 from gateways.discord.ops import EditMessage
@@ -95,10 +96,15 @@ class Coalescer:
     async def _drain(self, message_id: str, slot: _Slot) -> None:
         try:
             while slot.pending is not None:
-                await self.admit(slot.pending)
+                try:
+                    await self.admit(slot.pending)
+                except (TimeoutError, RedisError):  # no turn now: the dispatch asks again
+                    admitted = False
+                else:
+                    admitted = True
                 op, waiters = slot.pending, slot.waiters
                 slot.pending, slot.waiters = None, []
-                op = msgspec.structs.replace(op, admitted=True)
+                op = msgspec.structs.replace(op, admitted=admitted)
                 try:
                     await self.dispatch(op)
                 except Exception as exc:  # noqa: BLE001 - handed to the waiters, or logged

@@ -61,10 +61,10 @@ class DiscordConfig:
     @property
     def worst_fetch(self) -> float:
         """Seconds one request can take under the retry policy: every try waits its longest
-        turn and times out, with the longest backoff between tries."""
+        turn and times out, and every pause before a retry (a backoff or a Retry-After) is as
+        long as allowed, ``turn_wait`` (a longer one is not waited: the error is raised)."""
         tries = self.max_retries + 1
-        pauses = sum(max(self.backoff[min(i, len(self.backoff) - 1)], 0.0) for i in range(tries))
-        return tries * (self.turn_wait + self.request_timeout) + pauses
+        return tries * (self.turn_wait + self.request_timeout) + self.max_retries * self.turn_wait
 
     @property
     def loser_wait(self) -> float:

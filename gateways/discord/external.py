@@ -35,7 +35,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 
 from gateways.discord.client import DiscordRest
 from gateways.discord.config import DiscordConfig
-from gateways.discord.errors import DiscordUnavailable, OutboundError, OutboundTimeout
+from gateways.discord.errors import (
+    DiscordUnavailable,
+    OutboundError,
+    OutboundTimeout,
+    TurnTimeout,
+)
 from gateways.discord.ops import EditMessage, Executor, Op, lane_of, new_id, op_name
 from gateways.discord.outbound import Lanes, Outbound, as_outbound_error
 
@@ -245,14 +250,14 @@ class Worker:
             value = await done
         except (HTTPException, OutboundError) as exc:
             if isinstance(exc, TRANSIENT) and attempts < self.config.max_attempts:
-                await self._retry_later(msg, name, attempts)
+                await self._retry_later(msg, name, attempts, exc)
                 return
             error = exc if isinstance(exc, OutboundError) else as_outbound_error(name, exc)
             await self._give_up(msg, op, error, attempts)
         except Exception as exc:  # noqa: BLE001 - any failure: retried, then dead-lettered
             if attempts < self.config.max_attempts:
                 log.warning("%s %s failed (attempt %d): %r", name, op.id, attempts, exc)
-                await self._retry_later(msg, name, attempts)
+                await self._retry_later(msg, name, attempts, exc)
                 return
             await self._give_up(msg, op, failure_of(name, exc), attempts)
         else:
@@ -262,9 +267,17 @@ class Worker:
         finally:
             alive.cancel()
 
-    async def _retry_later(self, msg: Msg, name: str, attempts: int) -> None:
+    async def _retry_later(
+        self, msg: Msg, name: str, attempts: int, exc: BaseException | None = None
+    ) -> None:
+        """Redeliver after the backoff, or after the wait the failure names if longer."""
         backoff = self.config.backoff
-        await msg.nak(delay=backoff[min(attempts - 1, len(backoff) - 1)])
+        delay = backoff[min(attempts - 1, len(backoff) - 1)]
+        if isinstance(exc, TurnTimeout):
+            delay = max(delay, exc.seconds)
+        elif isinstance(exc, RateLimited | DiscordUnavailable):
+            delay = max(delay, exc.retry_after or 0.0)
+        await msg.nak(delay=delay)
         self.metrics.ops.labels("external", name, "retried").inc()
 
     async def _give_up(self, msg: Msg, op: Op, error: OutboundError, attempts: int) -> None:
