@@ -33,7 +33,7 @@ async def test_a_slow_fetch_keeps_the_lock_and_the_other_process_waits(
 ) -> None:
     """A fetch slower than ``lock_ttl`` is neither repeated by another process nor reported
     unavailable there: the holder renews the lock, the other waits for its value."""
-    config = DiscordConfig(token="t", key_prefix=prefix, lock_ttl=0.3)
+    config = DiscordConfig(token="t", key_prefix=prefix, lock_ttl=1.2)
     first_redis, second_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
     keys = Keys(prefix)
     first = Cache(first_redis, keys, config, Metrics())
