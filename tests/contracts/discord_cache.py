@@ -29,11 +29,11 @@ MakeCache = Callable[[DiscordConfig, FakeClock], CachePort]
 
 
 def not_found() -> NotFound:
-    return NotFound(SimpleNamespace(status=404, reason="Not Found"), {"code": 10007})  # type: ignore[arg-type]
+    return NotFound(SimpleNamespace(status=404, reason="Not Found"), {"code": 10007})
 
 
 def server_error(status: int = 503) -> DiscordServerError:
-    return DiscordServerError(SimpleNamespace(status=status, reason="Unavailable"), "")  # type: ignore[arg-type]
+    return DiscordServerError(SimpleNamespace(status=status, reason="Unavailable"), "")
 
 
 class Source:

@@ -8,16 +8,12 @@ from gateways.discord import Body
 from gateways.discord.coalesce import Coalescer, merge
 from gateways.discord.errors import TurnTimeout
 from gateways.discord.metrics import Metrics
-from gateways.discord.ops import EditMessage
+from gateways.discord.ops import EditMessage, Json
 
 
-def edit(content: str, version: int | None = None, **body: object) -> EditMessage:
-    return EditMessage(
-        channel_id="1",
-        message_id="2",
-        body=Body(content=content, **body),
-        version=version,  # type: ignore[arg-type]
-    )
+def edit(content: str, version: int | None = None, embeds: list[Json] | None = None) -> EditMessage:
+    body = Body(content=content) if embeds is None else Body(content=content, embeds=embeds)
+    return EditMessage(channel_id="1", message_id="2", body=body, version=version)
 
 
 def test_merge_keeps_the_newer_version_whatever_the_arrival_order() -> None:
