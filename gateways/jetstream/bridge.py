@@ -69,7 +69,7 @@ class NatsBridge:
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="muster-nats-bridge", daemon=True
+            target=self._run_loop, name="muster-nats-bridge", daemon=True
         )
         self._thread.start()
         self._closed = False
@@ -209,14 +209,22 @@ class NatsBridge:
                 await asyncio.wait_for(nc.close(), self.timeout)
         await _finish_tasks()
 
+    def _run_loop(self) -> None:
+        """The loop thread: run until stopped, then finish what is left and close the loop."""
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            try:
+                self._loop.run_until_complete(_finish_tasks())
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            finally:
+                self._loop.close()
+
     def _stop_loop(self) -> None:
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(self.timeout)
-        if not self._thread.is_alive() and not self._loop.is_closed():
-            self._loop.run_until_complete(_finish_tasks())
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
 
 
 async def _finish_tasks() -> None:
