@@ -25,6 +25,7 @@ from gateways.jetstream.layout import Layout
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
+    from psycopg_pool import AsyncConnectionPool
     from redis.asyncio import Redis
 
     from domain.app import MusterApp
@@ -107,6 +108,7 @@ class Container:
         self._nats: NATS | None = None
         self._rest: DiscordRest | None = None
         self._outbound: Outbound | None = None
+        self._read_pool: AsyncConnectionPool[Any] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -189,3 +191,23 @@ class Container:
             self._stack.push_async_callback(outbound.close)
             self._outbound = outbound
         return self._outbound
+
+    async def read_pool(self, max_size: int = 10) -> AsyncConnectionPool[Any]:
+        """A pool of connections to the read models (their schema first on the search path)."""
+        if self._read_pool is None:
+            from psycopg_pool import AsyncConnectionPool
+
+            from gateways.postgres import checked_schema
+
+            schema = checked_schema(self.settings.database_schema)
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                self.database_url,
+                min_size=1,
+                max_size=max_size,
+                kwargs={"options": f"-c search_path={schema},public", "autocommit": True},
+                open=False,
+            )
+            await pool.open(wait=True, timeout=self.settings.nats_timeout * 2)
+            self._stack.push_async_callback(pool.close)
+            self._read_pool = pool
+        return self._read_pool

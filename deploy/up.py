@@ -12,8 +12,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
-from pydantic import SecretStr
-
 from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
 from deploy.settings import Settings
@@ -40,9 +38,11 @@ def print_table(stack: LocalStack, log_line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def demo_discord(settings: Settings) -> AsyncIterator[Settings]:
-    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields
-    the settings that point the bot and the REST client at it."""
+async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
+    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields the
+    settings that point Muster's Discord clients at it (its API base and bot token)."""
+    from pydantic import SecretStr
+
     from deploy.emulator.sandbox import populate_demo
     from deploy.emulator.server import DiscordEmulator
     from deploy.processes import port_open
@@ -65,19 +65,20 @@ async def demo_discord(settings: Settings) -> AsyncIterator[Settings]:
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
     from deploy.bootstrap import Container
+    from deploy.bot_cmd import bot_services
     from deploy.projector_cmd import projector_services
     from deploy.supervise import supervise
 
     async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
-            settings = await stack.enter_async_context(demo_discord(settings))
+            settings = await stack.enter_async_context(running_emulator(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
-        services = projector_services(container)
+        services = projector_services(container) + bot_services(container)
         await supervise(services, stop)
 
 
 class BackgroundServices:
-    """The asyncio parts of Muster (projectors, the Discord emulator; later the bot and API)
+    """The asyncio parts of Muster (projectors, the Discord emulator, the bot; later the API)
     on one loop thread beside the main thread, which owns the server processes."""
 
     def __init__(self, settings: Settings, urls: dict[str, str]) -> None:

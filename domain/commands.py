@@ -42,6 +42,7 @@ class ConfigureGuild(AuthorizedCommand, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | UnsetType | None = UNSET
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
 
 
 class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
@@ -55,6 +56,7 @@ class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | UnsetType | None = UNSET
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
 
 
 class CreateGame(AuthorizedCommand, frozen=True, kw_only=True):

@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | None = None
     host_role_ids: tuple[Snowflake, ...] | None = None
     category: str | None = None
+    time_zone: str | None = None
+    """IANA name (e.g. ``Europe/Berlin``) in which typed times are read; inherits channel >
+    guild > ``UTC``."""
 
 
 class GameDetails(msgspec.Struct, frozen=True, kw_only=True):

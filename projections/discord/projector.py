@@ -43,7 +43,7 @@ from domain.events import DirectMessageStatus
 from domain.ports import CommandPort
 from gateways.discord.errors import OutboundError
 from gateways.discord.ops import Body
-from gateways.discord.outbound import Outbound
+from gateways.discord.ports import OutboundPort
 from gateways.jetstream.layout import Layout
 from gateways.postgres import connect
 from projections import queries
@@ -106,7 +106,7 @@ class DiscordProjector:
         database_url: str,
         schema: str,
         *,
-        outbound: Outbound,
+        outbound: OutboundPort,
         commands: CommandPort,
         clock: Callable[[], datetime] = utc_now,
         max_batch: int = 500,

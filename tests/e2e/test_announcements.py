@@ -16,7 +16,7 @@ from deploy.bootstrap import Container
 from deploy.projector_cmd import projector_services
 from deploy.settings import Settings
 from deploy.supervise import supervise
-from deploy.up import demo_discord
+from deploy.up import running_emulator
 from domain.commands import CreateGame, JoinGame
 from tests.integration.conftest import read_schema
 
@@ -46,7 +46,7 @@ async def test_muster_up_announces_games_in_the_emulator(
 ) -> None:
     urls = {"nats": nats_url, "postgres": database_url, "redis": redis_url}
     stop = asyncio.Event()
-    async with demo_discord(settings) as pointed, Container.open(pointed, urls) as container:
+    async with running_emulator(settings) as pointed, Container.open(pointed, urls) as container:
         assert pointed.discord_token is not None
         root = pointed.discord_api_base.removesuffix("/api/v10") + "/_emulator"
         services = asyncio.create_task(supervise(projector_services(container), stop))

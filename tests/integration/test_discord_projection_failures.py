@@ -1,6 +1,7 @@
-"""How the Discord projection meets Discord's failures, with the in-memory fake of the outbound
-port (``tests/fakes/outbound.py``): a failure Discord may recover from stops the projector, and
-the restarted one repeats nothing that was done; a refusal for good is kept and the rest goes on."""
+"""How the Discord projection meets Discord's failures, with the in-memory outbound fake that
+refuses as told (``tests/fakes/outbound.py``): a failure Discord may recover from stops the
+projector, and the restarted one repeats nothing that was done; a refusal for good is kept and
+the rest goes on."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from redis.asyncio import Redis
 
 from domain.commands import JoinGame, LeaveGame
 from gateways.discord import OutboundError, OutboundTimeout
-from tests.fakes.outbound import CREATE_ROUTE, EDIT_ROUTE, FakeOutbound
+from tests.fakes.outbound import RefusingOutbound
 from tests.integration.discord_world import World, world
 
 pytestmark = pytest.mark.integration
@@ -29,9 +30,10 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 async def w(
     nc: NATS, redis: Redis, event_log_env: dict[str, str], database_url: str, read_schema: str
 ) -> AsyncIterator[World]:
-    fake = FakeOutbound(spacing=0.05)
+    fake = RefusingOutbound()
     async with world(nc, redis, event_log_env, database_url, read_schema, outbound=fake) as w:
         fake.blocked.add(str(w.eve.id))
+        fake.discord.channels[str(w.games.id)] = []  # the fake Discord knows the channel
         w.start_read_models()
         w.start_projector()
         yield w
@@ -40,7 +42,7 @@ async def w(
 
 def posts(w: World, game_id: str) -> list[dict[str, object]]:
     wanted = f"muster:join:{game_id}"
-    shown = w.outbound.messages.get(str(w.games.id), [])
+    shown = w.outbound.discord.messages(w.games.id)
     return [m for m in shown if any(c["custom_id"] == wanted
                                     for r in m["components"] for c in r["components"])]  # fmt: skip
 
@@ -58,13 +60,13 @@ async def test_a_dm_interrupted_by_a_discord_outage_is_sent_once_after_restart(w
     w.outbound.fail_next("dm", OutboundError("dm", "Discord returned 503", 503))
     await w.send(LeaveGame(command_id="leave", user_id=str(alice.id), game_id=game_id))
     assert isinstance(await failed(w), OutboundError)
-    assert w.outbound.dms(bob.id) == []
+    assert w.outbound.discord.dms(bob.id) == []
     w.start_projector()
     await w.settled()
-    [dm] = w.outbound.dms(bob.id)
+    [dm] = w.outbound.discord.dms(bob.id)
     assert dm["content"].startswith("Good news! You're in **Root**")
     assert len(posts(w, game_id)) == 1
-    assert w.outbound.requests[CREATE_ROUTE] == 2  # the post and the DM, each once
+    assert w.outbound.discord.calls["create"] == 2  # the post and the DM, each once
 
 
 async def test_an_edit_that_times_out_is_made_after_restart(w: World) -> None:
@@ -92,4 +94,4 @@ async def test_a_post_discord_refuses_for_good_is_parked_and_the_rest_goes_on(w:
     [(projector, kind, error)] = await w.sql("SELECT projector, type, error FROM parked_events")
     assert (projector, kind) == ("discord", "announcement")
     assert "Missing Permissions" in error
-    assert w.outbound.requests[EDIT_ROUTE] == 0  # nothing to edit for the refused game
+    assert w.outbound.discord.calls["edit"] == 0  # nothing to edit for the refused game
