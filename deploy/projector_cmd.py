@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import msgspec
@@ -76,19 +76,26 @@ def projector_services(container: Container) -> list[Service]:
         Service("settings reactions", settings_reactions),
     ]
     if container.settings.discord_token:
-        services.append(Service("Discord announcements and DMs", discord_projection(container)))
+        services += discord_services(container)
     else:
         log.warning("no MUSTER_DISCORD_TOKEN: announcements and DMs are not projected")
     return services
 
 
-def discord_projection(container: Container) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """Announcements and DMs (``projections/discord``), after the read models they render."""
+def discord_services(container: Container) -> list[Service]:
+    """Announcements and DMs (``projections/discord``), rendered from the read models, and
+    their health (``projector.discord``: position, posts, edits, DMs, last error)."""
+    from gateways.health import HealthReporter
+    from projections.discord.projector import DiscordProjector
+    from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
+
+    current: list[DiscordProjector] = []
+    reporter: list[HealthReporter] = []
+
+    def figures() -> dict[str, object]:
+        return current[-1].figures() if current else {}
 
     async def run(stop: asyncio.Event) -> None:
-        from projections.discord.projector import DiscordProjector
-        from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
-
         schema = container.settings.database_schema
         await migrate(container.database_url, schema, MIGRATIONS)
         await migrate(container.database_url, schema, DISCORD_MIGRATIONS)
@@ -96,9 +103,26 @@ def discord_projection(container: Container) -> Callable[[asyncio.Event], Awaita
             await container.nats(), container.layout, container.database_url, schema,
             outbound=await container.outbound(), commands=container.commands,
         )  # fmt: skip
-        await projector.run(stop)
+        current[:] = [projector]
+        if reporter:
+            reporter[0].state = "running"
+        try:
+            await projector.run(stop)
+        except Exception as error:
+            if reporter:
+                reporter[0].state = "degraded"
+                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            raise
 
-    return run
+    async def health(stop: asyncio.Event) -> None:
+        report = HealthReporter(await container.nats(), "projector.discord", figures)
+        reporter[:] = [report]
+        await report.run(stop)
+
+    return [
+        Service("Discord announcements and DMs", run),
+        Service("Discord projection health", health),
+    ]
 
 
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:

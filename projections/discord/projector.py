@@ -152,6 +152,17 @@ class DiscordProjector:
             await self._finish(GRACE)
         return self.progress
 
+    def figures(self) -> dict[str, object]:
+        """For the health report: what it has done, and what is in flight."""
+        return {
+            "position": self.progress.position,
+            "posted": self.progress.posted,
+            "edits": self.progress.edits,
+            "dms": dict(self.progress.dms),
+            "problems": self.progress.problems,
+            "in_flight": sum(1 for _, ts in self._inflight for t in ts if not t.done()),
+        }
+
     # -- one batch ---------------------------------------------------------------------------
     async def _handle(self, batch: list[LogMessage], stop: asyncio.Event) -> None:
         effects = [e for e in map(effects_of, batch) if e is not None]

@@ -18,6 +18,7 @@ from deploy.settings import Settings
 from deploy.supervise import supervise
 from deploy.up import running_emulator
 from domain.commands import CreateGame, JoinGame
+from gateways.health import read_health
 from tests.integration.conftest import read_schema
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -79,6 +80,8 @@ async def test_muster_up_announces_games_in_the_emulator(
                 assert message["embeds"][0]["title"] == "Catan"
                 ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
                 assert ids == [f"muster:join:{outcome.game_id}", f"muster:leave:{outcome.game_id}"]
+                health = await read_health(await container.nats())
+                assert health["projector.discord"].state in ("starting", "running")
         finally:
             stop.set()
             await asyncio.wait_for(services, 20)
