@@ -134,6 +134,14 @@ class LeaveGame(Command, frozen=True, kw_only=True):
     game_id: str
 
 
+class RemovePlayer(AuthorizedCommand, frozen=True, kw_only=True):
+    """The host (or a server manager) takes a player off the game or its waitlist; the
+    freed seat goes to the head of the waitlist, and the player is told by DM."""
+
+    game_id: str
+    player_id: Snowflake
+
+
 class ClaimPlaceholder(Command, frozen=True, kw_only=True):
     """Replace a placeholder by yourself; you then join like any player."""
 
@@ -204,6 +212,7 @@ GameCommand = (
     | RemovePlaceholder
     | JoinGame
     | LeaveGame
+    | RemovePlayer
     | ClaimPlaceholder
     | RecordAnnouncement
     | RecordReminder

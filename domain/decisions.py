@@ -26,6 +26,7 @@ from domain.commands import (
     RecordDirectMessage,
     RecordReminder,
     RemovePlaceholder,
+    RemovePlayer,
     RescheduleGame,
     StartGame,
     UpdateGame,
@@ -85,6 +86,7 @@ GameDecision = Callable[[GameState, Any, Context], Sequence[GameEvent]]
 GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     JoinGame: membership.join,
     LeaveGame: membership.leave,
+    RemovePlayer: membership.remove_player,
     ClaimPlaceholder: membership.claim_placeholder,
     AddPlaceholder: membership.add_placeholder,
     RemovePlaceholder: membership.remove_placeholder,

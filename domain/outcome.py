@@ -144,12 +144,15 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
         case PlaceholderClaimed(label=label, placeholder_id=pid) if seat is not None:
             claimed = msgspec.structs.replace(base, placeholder_id=pid)
             return _seated(claimed, seat, f"You took {label}'s place: ")
-        case PlayerLeft(user_id=user, from_waitlist=from_waitlist):
+        case PlayerLeft(user_id=user, from_waitlist=from_waitlist, actor_id=actor):
+            where = "the waitlist" if from_waitlist else "the game"
             return msgspec.structs.replace(
                 base,
                 result="left_waitlist" if from_waitlist else "left",
                 user_id=user,
-                message="You left the waitlist." if from_waitlist else "You left the game.",
+                message=f"You left {where}."
+                if actor == user
+                else f"Removed <@{user}> from {where}.",
             )
         case PlaceholderAdded(placeholder_id=pid, label=label):
             return msgspec.structs.replace(

@@ -16,6 +16,7 @@ from domain.commands import (
     ConfigureChannel,
     JoinGame,
     LeaveGame,
+    RemovePlayer,
     RescheduleGame,
     UpdateGame,
 )
@@ -297,3 +298,21 @@ async def test_a_dm_for_an_old_event_is_recorded_as_skipped(
             "SELECT body->>'status' FROM timeline WHERE type = 'game.direct_message_recorded.v1'"
         )
         assert recorded == "skipped"
+
+
+async def test_a_player_removed_by_the_host_is_told(w: World) -> None:
+    alice, bob = w.members[:2]
+    game_id = await w.create("Scythe", max_players=1, players=(str(alice.id), str(bob.id)))
+    await w.settled()
+    await w.send(RemovePlayer(command_id="kick", user_id=str(w.host.id), permissions=MANAGE_GUILD,
+                              game_id=game_id, player_id=str(alice.id)))  # fmt: skip
+    await w.settled()
+    [removed] = w.dms(alice)
+    assert removed.startswith("The host removed you from **Scythe** (<t:")
+    [promoted] = w.dms(bob)
+    assert promoted.startswith("Good news! You're in **Scythe**")
+    await w.stop()  # then redelivered from the very start: nobody is told twice
+    await w.sql("UPDATE projector_position SET position = 0 WHERE name = 'discord'")
+    w.start_projector()
+    await w.settled()
+    assert (w.dms(alice), w.dms(bob)) == ([removed], [promoted])
