@@ -173,8 +173,10 @@ class DiscordProjector:
             games, floors = await self._games(effects)
             for game_id, detail in games.items():
                 mine = [e for e in effects if e.game_id == game_id]
-                version = max(detail.position, floors.get(game_id, 0))
-                tasks += await self._announce(detail, mine, version, batch[-1].seq)
+                floor = floors.get(game_id, 0)
+                changed = max([e.seq for e in mine] + [floor])  # the newest change to show
+                version = max(detail.position, floor)
+                tasks += await self._announce(detail, mine, version, changed)
             for effect in effects:
                 owed_by = games.get(effect.game_id or "")
                 if owed_by is not None:
@@ -227,13 +229,13 @@ class DiscordProjector:
 
     # -- announcements -----------------------------------------------------------------------
     async def _announce(
-        self, detail: GameDetail, effects: list[Effects], version: int, seq: int
+        self, detail: GameDetail, effects: list[Effects], version: int, changed: int
     ) -> list[asyncio.Task[Any]]:
         """Post the game's announcement, or edit it to show ``detail`` (rendered as of log
-        position ``version``); ``seq`` is where the batch ends."""
+        position ``version``) unless it already shows the change at ``changed``."""
         post = self._posts.get(detail.game_id)
         if post is not None:
-            return [asyncio.create_task(self._edit_after(post, detail, version))]
+            return [asyncio.create_task(self._edit_after(post, detail, version, changed))]
         mine = await store.announcement(self._conn, detail.game_id)
         tasks: list[asyncio.Task[Any]] = []
         if mine is not None and mine.message_id:
@@ -250,12 +252,12 @@ class DiscordProjector:
             return []  # over (or long past) before the projector first saw it: old news
         elif any(e.created for e in effects) or mine is not None:
             return [
-                self._posting(detail, mine, min((e.seq for e in effects), default=seq), version)
+                self._posting(detail, mine, min((e.seq for e in effects), default=changed), version)
             ]
         else:
             return []
         shown = mine.rendered_position if mine is not None and mine.message_id else 0
-        if shown < version:
+        if shown < changed:  # (a render shows everything up to its version)
             tasks.append(asyncio.create_task(self._edit(detail, channel_id, message_id, version)))
         return tasks
 
@@ -312,11 +314,11 @@ class DiscordProjector:
             del self._posts[game_id]
 
     async def _edit_after(
-        self, post: asyncio.Task[Posted | None], detail: GameDetail, version: int
+        self, post: asyncio.Task[Posted | None], detail: GameDetail, version: int, changed: int
     ) -> None:
-        """Edit once the post still in flight is made (unless it already shows ``version``)."""
+        """Edit once the post still in flight is made (unless it already shows ``changed``)."""
         posted = await post
-        if posted is not None and posted.version < version:
+        if posted is not None and posted.version < changed:
             await self._edit(detail, posted.channel_id, posted.message_id, version)
 
     async def _find_post(self, detail: GameDetail) -> str | None:
