@@ -59,12 +59,37 @@ def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
     return dataclasses.replace(config, **changes)
 
 
+def describe_error(error: BaseException) -> str:
+    """An exception in one short phrase (its type when it has no message)."""
+    text = str(error).strip()
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return text or type(error).__name__
+
+
+class ServerUnreachable(RuntimeError):
+    """A server a one-shot tool needs did not answer within its timeout."""
+
+
 class Container:
     """Every adapter of one process, built from ``settings`` and the servers' ``urls``
-    (keys ``nats``, ``postgres``, ``redis``) on first use."""
+    (keys ``nats``, ``postgres``, ``redis``) on first use.
 
-    def __init__(self, settings: Settings, urls: dict[str, str], stack: AsyncExitStack) -> None:
+    A long-running process's NATS connection reconnects for as long as it runs; a ``one_shot``
+    tool's (``muster audit``, ``replay``...) gives up after ``MUSTER_NATS_TIMEOUT`` with
+    :class:`ServerUnreachable` and never reconnects, so the tool ends with one clear message.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        urls: dict[str, str],
+        stack: AsyncExitStack,
+        *,
+        one_shot: bool = False,
+    ) -> None:
         self.settings, self.urls = settings, urls
+        self.one_shot = one_shot
         self._stack = stack
         self._nats: NATS | None = None
         self._rest: DiscordRest | None = None
@@ -72,10 +97,12 @@ class Container:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings, urls: dict[str, str]) -> AsyncIterator[Container]:
+    async def open(
+        cls, settings: Settings, urls: dict[str, str], *, one_shot: bool = False
+    ) -> AsyncIterator[Container]:
         """A container whose parts are closed when the block ends."""
         async with AsyncExitStack() as stack:
-            yield cls(settings, urls, stack)
+            yield cls(settings, urls, stack, one_shot=one_shot)
 
     @cached_property
     def layout(self) -> Layout:
@@ -86,18 +113,58 @@ class Container:
         return self.urls["postgres"]
 
     async def nats(self) -> NATS:
-        """This process's NATS connection (reconnects for as long as the process runs)."""
+        """This process's NATS connection (reconnects for as long as the process runs, or,
+        ``one_shot``, fails once with :class:`ServerUnreachable`)."""
         if self._nats is None:
-            import nats
-
-            nc = await nats.connect(
-                [u.strip() for u in self.urls["nats"].split(",")],
-                connect_timeout=max(1, round(self.settings.nats_timeout)),
-                max_reconnect_attempts=-1,
-            )
+            nc = await (self._tool_nats() if self.one_shot else self._service_nats())
             self._stack.push_async_callback(nc.close)
             self._nats = nc
         return self._nats
+
+    def _servers(self) -> list[str]:
+        return [u.strip() for u in self.urls["nats"].split(",") if u.strip()]
+
+    async def _service_nats(self) -> NATS:
+        import nats
+
+        return await nats.connect(
+            self._servers(),
+            connect_timeout=max(1, round(self.settings.nats_timeout)),
+            max_reconnect_attempts=-1,
+        )
+
+    async def _tool_nats(self) -> NATS:
+        import asyncio
+
+        import nats
+
+        from deploy.redact import masked
+
+        failures: list[Exception] = []
+
+        async def note(error: Exception) -> None:  # quiet: one message at the end, not one a try
+            failures.append(error)
+
+        timeout = self.settings.nats_timeout
+        try:
+            return await asyncio.wait_for(
+                nats.connect(
+                    self._servers(),
+                    connect_timeout=max(1, round(timeout)),
+                    allow_reconnect=False,
+                    max_reconnect_attempts=1,
+                    reconnect_time_wait=0.2,
+                    error_cb=note,
+                ),
+                timeout,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as error:
+            cause = failures[-1] if failures else error
+            raise ServerUnreachable(
+                f"cannot reach NATS at {masked(self.urls['nats'])} within {timeout:g}s "
+                f"(MUSTER_NATS_TIMEOUT): {describe_error(cause)}. Is the server (or `muster up`) "
+                "running? `muster doctor` checks every dependency."
+            ) from error
 
     @cached_property
     def redis(self) -> Redis:

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from deploy.processes import ServerFailed, ServerProcess, free_port
+from deploy.redact import masked, redacted
 
 SYSTEM_ROOT = Path("/var/lib/muster")
 PASSWORD_FILE = "superuser.password"  # noqa: S105 - a file name; the file is beside the cluster
@@ -183,7 +184,7 @@ def wait_until_accepting(url: str, timeout: float = 30.0) -> None:
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
                 raise ServerFailed(
-                    f"PostgreSQL at {url} is not accepting queries: {error}"
+                    redacted(f"PostgreSQL at {masked(url)} is not accepting queries: {error}")
                 ) from None
             time.sleep(0.05)
 

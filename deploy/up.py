@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
 import threading
 from pathlib import Path
 from types import FrameType
 
 from deploy.endpoints import write_endpoints
+from deploy.redact import masked, redacted
 from deploy.settings import Settings, log_env
 from deploy.stack import LocalStack
 
@@ -30,11 +30,6 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     return f"stream {factory.layout.stream}: {last or 0} events"
 
 
-def masked(url: str) -> str:
-    """A URL fit to print: any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
-
-
 def print_table(stack: LocalStack, log_line: str) -> None:
     """What runs where."""
     print("Muster is up.")
@@ -48,12 +43,17 @@ def print_table(stack: LocalStack, log_line: str) -> None:
 
 async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
     """With no bot token: the Discord emulator with its demo guild and sandbox page."""
-    from deploy.emulator.sandbox import populate_demo
-    from deploy.emulator.server import DiscordEmulator
-    from deploy.processes import port_open
+    from contextlib import AsyncExitStack
 
-    port = 0 if port_open("127.0.0.1", settings.sandbox_port) else settings.sandbox_port
-    async with DiscordEmulator("127.0.0.1", port) as emulator:
+    from deploy.emulator.sandbox import populate_demo, port_busy
+    from deploy.emulator.server import DiscordEmulator
+
+    port = settings.sandbox_port  # fixed, so bookmarks and OAuth2 redirects keep working
+    async with AsyncExitStack() as running:
+        try:
+            emulator = await running.enter_async_context(DiscordEmulator("127.0.0.1", port))
+        except OSError as error:
+            raise port_busy("127.0.0.1", port, error) from error
         populate_demo(emulator)
         print(
             f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
@@ -136,7 +136,9 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         try:
             while not stopping.wait(0.5):
                 if services.failed:
-                    print(f"muster up: {services.failed}; stopping everything", flush=True)
+                    print(
+                        redacted(f"muster up: {services.failed}; stopping everything"), flush=True
+                    )
                     break
             print("Stopping ...", flush=True)
         finally:
