@@ -13,6 +13,7 @@ when the container closes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cached_property
@@ -59,6 +60,22 @@ def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
     return dataclasses.replace(config, **changes)
 
 
+log = logging.getLogger("muster.bootstrap")
+
+
+async def discard(client: NATS) -> None:
+    """Release a connection that failed to open (its socket stays open otherwise)."""
+    import contextlib
+
+    import nats.errors
+
+    with contextlib.suppress(nats.errors.Error, OSError):
+        await client.close()
+    transport = getattr(client, "_transport", None)
+    if transport is not None:
+        transport.close()
+
+
 def describe_error(error: BaseException) -> str:
     """An exception in one short phrase (its type when it has no message)."""
     text = str(error).strip()
@@ -75,9 +92,10 @@ class Container:
     """Every adapter of one process, built from ``settings`` and the servers' ``urls``
     (keys ``nats``, ``postgres``, ``redis``) on first use.
 
-    A long-running process's NATS connection reconnects for as long as it runs; a ``one_shot``
-    tool's (``muster audit``, ``replay``...) gives up after ``MUSTER_NATS_TIMEOUT`` with
-    :class:`ServerUnreachable` and never reconnects, so the tool ends with one clear message.
+    Connecting to NATS gives up after ``MUSTER_NATS_TIMEOUT`` with :class:`ServerUnreachable`
+    (one clear message, not a traceback per try). Once connected, a long-running process's
+    connection reconnects for as long as it runs; a ``one_shot`` tool's (``muster audit``,
+    ``replay``...) never reconnects, so the tool ends instead of hanging.
     """
 
     def __init__(
@@ -113,10 +131,11 @@ class Container:
         return self.urls["postgres"]
 
     async def nats(self) -> NATS:
-        """This process's NATS connection (reconnects for as long as the process runs, or,
-        ``one_shot``, fails once with :class:`ServerUnreachable`)."""
+        """This process's NATS connection: the first connect fails after ``MUSTER_NATS_TIMEOUT``
+        with :class:`ServerUnreachable`; then it reconnects for as long as the process runs
+        (a ``one_shot`` tool's fails at once instead)."""
         if self._nats is None:
-            nc = await (self._tool_nats() if self.one_shot else self._service_nats())
+            nc = await self._connect_nats()
             self._stack.push_async_callback(nc.close)
             self._nats = nc
         return self._nats
@@ -124,47 +143,63 @@ class Container:
     def _servers(self) -> list[str]:
         return [u.strip() for u in self.urls["nats"].split(",") if u.strip()]
 
-    async def _service_nats(self) -> NATS:
-        import nats
-
-        return await nats.connect(
-            self._servers(),
-            connect_timeout=max(1, round(self.settings.nats_timeout)),
-            max_reconnect_attempts=-1,
-        )
-
-    async def _tool_nats(self) -> NATS:
+    async def _connect_nats(self) -> NATS:
+        """Connect within ``MUSTER_NATS_TIMEOUT`` or raise :class:`ServerUnreachable`; then
+        (services only) reconnect forever, logging one line per event, not a traceback."""
         import asyncio
 
         import nats
+        from nats.aio.client import Client as NATSClient
 
         from deploy.redact import masked
 
         failures: list[Exception] = []
+        connected = False
 
-        async def note(error: Exception) -> None:  # quiet: one message at the end, not one a try
-            failures.append(error)
+        async def on_error(error: Exception) -> None:
+            if connected:
+                log.warning("NATS: %s", describe_error(error))
+            else:  # quiet while connecting: one message at the end, not one per try
+                failures.append(error)
+
+        async def on_disconnected() -> None:
+            if connected and not self.one_shot and not nc.is_closed:
+                log.warning("NATS connection lost; reconnecting")
+
+        async def on_reconnected() -> None:
+            log.warning("NATS reconnected")
 
         timeout = self.settings.nats_timeout
+        nc = NATSClient()
         try:
-            return await asyncio.wait_for(
-                nats.connect(
+            await asyncio.wait_for(
+                nc.connect(
                     self._servers(),
                     connect_timeout=max(1, round(timeout)),
-                    allow_reconnect=False,
-                    max_reconnect_attempts=1,
-                    reconnect_time_wait=0.2,
-                    error_cb=note,
+                    allow_reconnect=not self.one_shot,
+                    max_reconnect_attempts=1 if self.one_shot else -1,
+                    reconnect_time_wait=0.2 if self.one_shot else 1,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnected,
+                    reconnected_cb=on_reconnected,
                 ),
                 timeout,
             )
         except (TimeoutError, OSError, nats.errors.Error) as error:
+            await discard(nc)
             cause = failures[-1] if failures else error
+            hint = (
+                "Check the user and password in MUSTER_NATS_URL"
+                if "Authorization" in str(cause)
+                else "Is the server (or `muster up`) running?"
+            )
             raise ServerUnreachable(
                 f"cannot reach NATS at {masked(self.urls['nats'])} within {timeout:g}s "
-                f"(MUSTER_NATS_TIMEOUT): {describe_error(cause)}. Is the server (or `muster up`) "
-                "running? `muster doctor` checks every dependency."
+                f"(MUSTER_NATS_TIMEOUT): {describe_error(cause)}. {hint} "
+                "`muster doctor` checks every dependency."
             ) from error
+        connected = True
+        return nc
 
     @cached_property
     def redis(self) -> Redis:

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if settings.discord_token:
             secrets = (settings.discord_token.get_secret_value(),)
-        configure_logging(logging.DEBUG if args.debug else logging.WARNING, secrets)
+        configure_logging(logging.INFO if args.debug else logging.WARNING, secrets)
         return run_command(args, settings)
     except KeyboardInterrupt:
         return 130

@@ -82,6 +82,7 @@ async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio
             flush=True,
         )
     async with Container.open(settings, urls) as container:
+        await container.nats()  # unreachable at start: one clear error, not endless restarts
         await supervise(projector_services(container), stop)
 
 

@@ -97,7 +97,7 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
                 "global_per_second": 9,
                 "channel_budget": (5, 5.0),
             },
-        )  # fmt: skip
+        ),
     ],
     "sandbox": [
         (["--port", "0", "--host", "::1", "--empty"], {"port": 0, "host": "::1", "empty": True})
