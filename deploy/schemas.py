@@ -18,7 +18,7 @@ from domain.catalogue import catalogue, event_schemas, json_schema
 SCHEMAS_DIR = Path(schemas.__file__).resolve().parent
 
 
-def in_checkout(directory: Path = SCHEMAS_DIR) -> bool:
+def in_checkout(directory: Path) -> bool:
     """Whether ``directory`` is the ``schemas/`` of a source checkout (not an installed copy)."""
     return (directory.parent / "pyproject.toml").exists()
 
@@ -75,7 +75,7 @@ def run_schemas(check: bool, directory: Path | None = None) -> int:
         print(f"{where} is current.")
         return 0
     if directory is None:
-        if not in_checkout():
+        if not in_checkout(SCHEMAS_DIR):
             print(
                 f"muster schemas: {SCHEMAS_DIR} belongs to an installed copy of Muster, not a "
                 "checkout; pass --out DIR to write the schemas elsewhere",
