@@ -187,10 +187,11 @@ class Container:
             )
         except (TimeoutError, OSError, nats.errors.Error) as error:
             await discard(nc)
-            cause = failures[-1] if failures else error
+            refused = [e for e in [*failures, error] if "Authorization" in str(e)]
+            cause = refused[0] if refused else failures[-1] if failures else error
             hint = (
                 "Check the user and password in MUSTER_NATS_URL"
-                if "Authorization" in str(cause)
+                if refused
                 else "Is the server (or `muster up`) running?"
             )
             raise ServerUnreachable(
