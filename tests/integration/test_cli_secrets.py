@@ -147,7 +147,10 @@ def test_no_command_prints_a_secret_and_servers_want_their_passwords(data_dir: P
             "MUSTER_DATABASE_URL": urls["postgres"],
             "MUSTER_REDIS_URL": urls["redis"],
         }
-        assert t.run("doctor")[0] == 0
+        code, out = t.run("doctor")
+        assert code == 0, out
+        assert "muster up is running" in out
+        assert "nats://muster:***@" in out
         code, out = t.run("doctor", **configured)
         assert code == 0, out
         assert ":***@" in out
