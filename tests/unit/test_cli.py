@@ -272,3 +272,13 @@ def test_masking() -> None:
     assert redacted(text, ["tok"]) == (
         "at nats://a:***@h:1, nats://c:***@h:2 with password=*** and ***"
     )
+
+
+def test_the_bot_token_is_in_no_repr() -> None:
+    from deploy.bootstrap import discord_config
+    from deploy.settings import Settings
+
+    settings = Settings(discord_token="tok.en-secret")
+    assert "tok.en-secret" not in repr(settings)
+    assert "tok.en-secret" not in repr(discord_config(settings))
+    assert discord_config(settings).token == "tok.en-secret"
