@@ -85,7 +85,7 @@ def describe_error(error: BaseException) -> str:
 
 
 class ServerUnreachable(RuntimeError):
-    """A server a one-shot tool needs did not answer within its timeout."""
+    """A server did not accept a connection within its timeout (the message says which)."""
 
 
 class Container:
@@ -155,18 +155,23 @@ class Container:
 
         failures: list[Exception] = []
         connected = False
+        told = False  # the current outage's first error is logged, not every retry's
 
         async def on_error(error: Exception) -> None:
-            if connected:
-                log.warning("NATS: %s", describe_error(error))
-            else:  # quiet while connecting: one message at the end, not one per try
+            nonlocal told
+            if not connected:  # quiet while connecting: one message at the end, not one per try
                 failures.append(error)
+            elif not told:
+                told = True
+                log.warning("NATS: %s", describe_error(error))
 
         async def on_disconnected() -> None:
             if connected and not self.one_shot and not nc.is_closed:
                 log.warning("NATS connection lost; reconnecting")
 
         async def on_reconnected() -> None:
+            nonlocal told
+            told = False
             log.warning("NATS reconnected")
 
         timeout = self.settings.nats_timeout
