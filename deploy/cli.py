@@ -178,6 +178,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from eventsourcing.persistence import OperationalError
 
     from deploy.bootstrap import ServerUnreachable
+    from deploy.emulator.sandbox import PortBusy
     from deploy.endpoints import NoServers
     from deploy.processes import ServerFailed
     from deploy.supervise import ServiceFailed
@@ -186,7 +187,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from projections.runner import ProjectorRunning
 
     return (
-        ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers,
+        ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
         ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
         redis.RedisError,
     )  # fmt: skip

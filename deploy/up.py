@@ -126,6 +126,10 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         redis_url=settings.redis_url,
         nats_sync_interval=settings.nats_sync_interval,
     )
+    if not settings.discord_token:  # a busy sandbox port is said before anything starts
+        from deploy.emulator.sandbox import check_port
+
+        check_port("127.0.0.1", settings.sandbox_port)
     print(f"Starting Muster (data in {stack.data_dir}) ...", flush=True)
     with stack:
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}

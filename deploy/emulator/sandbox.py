@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 import sys
 from dataclasses import dataclass
 
@@ -84,11 +86,25 @@ class PortBusy(RuntimeError):
 
 def port_busy(host: str, port: int, error: OSError) -> PortBusy:
     """The error for a sandbox that cannot listen on ``host:port``."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
     return PortBusy(
-        f"cannot listen on {host}:{port} for the sandbox page ({error.strerror or error}): "
+        f"cannot listen on {host}:{port} for the sandbox page ({reason}): "
         f"stop what uses port {port}, or choose another with MUSTER_SANDBOX_PORT (or "
         "`muster sandbox --port`); 0 picks a free port"
     )
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`PortBusy` now if ``host:port`` cannot be listened on (before anything
+    else is started); port 0 always can."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise port_busy(host, port, error) from error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -240,6 +240,24 @@ def test_a_busy_sandbox_port_is_named_with_its_setting(
         assert f"port {port}" in out
 
 
+def test_muster_up_says_its_sandbox_port_is_busy_before_starting_anything(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("MUSTER_SANDBOX_PORT", str(port))
+        code, out = run(capsys, "up", "--data-dir", str(tmp_path / "up"))
+    assert code == 1
+    assert out.strip() == (
+        f"muster up: cannot listen on 127.0.0.1:{port} for the sandbox page (Address already in "
+        f"use): stop what uses port {port}, or choose another with MUSTER_SANDBOX_PORT (or "
+        "`muster sandbox --port`); 0 picks a free port"
+    )
+    assert not (tmp_path / "up").exists()
+
+
 async def test_muster_up_keeps_its_sandbox_port_and_names_it_when_busy() -> None:
     import asyncio
 
