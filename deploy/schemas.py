@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
-import schemas
 from domain.catalogue import catalogue, event_schemas, json_schema
 
-SCHEMAS_DIR = Path(schemas.__file__).resolve().parent
+
+def schemas_dir() -> Path:
+    """The ``schemas`` package's directory (in the checkout, or installed)."""
+    spec = find_spec("schemas")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    # An editable install made before schemas/ became a package does not map it yet.
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+SCHEMAS_DIR = schemas_dir()
 
 
 def in_checkout(directory: Path) -> bool:
