@@ -32,8 +32,9 @@ def layout_of(settings: Settings) -> Layout:
 
 @asynccontextmanager
 async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
-    """A connection for the one-shot tools (replay, audit, retry-parked)."""
-    async with Container.open(settings, {"nats": url}) as container:
+    """A connection for the one-shot tools (replay, audit, retry-parked): it gives up after
+    ``MUSTER_NATS_TIMEOUT`` with one clear error instead of reconnecting forever."""
+    async with Container.open(settings, {"nats": url}, one_shot=True) as container:
         yield await container.nats()
 
 
@@ -125,9 +126,32 @@ def discord_services(container: Container) -> list[Service]:
     ]
 
 
+async def another_projector_running(settings: Settings, database_url: str) -> bool:
+    """Whether another runner (``muster up``'s, another ``muster projector``) holds the read
+    models' lock right now."""
+    from gateways.postgres import connect
+    from projections.read_models import ReadModels
+    from projections.runner import hold_projector_lock
+
+    schema = settings.database_schema
+    await migrate(database_url, schema, MIGRATIONS)
+    conn = await connect(database_url, schema)
+    try:
+        return not await hold_projector_lock(conn, schema, ReadModels().name)
+    finally:
+        await conn.close()  # releases the lock if this probe took it
+
+
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """The projectors alone, until ``stop`` is set (``muster projector``)."""
+    if await another_projector_running(settings, urls["postgres"]):
+        print(
+            f"another projector (`muster up`'s or another `muster projector`) is running on "
+            f"schema {settings.database_schema}: this one waits and takes over when it stops",
+            flush=True,
+        )
     async with Container.open(settings, urls) as container:
+        await container.nats()  # unreachable at start: one clear error, not endless restarts
         await supervise(projector_services(container), stop)
 
 
@@ -189,24 +213,37 @@ async def run_retry_parked(settings: Settings, urls: dict[str, str]) -> int:
     return 1 if still else 0
 
 
-async def run_audit(settings: Settings, urls: dict[str, str], game_id: str) -> int:
-    """Print a game's full history from the log itself."""
+def audited_aggregate(game_id: str) -> str:
+    """``game.<uuid>`` for a game id given bare or as ``game.<uuid>`` (as audit prints it)."""
     from domain.decisions import canonical_game_id
-    from domain.errors import InvalidCommand
+
+    bare = game_id.strip()
+    bare = bare.removeprefix("game.")
+    return f"game.{canonical_game_id(bare)}"
+
+
+async def run_audit(settings: Settings, urls: dict[str, str], aggregate: str) -> int:
+    """Print a game's full history (``aggregate`` from :func:`audited_aggregate`) from the log."""
+    import nats.js.errors
+
     from gateways.jetstream.wire import Wire
 
-    try:
-        aggregate = f"game.{canonical_game_id(game_id)}"
-    except InvalidCommand as error:
-        print(f"muster audit: {error}", file=sys.stderr)
-        return 1
     layout = layout_of(settings)
     async with nats_connection(settings, urls["nats"]) as nc:
+        try:
+            await nc.jetstream(timeout=settings.nats_timeout).stream_info(layout.stream)
+        except nats.js.errors.NotFoundError:
+            print(
+                f"muster audit: there is no event log yet: the stream {layout.stream} does not "
+                "exist on this NATS server (`muster up` creates it on first start)",
+                file=sys.stderr,
+            )
+            return 1
         records = await Wire(nc, layout, settings.nats_timeout).read(
             layout.subject_for(aggregate), 1
         )
     if not records:
-        print(f"no game {game_id} in the log")
+        print(f"no game {aggregate} in the log (stream {layout.stream})")
         return 1
     print(f"history of {aggregate} ({len(records)} events)")
     print(f"{'seq':>8}  {'v':>4}  {'time (UTC)':<19}  {'actor':<20} {'command':<24} event")
