@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
     from redis.asyncio import Redis
 
+    from psycopg_pool import AsyncConnectionPool
+
     from domain.app import MusterApp
     from gateways.discord import DiscordConfig, DiscordRest, Outbound
 
@@ -69,6 +71,7 @@ class Container:
         self._nats: NATS | None = None
         self._rest: DiscordRest | None = None
         self._outbound: Outbound | None = None
+        self._read_pool: AsyncConnectionPool[Any] | None = None
 
     @classmethod
     @asynccontextmanager
@@ -147,3 +150,20 @@ class Container:
             self._stack.push_async_callback(outbound.close)
             self._outbound = outbound
         return self._outbound
+
+    async def read_pool(self) -> AsyncConnectionPool[Any]:
+        """A pool of connections to the read models (their schema on the search path)."""
+        if self._read_pool is None:
+            from psycopg_pool import AsyncConnectionPool
+
+            from gateways.postgres import checked_schema
+
+            options = f"-c search_path={checked_schema(self.settings.database_schema)},public"
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                self.database_url, kwargs={"options": options, "autocommit": True},
+                min_size=2, max_size=self.settings.command_threads * 2, open=False,
+            )  # fmt: skip
+            await pool.open(wait=True, timeout=30)
+            self._stack.push_async_callback(pool.close)
+            self._read_pool = pool
+        return self._read_pool

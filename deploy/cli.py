@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
     commands.add_parser("doctor", help="check every dependency and say how to fix problems")
+    commands.add_parser("api", help="serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = commands.add_parser("projector", help="run the projectors (read models, names)")
     projector.add_argument("action", nargs="?", choices=["run", "retry-parked"], default="run")
     replay = commands.add_parser("replay", help="rebuild read models from the log and compare")
@@ -64,6 +65,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from deploy.doctor import run_doctor
 
         return run_doctor(settings)
+    if args.command == "api":
+        from deploy.api_cmd import main as api_main
+
+        return api_main(settings)
     if args.command in ("projector", "replay", "audit"):
         return run_log_tool(args, settings)
     if args.command == "schemas":
@@ -114,13 +119,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     import psycopg
     from eventsourcing.persistence import OperationalError
 
+    from deploy.api_cmd import PortTaken
     from deploy.endpoints import NoServers
     from deploy.processes import ServerFailed
     from projections.feed import FeedFailed
     from projections.runner import ProjectorRunning
 
     return (
-        ServerFailed, OperationalError, NoServers, ProjectorRunning, FeedFailed,
+        ServerFailed, OperationalError, NoServers, ProjectorRunning, FeedFailed, PortTaken,
         psycopg.OperationalError, nats.errors.Error,
     )  # fmt: skip
 

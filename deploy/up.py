@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
 import threading
 from pathlib import Path
+from collections.abc import AsyncIterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from deploy.endpoints import write_endpoints
 from deploy.settings import Settings, log_env
 from deploy.stack import LocalStack
+
+if TYPE_CHECKING:
+    from deploy.emulator.server import DiscordEmulator
 
 log = logging.getLogger("muster.up")
 
@@ -46,7 +52,8 @@ def print_table(stack: LocalStack, log_line: str) -> None:
     print("Press Ctrl-C to stop.", flush=True)
 
 
-async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
+@contextlib.asynccontextmanager
+async def start_emulator(settings: Settings) -> AsyncIterator[DiscordEmulator]:
     """With no bot token: the Discord emulator with its demo guild and sandbox page."""
     from deploy.emulator.sandbox import populate_demo
     from deploy.emulator.server import DiscordEmulator
@@ -59,7 +66,7 @@ async def run_emulator(settings: Settings, stop: asyncio.Event) -> None:
             f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
             flush=True,
         )
-        await stop.wait()
+        yield emulator
 
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
@@ -68,12 +75,16 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
     from deploy.projector_cmd import projector_services
     from deploy.supervise import Service, supervise
 
-    async with Container.open(settings, urls) as container:
-        services = projector_services(container)
+    from deploy.api_cmd import emulated, listen, serve_web
+
+    web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
+    async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
-            services.append(
-                Service("Discord emulator", lambda stop: run_emulator(settings, stop), False)
-            )
+            emulator = await stack.enter_async_context(start_emulator(settings))
+            settings = emulated(settings, emulator)
+        container = await stack.enter_async_context(Container.open(settings, urls))
+        services = projector_services(container)
+        services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
 
 
@@ -92,11 +103,12 @@ class BackgroundServices:
         self._thread.start()
 
     def _run(self) -> None:
+        from deploy.api_cmd import PortTaken
         from deploy.supervise import ServiceFailed
 
         try:
             self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
-        except ServiceFailed as error:
+        except (ServiceFailed, PortTaken) as error:
             self.failed = str(error)
         except Exception as error:
             log.exception("muster up's services failed")

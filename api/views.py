@@ -1,0 +1,129 @@
+"""Read-side answers built from the read models' query functions (no log access)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from api import models
+from api.access import Membership, member_or_404
+from api.errors import ApiError, not_found
+from api.services import Web
+from domain.events import GameDetails, Settings
+from domain.rules import DEFAULT_MAX_PLAYERS, DEFAULT_REMINDER_MINUTES
+from projections import queries
+
+SETTING_NAMES = ("max_players", "reminder_minutes", "rules", "waitlist_cap", "category")
+DEFAULTS: dict[str, Any] = {
+    "max_players": DEFAULT_MAX_PLAYERS,
+    "reminder_minutes": list(DEFAULT_REMINDER_MINUTES),
+    "rules": "",
+    "waitlist_cap": "unlimited",
+    "category": None,
+    "host_role_ids": [],
+}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def sources(
+    game: GameDetails | None, channel: Settings | None, guild: Settings | None,
+    names: tuple[str, ...] = SETTING_NAMES,
+) -> dict[str, models.Setting]:  # fmt: skip
+    """Each setting's value after inheritance and the level it came from."""
+    found: dict[str, models.Setting] = {}
+    for name in names:
+        levels: list[tuple[models.Source, Any]] = [
+            ("game", getattr(game, name, None) if name != "host_role_ids" else None),
+            ("channel", getattr(channel, name, None)),
+            ("guild", getattr(guild, name, None)),
+        ]
+        source, value = next(((s, v) for s, v in levels if v is not None),
+                             ("default", DEFAULTS[name]))  # fmt: skip
+        found[name] = models.Setting(value=_plain(value), source=source)
+    return found
+
+
+async def game_or_404(web: Web, game_id: str, user_id: str) -> tuple[queries.GameDetail, Membership]:
+    """A game the user may see (they are a member of its guild), else 404."""
+    try:
+        canonical = str(uuid.UUID(game_id))
+    except ValueError:
+        raise not_found() from None
+    async with web.pool.connection() as conn:
+        game = await queries.game_detail(conn, canonical)
+    if game is None:
+        raise not_found()
+    member = await member_or_404(web, game.guild_id, user_id, "game")
+    return game, member
+
+
+async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:
+    """The API's game detail: display names, placeholders, settings with their source."""
+    async with web.pool.connection() as conn:
+        details = await queries.game_details_of(conn, game.game_id)
+        guild, channel = await queries.settings_of(conn, game.guild_id, game.channel_id)
+    users = [p.user_id for p in game.participants if p.user_id] + [game.host_id]
+    names = await web.display_names(game.guild_id, users)
+
+    def players(kind: str) -> list[models.Player]:
+        return [
+            models.Player(user_id=p.user_id, display_name=names[p.user_id], position=p.position)
+            for p in game.participants
+            if p.kind == kind and p.user_id
+        ]
+
+    summary = msgspec.structs.asdict(game)
+    for drop in ("settings", "participants", "announcement_channel_id", "announcement_message_id"):
+        summary.pop(drop)
+    return models.GameDetail(
+        **summary,
+        host_name=names[game.host_id],
+        players=players("joined"),
+        waitlist=players("waitlisted"),
+        placeholders=[
+            models.Placeholder(placeholder_id=p.placeholder_id or 0, label=p.label or "",
+                               position=p.position)  # fmt: skip
+            for p in game.participants
+            if p.kind == "placeholder"
+        ],
+        settings=sources(details, channel, guild),
+    )
+
+
+def summary_model(game: queries.GameSummary) -> models.GameSummary:
+    return models.GameSummary(**msgspec.structs.asdict(game))
+
+
+def encode_cursor(cursor: tuple[datetime, str] | None) -> str | None:
+    if cursor is None:
+        return None
+    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> tuple[datetime, str] | None:
+    if not value:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        when, game_id = raw.split("|", 1)
+        return datetime.fromisoformat(when), str(uuid.UUID(game_id))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            422, "invalid_cursor", "The cursor is not one this API gave out.", field="cursor",
+            fix="Use next_cursor from the previous page, or leave it out to start over.",
+        ) from None  # fmt: skip
+
+
+def etag_of(*parts: Any) -> str:
+    """A weak ETag over what a representation depends on."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:20]
+    return f'W/"{digest}"'
