@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ class WebConfig:
 
     @property
     def authorize_url(self) -> str:
-        return f"{self.discord_api_base}/oauth2/authorize"
+        root = re.sub(r"/api(/v\d+)?/?$", "", self.discord_api_base)
+        return f"{root}/oauth2/authorize"  # Discord's consent page lives outside /api
 
     @property
     def token_url(self) -> str:
