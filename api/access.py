@@ -38,7 +38,9 @@ async def membership(web: Web, guild_id: str, user_id: str) -> Membership | None
     if member is None:
         return None
     guild = await web.discord.guild(guild_id) or {}
-    roles = {str(r["id"]): int(r.get("permissions") or 0) for r in await web.discord.roles(guild_id)}
+    roles = {
+        str(r["id"]): int(r.get("permissions") or 0) for r in await web.discord.roles(guild_id)
+    }
     role_ids = tuple(str(r) for r in member.get("roles") or ())
     owner = str(guild.get("owner_id")) == user_id
     bits = roles.get(guild_id, 0)

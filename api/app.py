@@ -35,8 +35,15 @@ def create_app(web: Web, *, live: bool = True) -> FastAPI:
         finally:
             await hub.stop()
 
-    app = FastAPI(title="Muster", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)  # fmt: skip
+    app = FastAPI(
+        title="Muster",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
     app.state.web = web
     app.state.hub = hub
     install_error_handlers(app)

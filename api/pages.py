@@ -6,7 +6,7 @@ import calendar as calmod
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
@@ -292,7 +292,9 @@ async def timeline_page(request: Request, game_id: str, web: WebDep,
     game, _ = await game_or_404(web, game_id, session.user_id)
     async with web.pool.connection() as conn:
         entries = await queries.game_timeline(conn, game.game_id)
-    names = await web.display_names(game.guild_id, [e.actor_id for e in entries if e.actor_id != "0"])
+    names = await web.display_names(
+        game.guild_id, [e.actor_id for e in entries if e.actor_id != "0"]
+    )
     names["0"] = "Muster"
     return page(request, "timeline.html", game=game, entries=entries, names=names)
 
@@ -330,8 +332,13 @@ async def settings_submit(request: Request, guild_id: str, web: WebDep, session:
             changes[name] = tuple(mins) or None
         else:
             changes[name] = value or None
-    base = {"command_id": command_id(session.user_id, None), "user_id": session.user_id,
-            "role_ids": member.role_ids, "permissions": member.permissions, "guild_id": guild_id}  # fmt: skip
+    base = {
+        "command_id": command_id(session.user_id, None),
+        "user_id": session.user_id,
+        "role_ids": member.role_ids,
+        "permissions": member.permissions,
+        "guild_id": guild_id,
+    }
     message = ""
     try:
         cmd: commands.AnyCommand = (

@@ -51,7 +51,9 @@ def sources(
     return found
 
 
-async def game_or_404(web: Web, game_id: str, user_id: str) -> tuple[queries.GameDetail, Membership]:
+async def game_or_404(
+    web: Web, game_id: str, user_id: str
+) -> tuple[queries.GameDetail, Membership]:
     """A game the user may see (they are a member of its guild), else 404."""
     try:
         canonical = str(uuid.UUID(game_id))
@@ -89,8 +91,9 @@ async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:
         players=players("joined"),
         waitlist=players("waitlisted"),
         placeholders=[
-            models.Placeholder(placeholder_id=p.placeholder_id or 0, label=p.label or "",
-                               position=p.position)  # fmt: skip
+            models.Placeholder(
+                placeholder_id=p.placeholder_id or 0, label=p.label or "", position=p.position
+            )
             for p in game.participants
             if p.kind == "placeholder"
         ],

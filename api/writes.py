@@ -92,14 +92,15 @@ async def resolve_mentions(
             ids.append(str(exact[0]["user"]["id"]))
             continue
         reason = "matches more than one member" if exact else "matches no member"
-        bad.append(BadMention(input=raw, reason=reason,
-                              suggestions=await suggestions(web, guild_id, name, exact)))  # fmt: skip
+        bad.append(
+            BadMention(
+                input=raw, reason=reason, suggestions=await suggestions(web, guild_id, name, exact)
+            )
+        )
     return list(dict.fromkeys(ids)), bad
 
 
-async def suggestions(
-    web: Web, guild_id: str, name: str, exact: list[dict[str, Any]]
-) -> list[str]:
+async def suggestions(web: Web, guild_id: str, name: str, exact: list[dict[str, Any]]) -> list[str]:
     """Up to 5 ``@username`` choices that look like ``name``, best first."""
     pool = list(exact)
     for size in range(min(len(name), 3), 0, -1):

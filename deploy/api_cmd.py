@@ -34,7 +34,9 @@ def listen(settings: Settings) -> socket.socket:
                 f"port {settings.web_port} on {settings.web_host} is already taken (another "
                 "Muster, or another program); stop it or set MUSTER_WEB_PORT to a free port"
             ) from error
-        raise PortTaken(f"cannot listen on {settings.web_host}:{settings.web_port}: {error}") from error
+        raise PortTaken(
+            f"cannot listen on {settings.web_host}:{settings.web_port}: {error}"
+        ) from error
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -55,8 +57,11 @@ async def build_web(container: Container, port: int) -> Any:
         public_url=public_url(settings, port),
         discord_api_base=settings.discord_api_base,
         client_id=settings.discord_client_id or "",
-        client_secret=(settings.discord_client_secret.get_secret_value()
-                       if settings.discord_client_secret else ""),  # fmt: skip
+        client_secret=(
+            settings.discord_client_secret.get_secret_value()
+            if settings.discord_client_secret
+            else ""
+        ),
         session_secret=secret,
         session_seconds=settings.session_days * 86400,
     )
@@ -122,8 +127,10 @@ def main(settings: Settings) -> int:
     from deploy.endpoints import resolve_urls
 
     if not settings.discord_token or not settings.discord_client_id:
-        print("muster api: set MUSTER_DISCORD_TOKEN, MUSTER_DISCORD_CLIENT_ID and "
-              "MUSTER_DISCORD_CLIENT_SECRET (or run `muster up`, which uses the emulator)")  # fmt: skip
+        print(
+            "muster api: set MUSTER_DISCORD_TOKEN, MUSTER_DISCORD_CLIENT_ID and "
+            "MUSTER_DISCORD_CLIENT_SECRET (or run `muster up`, which uses the emulator)"
+        )
         return 1
     urls = resolve_urls(settings)
     sock = listen(settings)

@@ -24,9 +24,8 @@ from gateways.jetstream.layout import Layout
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
-    from redis.asyncio import Redis
-
     from psycopg_pool import AsyncConnectionPool
+    from redis.asyncio import Redis
 
     from domain.app import MusterApp
     from gateways.discord import DiscordConfig, DiscordRest, Outbound

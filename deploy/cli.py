@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run_command(args: argparse.Namespace, settings: Settings) -> int:
+def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: PLR0911 one per subcommand
     """Dispatch to the subcommand's module (imported only when used)."""
     if args.command == "up":
         from deploy.up import run_up

@@ -8,8 +8,8 @@ import logging
 import re
 import signal
 import threading
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -71,11 +71,10 @@ async def start_emulator(settings: Settings) -> AsyncIterator[DiscordEmulator]:
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
+    from deploy.api_cmd import emulated, listen, serve_web
     from deploy.bootstrap import Container
     from deploy.projector_cmd import projector_services
     from deploy.supervise import Service, supervise
-
-    from deploy.api_cmd import emulated, listen, serve_web
 
     web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
     async with contextlib.AsyncExitStack() as stack:

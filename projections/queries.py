@@ -255,7 +255,7 @@ async def games_page(
 ) -> tuple[list[GameSummary], tuple[datetime, str] | None]:
     """Games matching ``where``, soonest first, after the cursor ``(scheduled_at, game_id)``;
     returns the page and the cursor of the next one (``None`` on the last page). The category
-    filter applies to the resolved category (game › channel › guild)."""
+    filter applies to the resolved category (game, else channel, else guild)."""
     clauses = ["g.guild_id = ANY(%s)"]
     params: list[Any] = [list(where.guild_ids)]
     optional: list[tuple[Any, str]] = [
@@ -313,6 +313,8 @@ async def game_details_of(conn: Conn, game_id: str) -> GameDetails | None:
 
 async def log_position(conn: Conn, projector: str = "read_models") -> int:
     """The last log position the projector applied (0 before the first)."""
-    cur = await conn.execute("SELECT position FROM projector_position WHERE name = %s", (projector,))
+    cur = await conn.execute(
+        "SELECT position FROM projector_position WHERE name = %s", (projector,)
+    )
     row = await cur.fetchone()
     return int(row[0]) if row else 0

@@ -56,9 +56,7 @@ def me_of(session: Any) -> models.User:
 
 @router.get("/login", status_code=307, summary="Log in with Discord",
             response_class=RedirectResponse)  # fmt: skip
-async def login(
-    web: WebDep, next: Annotated[str | None, Query(max_length=500)] = None
-) -> Response:
+async def login(web: WebDep, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """Redirect to Discord's consent page; ``state`` binds the answer to this browser."""
     state = secrets.token_urlsafe(24)
     await web.redis.set(_state_key(state), msgspec.json.encode({"next": safe_next(next)}),

@@ -45,8 +45,9 @@ async def feed_url(web: Web, session: Session, scope: str, *, renew: bool = Fals
         token = ""
     if not token:
         token = secrets.token_urlsafe(24)
-        await web.redis.set(_feed_key(token),
-                            msgspec.json.encode({"user_id": session.user_id, "scope": scope}))  # fmt: skip
+        await web.redis.set(
+            _feed_key(token), msgspec.json.encode({"user_id": session.user_id, "scope": scope})
+        )
         await web.redis.set(owner, token)
     return f"{web.config.public_url.rstrip('/')}/feeds/{token}.ics"
 

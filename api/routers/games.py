@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
 import msgspec
+from fastapi import APIRouter, Header, Query, Request, Response
 from msgspec import UNSET
 
 from api import models

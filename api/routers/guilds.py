@@ -11,9 +11,9 @@ from api import models
 from api.access import Membership, member_or_404, shared_guilds
 from api.errors import not_found
 from api.routers import ERRORS
-from api.sessions import SessionDep, WebDep
 from api.routers.games import IdempotencyKey, Wait
 from api.services import Web
+from api.sessions import SessionDep, WebDep
 from api.views import sources
 from api.writes import command_id, send
 from domain import commands
@@ -34,8 +34,9 @@ async def list_guilds(web: WebDep, session: SessionDep) -> Any:
 async def text_channels(web: Web, guild_id: str) -> list[models.Channel]:
     return [
         models.Channel(id=str(c["id"]), name=c.get("name") or "", topic=c.get("topic"))
-        for c in sorted(await web.discord.guild_channels(guild_id),
-                        key=lambda c: c.get("position", 0))  # fmt: skip
+        for c in sorted(
+            await web.discord.guild_channels(guild_id), key=lambda c: c.get("position", 0)
+        )
         if c.get("type") in (0, 5)
     ]
 

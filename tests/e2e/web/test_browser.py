@@ -45,7 +45,9 @@ def log_in(page: Page, stack: WebStack, who: str) -> None:
 def test_log_in_create_with_suggestion_and_see_a_join_live(
     web_stack: WebStack, browser: Browser
 ) -> None:
-    context = browser.new_context(viewport={"width": 1100, "height": 900}, timezone_id="Europe/Paris")
+    context = browser.new_context(
+        viewport={"width": 1100, "height": 900}, timezone_id="Europe/Paris"
+    )
     page = context.new_page()
     log_in(page, web_stack, "hana")
     shot(page, "home")
@@ -74,14 +76,16 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
 
     # A member joins elsewhere (the bot's Join button once it is merged; here the API as Chen):
     page.wait_for_function("document.querySelector('#roster') && window.htmx")
-    page.wait_for_timeout(300)  # let the EventSource connect  # noqa: ERA001
+    page.wait_for_timeout(300)  # let the EventSource connect
     chen = web_stack.login("chen")
     assert chen.post(f"/api/v1/games/{game_id}/join").status_code == 200
     expect(players).to_contain_text("Chen", timeout=10_000)  # no reload: SSE swapped it in
     shot(page, "game")
 
     page.goto(f"{web_stack.url}/games/{game_id}/timeline")
-    expect(page.get_by_role("cell", name="game.player_joined.v1", exact=False).first).to_be_visible()
+    expect(
+        page.get_by_role("cell", name="game.player_joined.v1", exact=False).first
+    ).to_be_visible()
     shot(page, "timeline")
     page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}")
     expect(page.get_by_role("link", name="Board game night")).to_be_visible()

@@ -79,8 +79,9 @@ class WebStack:
             async with Container.open(settings, self.urls) as container:
                 self.container = container
                 services = projector_services(container)
-                services.append(Service("web", lambda s: serve_web(container, s, sock,
-                                                                   announce=False), False))  # fmt: skip
+                services.append(
+                    Service("web", lambda s: serve_web(container, s, sock, announce=False), False)
+                )
                 task = asyncio.ensure_future(supervise(services, stop))
                 await self._until_up()
                 self.ready.set()

@@ -26,10 +26,19 @@ def test_create_join_leave_with_read_your_writes(web_stack: WebStack) -> None:
     }, headers={"Idempotency-Key": "create-catan"})  # fmt: skip
     assert made.status_code == 201, made.text
     game_id = made.json()["game_id"]
-    again = hana.post("/api/v1/games", json={
-        "guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id, "title": "Catan",
-        "scheduled_at": when(), "players": ["@alice"]}, headers={"Idempotency-Key": "create-catan"})  # fmt: skip
-    assert again.json()["replayed"] is True and again.json()["game_id"] == game_id
+    again = hana.post(
+        "/api/v1/games",
+        json={
+            "guild_id": web_stack.guild_id,
+            "channel_id": web_stack.channel_id,
+            "title": "Catan",
+            "scheduled_at": when(),
+            "players": ["@alice"],
+        },
+        headers={"Idempotency-Key": "create-catan"},
+    )
+    assert again.json()["replayed"] is True
+    assert again.json()["game_id"] == game_id
 
     joined = bob.post(f"/api/v1/games/{game_id}/join")
     assert joined.status_code == 200, joined.text
@@ -44,7 +53,8 @@ def test_create_join_leave_with_read_your_writes(web_stack: WebStack) -> None:
     waiting = chen.post(f"/api/v1/games/{game_id}/join").json()
     assert waiting["result"] == "waitlisted"
     full = chen.post(f"/api/v1/games/{game_id}/join")
-    assert full.status_code == 409 and full.json()["error"]["code"] == "already_joined"
+    assert full.status_code == 409
+    assert full.json()["error"]["code"] == "already_joined"
     left = bob.post(f"/api/v1/games/{game_id}/leave").json()
     assert left["promoted"] == [web_stack.user_id("chen")]
 
@@ -59,17 +69,24 @@ def test_etag_and_if_none_match(web_stack: WebStack) -> None:
     assert hana.get(f"/api/v1/games/{game_id}", headers={"If-None-Match": tag}).status_code == 304
     web_stack.login("bob").post(f"/api/v1/games/{game_id}/join")
     changed = hana.get(f"/api/v1/games/{game_id}", headers={"If-None-Match": tag})
-    assert changed.status_code == 200 and changed.headers["etag"] != tag
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != tag
 
 
 def test_bad_mentions_are_listed_with_suggestions_and_the_form(web_stack: WebStack) -> None:
     hana = web_stack.login("hana")
-    form = {"guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id,
-            "title": "Raid", "scheduled_at": when(), "players": ["@alic", "@bob", "@nobody"]}  # fmt: skip
+    form = {
+        "guild_id": web_stack.guild_id,
+        "channel_id": web_stack.channel_id,
+        "title": "Raid",
+        "scheduled_at": when(),
+        "players": ["@alic", "@bob", "@nobody"],
+    }
     answer = hana.post("/api/v1/games", json=form)
     assert answer.status_code == 422
     error = answer.json()["error"]
-    assert error["code"] == "bad_mentions" and error["field"] == "players"
+    assert error["code"] == "bad_mentions"
+    assert error["field"] == "players"
     bad = {b["input"]: b for b in error["details"][0]["bad_mentions"]}
     assert set(bad) == {"@alic", "@nobody"}
     assert bad["@alic"]["suggestions"][0] == "@alice"
@@ -88,7 +105,9 @@ def test_list_filters_and_cursor_pagination(web_stack: WebStack) -> None:
     cursor = None
     while True:
         params = {"guild_id": web_stack.guild_id, "category": tag, "limit": 2}
-        page = alice.get("/api/v1/games", params={**params, **({"cursor": cursor} if cursor else {})})
+        page = alice.get(
+            "/api/v1/games", params={**params, **({"cursor": cursor} if cursor else {})}
+        )
         body = page.json()
         seen += [g["game_id"] for g in body["games"]]
         cursor = body["next_cursor"]
@@ -102,7 +121,8 @@ def test_list_filters_and_cursor_pagination(web_stack: WebStack) -> None:
                                               "category": tag}).json()  # fmt: skip
     assert none["games"] == []
     bad = alice.get("/api/v1/games", params={"cursor": "nonsense"})
-    assert bad.status_code == 422 and bad.json()["error"]["field"] == "cursor"
+    assert bad.status_code == 422
+    assert bad.json()["error"]["field"] == "cursor"
 
 
 def test_domain_errors_are_4xx_with_one_shape(web_stack: WebStack) -> None:
@@ -116,7 +136,8 @@ def test_domain_errors_are_4xx_with_one_shape(web_stack: WebStack) -> None:
     assert bob.post(f"/api/v1/games/{game_id}/leave").json()["error"]["code"] == "not_joined"
     past = hana.post(f"/api/v1/games/{game_id}/reschedule",
                      json={"scheduled_at": "2000-01-01T00:00:00Z"})  # fmt: skip
-    assert past.status_code == 422 and past.json()["error"]["field"] == "scheduled_at"
+    assert past.status_code == 422
+    assert past.json()["error"]["field"] == "scheduled_at"
     cancelled = hana.post(f"/api/v1/games/{game_id}/cancel", json={"reason": "rain"})
     assert cancelled.json()["result"] == "game_cancelled"
     assert bob.post(f"/api/v1/games/{game_id}/join").json()["error"]["code"] == "game_not_open"

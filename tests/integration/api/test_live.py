@@ -15,9 +15,15 @@ pytestmark = pytest.mark.integration
 
 def test_game_and_guild_streams_update_on_a_join(web_stack: WebStack) -> None:
     hana, dmitri = web_stack.login("hana"), web_stack.login("dmitri")
-    game_id = hana.post("/api/v1/games", json={
-        "guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id, "title": "Live",
-        "scheduled_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}).json()["game_id"]  # fmt: skip
+    game_id = hana.post(
+        "/api/v1/games",
+        json={
+            "guild_id": web_stack.guild_id,
+            "channel_id": web_stack.channel_id,
+            "title": "Live",
+            "scheduled_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        },
+    ).json()["game_id"]
     seen: dict[str, str] = {}
     ready = threading.Barrier(3, timeout=20)
 
@@ -34,15 +40,18 @@ def test_game_and_guild_streams_update_on_a_join(web_stack: WebStack) -> None:
                 elif not line and event in seen:
                     return
 
-    threads = [threading.Thread(target=follow, args=(f"/live/games/{game_id}", "roster")),
-               threading.Thread(target=follow, args=(f"/live/guilds/{web_stack.guild_id}", "games"))]  # fmt: skip
+    threads = [
+        threading.Thread(target=follow, args=(f"/live/games/{game_id}", "roster")),
+        threading.Thread(target=follow, args=(f"/live/guilds/{web_stack.guild_id}", "games")),
+    ]
     for thread in threads:
         thread.start()
     ready.wait()
     assert dmitri.post(f"/api/v1/games/{game_id}/join", params={"wait": "false"}).status_code == 200
     for thread in threads:
         thread.join(20)
-    assert "dmitri" in seen["roster"] and "1/" in seen["roster"]
+    assert "dmitri" in seen["roster"]
+    assert "1/" in seen["roster"]
     assert "Live" in seen["games"]
 
 
