@@ -1,0 +1,160 @@
+"""Benchmark of the web: request latency at a fixed rate, and SSE fan-out.
+
+Run: ``python -m tests.bench.api [--rate 500] [--seconds 10] [--pages 1000]`` (``--smoke``: tiny).
+
+Part 1: open-loop load at ``--rate`` requests/s (requests start on schedule whether or not earlier
+ones finished) against ``GET /api/v1/games/{id}`` and the game page ``/games/{id}``, each
+compared with the trivial ``GET /api/v1/ping`` of the same app in the same run (blocks
+alternate). Logged in, with real servers and the emulated Discord behind (member and name reads
+are cached in Redis after the first request, as in production).
+
+Part 2: ``--pages`` open game pages (SSE connections to ``/live/games/{id}``); one player joins;
+time from the join's request until each page received the updated roster: p50, p99, all.
+
+The web runs in this process on its own thread and event loop (the load generator shares the
+CPU with it, so the figures are pessimistic). Peak RSS is the whole process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from gateways.postgres import migrate
+from projections.replay import MIGRATIONS
+from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.conftest import fresh_log_env
+from tests.integration.api.harness import WebStack
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def load(client: httpx.AsyncClient, path: str, rate: int, seconds: float) -> list[float]:
+    """Open-loop: one request every 1/rate s for ``seconds``; latencies in seconds."""
+    latencies: list[float] = []
+    errors = 0
+
+    async def one() -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        response = await client.get(path)
+        if response.status_code != 200:
+            errors += 1
+        latencies.append(time.perf_counter() - started)
+
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    if errors:
+        raise RuntimeError(f"{errors} requests to {path} failed")
+    return latencies
+
+
+async def fan_out(stack: WebStack, cookies: httpx.Cookies, game_id: str, pages: int) -> list[float]:
+    limits = httpx.Limits(max_connections=pages + 10, max_keepalive_connections=pages + 10)
+    got: list[float] = []
+    ready = 0
+    all_ready = asyncio.Event()
+    joined_at = 0.0
+
+    async with httpx.AsyncClient(base_url=stack.url, cookies=cookies, limits=limits,
+                                 timeout=60) as client:  # fmt: skip
+
+        async def page() -> None:
+            nonlocal ready
+            async with client.stream("GET", f"/live/games/{game_id}") as stream:
+                event = ""
+                async for line in stream.aiter_lines():
+                    if line.startswith("event: "):
+                        event = line[7:]
+                    elif line.startswith("data: ") and event == "ready":
+                        ready += 1
+                        if ready == pages:
+                            all_ready.set()
+                    elif line.startswith("data: ") and event == "roster":
+                        got.append(time.perf_counter() - joined_at)
+                        return
+
+        tasks = [asyncio.create_task(page()) for _ in range(pages)]
+        await asyncio.wait_for(all_ready.wait(), 120)
+        joiner = stack.login("bob")
+        joined_at = time.perf_counter()
+        await asyncio.to_thread(joiner.post, f"/api/v1/games/{game_id}/join", params={"wait": "false"})
+        await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    return got
+
+
+async def run(stack: WebStack, rate: int, seconds: float, pages: int) -> list[tuple[str, ...]]:
+    hana = stack.login("hana")
+    game_id = hana.post("/api/v1/games", json={
+        "guild_id": stack.guild_id, "channel_id": stack.channel_id, "title": "Bench night",
+        "scheduled_at": (datetime.now(UTC) + timedelta(days=3)).isoformat(),
+        "players": ["@alice", "@chen"], "placeholders": ["Tim"]}).json()["game_id"]  # fmt: skip
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    rows = []
+    async with httpx.AsyncClient(base_url=stack.url, cookies=hana.cookies, limits=limits,
+                                 timeout=30) as client:  # fmt: skip
+        for path in ("/api/v1/ping", f"/api/v1/games/{game_id}", f"/games/{game_id}"):
+            await load(client, path, 50, 0.5)  # warm caches and connections
+        results: dict[str, list[float]] = {"ping": [], "api": [], "page": []}
+        block = max(1.0, seconds / 4)
+        for _ in range(max(1, round(seconds / block))):
+            for name, path in (("ping", "/api/v1/ping"), ("api", f"/api/v1/games/{game_id}"),
+                               ("page", f"/games/{game_id}")):  # fmt: skip
+                results[name] += await load(client, path, rate, block)
+    base = statistics.median(results["ping"])
+    for name, label in (("ping", "GET /api/v1/ping (baseline)"),
+                        ("api", "GET /api/v1/games/{id}"), ("page", "game page /games/{id}")):  # fmt: skip
+        lat = results[name]
+        rows.append((label, f"{rate}/s", str(len(lat)), f"{pct(lat, 0.5):.1f} ms",
+                     f"{pct(lat, 0.99):.1f} ms",
+                     f"{statistics.median(lat) / base:.2f}x"))  # fmt: skip
+        print(f"  {label:<32} p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):6.1f} ms", flush=True)
+    got = await fan_out(stack, hana.cookies, game_id, pages)
+    print(f"  SSE fan-out to {pages} pages: p50 {pct(got, 0.5):.0f} ms, p99 {pct(got, 0.99):.0f} ms,"
+          f" all {max(got) * 1000:.0f} ms", flush=True)
+    rows.append((f"SSE fan-out, one join -> {pages} pages", "-", str(len(got)),
+                 f"{pct(got, 0.5):.0f} ms", f"{pct(got, 0.99):.0f} ms",
+                 f"all {max(got) * 1000:.0f} ms"))  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (a quick check)")
+    args = parser.parse_args()
+    if args.smoke:
+        args.rate, args.seconds, args.pages = 50, 1, 20
+    with bench_stack() as local, tempfile.TemporaryDirectory() as tmp:
+        urls = {k: local.url(k) for k in ("nats", "postgres", "redis")}
+        env = fresh_log_env(urls["nats"])
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        asyncio.run(migrate(urls["postgres"], schema, MIGRATIONS))
+        with WebStack(urls, env, schema, Path(tmp)) as stack:
+            rows = asyncio.run(run(stack, args.rate, args.seconds, args.pages))
+            stack.close_clients()
+    rows.append(("peak RSS (whole process)", "", "", "", "", f"{peak_rss_mib():.0f} MiB"))
+    print(table(rows, ("what", "rate", "samples", "p50", "p99", "vs baseline")))
+
+
+if __name__ == "__main__":
+    main()
