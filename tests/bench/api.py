@@ -95,7 +95,8 @@ async def fan_out(stack: WebStack, cookies: httpx.Cookies, game_id: str, pages: 
         await asyncio.wait_for(all_ready.wait(), 120)
         joiner = stack.login("bob")
         joined_at = time.perf_counter()
-        await asyncio.to_thread(joiner.post, f"/api/v1/games/{game_id}/join", params={"wait": "false"})
+        join = f"/api/v1/games/{game_id}/join"
+        await asyncio.to_thread(joiner.post, join, params={"wait": "false"})
         await asyncio.wait_for(asyncio.gather(*tasks), 60)
     return got
 
@@ -119,16 +120,24 @@ async def run(stack: WebStack, rate: int, seconds: float, pages: int) -> list[tu
                                ("page", f"/games/{game_id}")):  # fmt: skip
                 results[name] += await load(client, path, rate, block)
     base = statistics.median(results["ping"])
-    for name, label in (("ping", "GET /api/v1/ping (baseline)"),
-                        ("api", "GET /api/v1/games/{id}"), ("page", "game page /games/{id}")):  # fmt: skip
+    labels = (
+        ("ping", "GET /api/v1/ping (baseline)"),
+        ("api", "GET /api/v1/games/{id}"),
+        ("page", "game page /games/{id}"),
+    )
+    for name, label in labels:
         lat = results[name]
         rows.append((label, f"{rate}/s", str(len(lat)), f"{pct(lat, 0.5):.1f} ms",
                      f"{pct(lat, 0.99):.1f} ms",
                      f"{statistics.median(lat) / base:.2f}x"))  # fmt: skip
-        print(f"  {label:<32} p50 {pct(lat, 0.5):6.1f} ms  p99 {pct(lat, 0.99):6.1f} ms", flush=True)
+        p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+        print(f"  {label:<32} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms", flush=True)
     got = await fan_out(stack, hana.cookies, game_id, pages)
-    print(f"  SSE fan-out to {pages} pages: p50 {pct(got, 0.5):.0f} ms, p99 {pct(got, 0.99):.0f} ms,"
-          f" all {max(got) * 1000:.0f} ms", flush=True)
+    p50, p99, every = pct(got, 0.5), pct(got, 0.99), max(got) * 1000
+    print(
+        f"  SSE fan-out to {pages} pages: p50 {p50:.0f} ms, p99 {p99:.0f} ms, all {every:.0f} ms",
+        flush=True,
+    )
     rows.append((f"SSE fan-out, one join -> {pages} pages", "-", str(len(got)),
                  f"{pct(got, 0.5):.0f} ms", f"{pct(got, 0.99):.0f} ms",
                  f"all {max(got) * 1000:.0f} ms"))  # fmt: skip
