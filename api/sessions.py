@@ -47,10 +47,15 @@ def session_key(session_id: str) -> str:
     return f"muster:web:session:{session_id}"
 
 
-def web_of(request: Request) -> Web:
+def the_web(request: Request) -> Web:
     """The app's :class:`Web` (set by ``create_app``)."""
     web: Web = request.app.state.web
     return web
+
+
+async def web_of(request: Request) -> Web:
+    """Dependency form of :func:`the_web` (async: sync dependencies run in a thread pool)."""
+    return the_web(request)
 
 
 WebDep = Annotated[Web, Depends(web_of)]
@@ -114,7 +119,7 @@ async def load_session(request: Request) -> Session | None:
     cached = getattr(request.state, "session", False)
     if cached is not False:
         return cached  # type: ignore[no-any-return]
-    web = web_of(request)
+    web = the_web(request)
     session: Session | None = None
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
@@ -123,10 +128,9 @@ async def load_session(request: Request) -> Session | None:
         except BadSignature:
             session_id = None
         if isinstance(session_id, str):
-            stored = await web.redis.get(session_key(session_id))
+            stored = await web.redis.getex(session_key(session_id), ex=web.config.session_seconds)
             if stored is not None:
                 session = msgspec.json.decode(stored, type=Session)
-                await web.redis.expire(session_key(session_id), web.config.session_seconds)
     request.state.session = session
     return session
 

@@ -70,8 +70,8 @@ async def game_or_404(
 async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:
     """The API's game detail: display names, placeholders, settings with their source."""
     async with web.pool.connection() as conn:
-        details = await queries.game_details_of(conn, game.game_id)
-        guild, channel = await queries.settings_of(conn, game.guild_id, game.channel_id)
+        levels = await queries.setting_levels_of_game(conn, game.game_id)
+    details, channel, guild = levels or (None, None, None)
     users = [p.user_id for p in game.participants if p.user_id] + [game.host_id]
     names = await web.display_names(game.guild_id, users)
 

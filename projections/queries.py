@@ -318,3 +318,20 @@ async def log_position(conn: Conn, projector: str = "read_models") -> int:
     )
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def setting_levels_of_game(
+    conn: Conn, game_id: str
+) -> tuple[GameDetails, Settings | None, Settings | None] | None:
+    """A game's own settings and its channel's and guild's rows (for "inherited from where")."""
+    cur = await conn.execute(
+        f"SELECT g.details, c.settings, s.settings {_GAME_JOINS} WHERE g.game_id = %s", (game_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return (
+        msgspec.convert(row[0], GameDetails),
+        msgspec.convert(row[1], Settings) if row[1] else None,
+        msgspec.convert(row[2], Settings) if row[2] else None,
+    )
