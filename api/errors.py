@@ -168,7 +168,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.status_code == 404:
             return _answer(request, not_found("page"))
         code = {405: "method_not_allowed"}.get(error.status_code, "http_error")
-        problem = ApiError(error.status_code, code, str(error.detail), headers=error.headers)
+        problem = ApiError(
+            error.status_code, code, str(error.detail), headers=dict(error.headers or {})
+        )
         return _answer(request, problem)
 
     @app.exception_handler(Exception)

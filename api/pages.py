@@ -223,8 +223,8 @@ async def game_action(request: Request, game_id: str, action: str, web: WebDep,
     gid, member = await _member_for(web, game_id, session)
     form = await request.form()
     cid = command_id(session.user_id, str(form.get("idempotency_key") or "") or None)
-    base = {"command_id": cid, "user_id": session.user_id, "game_id": gid}
-    auth = {"role_ids": member.role_ids, "permissions": member.permissions}
+    base: dict[str, Any] = {"command_id": cid, "user_id": session.user_id, "game_id": gid}
+    auth: dict[str, Any] = {"role_ids": member.role_ids, "permissions": member.permissions}
     command: commands.AnyCommand
     if action == "join":
         command = commands.JoinGame(**base)
@@ -260,7 +260,7 @@ async def edit_submit(request: Request, game_id: str, web: WebDep,
     session = await user(request, session)
     gid, member = await _member_for(web, game_id, session)
     form = await request.form()
-    auth = {"role_ids": member.role_ids, "permissions": member.permissions}
+    auth: dict[str, Any] = {"role_ids": member.role_ids, "permissions": member.permissions}
     errors: list[str] = []
     try:
         when = datetime.fromisoformat(str(form.get("scheduled_at", "")))
@@ -332,7 +332,7 @@ async def settings_submit(request: Request, guild_id: str, web: WebDep, session:
             changes[name] = tuple(mins) or None
         else:
             changes[name] = value or None
-    base = {
+    base: dict[str, Any] = {
         "command_id": command_id(session.user_id, None),
         "user_id": session.user_id,
         "role_ids": member.role_ids,

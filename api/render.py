@@ -28,9 +28,10 @@ def page(
 ) -> HTMLResponse:
     """Render a page (or one block of it, for an HTMX swap)."""
     context.setdefault("session", getattr(request.state, "session", None))
-    response: HTMLResponse = TEMPLATES.TemplateResponse(
+    response = TEMPLATES.TemplateResponse(
         request, name, context, status_code=status_code, block_name=block
     )
+    assert isinstance(response, HTMLResponse)
     return response
 
 

@@ -116,9 +116,9 @@ def clear_session_cookie(web: Web, response: Response) -> None:
 
 async def load_session(request: Request) -> Session | None:
     """The request's session, or ``None`` (no cookie, tampered cookie, expired session)."""
-    cached = getattr(request.state, "session", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "session"):
+        known: Session | None = request.state.session
+        return known
     web = the_web(request)
     session: Session | None = None
     raw = request.cookies.get(SESSION_COOKIE)

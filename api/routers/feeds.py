@@ -39,7 +39,8 @@ def _owner_key(user_id: str, scope: str) -> str:
 async def feed_url(web: Web, session: Session, scope: str, *, renew: bool = False) -> str:
     """The user's feed URL for ``scope`` (``me`` or a guild id); ``renew`` revokes the old."""
     owner = _owner_key(session.user_id, scope)
-    token = (await web.redis.get(owner) or b"").decode()
+    raw = await web.redis.get(owner)
+    token = raw.decode() if isinstance(raw, bytes) else (raw or "")
     if renew and token:
         await web.redis.delete(_feed_key(token))
         token = ""
@@ -84,7 +85,8 @@ def calendar(name: str, games: list[queries.GameSummary], public_url: str) -> by
         event.add("url", f"{public_url.rstrip('/')}/games/{game.game_id}")
         event.add("description", f"{game.joined_count}/{game.max_players} players")
         cal.add_component(event)
-    return cal.to_ical()
+    body: bytes = cal.to_ical()
+    return body
 
 
 @router.get("/feeds/{token}.ics", summary="iCalendar feed", response_class=Response,
