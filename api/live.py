@@ -71,6 +71,7 @@ class LiveHub:
         position = msg.metadata.sequence.stream
         self.position = max(self.position, position)
         game_id = msg.subject.rsplit(".", 1)[-1]
+        self.web.games.saw(game_id, position)
         guild_id = self.guild_of.get(game_id)
         if guild_id is None:
             with contextlib.suppress(ValueError, KeyError, TypeError):

@@ -22,7 +22,7 @@ from api.routers.guilds import ALL_SETTINGS, settings_view, text_channels
 from api.routers.status import gather_status
 from api.services import Web
 from api.sessions import MaybeSession, Session, WebDep, check_csrf
-from api.views import game_or_404, game_view, sources
+from api.views import game_or_404, sources, visible_game
 from api.writes import command_id, send, visible
 from domain import commands
 from domain.errors import DomainError
@@ -193,8 +193,8 @@ async def create_game_page(request: Request, guild_id: str, web: WebDep,
 
 
 async def game_context(web: Web, game_id: str, session: Session) -> dict[str, Any]:
-    game, member = await game_or_404(web, game_id, session.user_id)
-    view = await game_view(web, game)
+    cached, member = await visible_game(web, game_id, session.user_id)
+    view = game = cached.view
     seated = {p.user_id for p in view.players + view.waitlist}
     host_ok = session.user_id == game.host_id or bool(member.permissions & 0x28)
     guild = await web.discord.guild(game.guild_id) or {}
@@ -375,9 +375,8 @@ async def live_game(request: Request, game_id: str, web: WebDep,
     topic = f"game:{game.game_id}"
 
     async def render() -> str:
-        fresh, _ = await game_or_404(web, game.game_id, session.user_id)
-        view = await game_view(web, fresh)
-        return fragment("game.html", "roster", game=view)
+        cached, _ = await visible_game(web, game.game_id, session.user_id)
+        return fragment("game.html", "roster", game=cached.view)
 
     async def stream() -> Any:
         async with hub.listen(topic) as listener:

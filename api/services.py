@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from api.config import WebConfig
+from api.gamecache import GameCache
 from domain.ports import CommandPort
 from gateways.jetstream.layout import Layout
 from projections.names import DisplayNames
@@ -64,6 +65,7 @@ class Web:
     clock: Callable[[], float] = time.time
     process: str = "api"
     extras: dict[str, Any] = field(default_factory=dict)
+    games: GameCache = field(default_factory=GameCache)
 
     async def display_names(self, guild_id: str, user_ids: Sequence[str]) -> dict[str, str]:
         return await self.names.resolve(guild_id, user_ids)

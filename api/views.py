@@ -6,7 +6,7 @@ import base64
 import hashlib
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -14,6 +14,9 @@ from api import models
 from api.access import Membership, member_or_404
 from api.errors import ApiError, not_found
 from api.services import Web
+
+if TYPE_CHECKING:
+    from api.gamecache import CachedGame
 from domain.events import GameDetails, Settings
 from domain.rules import DEFAULT_MAX_PLAYERS, DEFAULT_REMINDER_MINUTES
 from projections import queries
@@ -65,6 +68,23 @@ async def game_or_404(
         raise not_found()
     member = await member_or_404(web, game.guild_id, user_id, "game")
     return game, member
+
+
+async def visible_game(web: Web, game_id: str, user_id: str) -> tuple[CachedGame, Membership]:
+    """A game's (cached) view, if the user is a member of its guild; else 404."""
+    try:
+        canonical = str(uuid.UUID(game_id))
+    except ValueError:
+        raise not_found() from None
+    cached = web.games.get(canonical)
+    if cached is None:
+        async with web.pool.connection() as conn:
+            game = await queries.game_detail(conn, canonical)
+        if game is None:
+            raise not_found()
+        cached = web.games.put(await game_view(web, game))
+    member = await member_or_404(web, cached.view.guild_id, user_id, "game")
+    return cached, member
 
 
 async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:

@@ -35,6 +35,8 @@ async def send(web: Web, command: AnyCommand, *, wait: bool = True) -> CommandRe
     """Send ``command``; with ``wait``, answer once the read models show the write."""
     outcome = await web.commands.send(command)
     position = max(outcome.notification_ids, default=None)
+    if outcome.game_id and position is not None:
+        web.games.saw(outcome.game_id, position)  # no cached view older than this write
     if wait and position is not None:
         await visible(web, position)
     return result_of(outcome, position)

@@ -109,7 +109,7 @@ class Container:
         # Blocking: past 256 connections a caller waits for one (up to 10 s) instead of failing
         # at once with "Too many connections" (redis-py's default pool holds only 100).
         pool = BlockingConnectionPool.from_url(self.urls["redis"], max_connections=256, timeout=10)
-        client = Redis(connection_pool=pool)
+        client = Redis.from_pool(pool)  # closing the client closes its pool
         self._stack.push_async_callback(client.aclose)
         return client
 

@@ -14,7 +14,14 @@ from api.access import member_or_404, shared_guilds
 from api.errors import ApiError
 from api.routers import ERRORS
 from api.sessions import Session, SessionDep, WebDep
-from api.views import decode_cursor, encode_cursor, etag_of, game_or_404, game_view, summary_model
+from api.views import (
+    decode_cursor,
+    encode_cursor,
+    etag_of,
+    game_or_404,
+    summary_model,
+    visible_game,
+)
 from api.writes import command_id, resolve_mentions, send
 from domain import commands
 from projections import queries
@@ -73,17 +80,18 @@ async def get_game(
     game_id: str, request: Request, response: Response, web: WebDep, session: SessionDep
 ) -> Any:
     """Players, waitlist and placeholders with display names; settings with their source."""
-    game, _ = await game_or_404(web, game_id, session.user_id)
-    body = await game_view(web, game)
-    return not_modified(request, response, body) or body
+    cached, _ = await visible_game(web, game_id, session.user_id)
+    headers = {"ETag": cached.etag}
+    if cached.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(cached.body, media_type="application/json", headers=headers)
 
 
 @router.get("/{game_id}/participants", response_model=list[models.Player], summary="Players")
 async def participants(game_id: str, web: WebDep, session: SessionDep) -> Any:
     """Joined players then the waitlist, in order."""
-    game, _ = await game_or_404(web, game_id, session.user_id)
-    view = await game_view(web, game)
-    return view.players + view.waitlist
+    cached, _ = await visible_game(web, game_id, session.user_id)
+    return cached.view.players + cached.view.waitlist
 
 
 async def _create_command(
