@@ -10,10 +10,11 @@ event is not kept. Display names can change without an event, so views also expi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from api import models
@@ -36,6 +37,24 @@ class GameCache:
         self.ttl, self.size, self.clock = ttl, size, clock
         self.latest: dict[str, int] = {}
         self._views: OrderedDict[str, CachedGame] = OrderedDict()
+        self._flights: dict[str, asyncio.Task[CachedGame | None]] = {}
+
+    async def build(
+        self, game_id: str, load: Callable[[], Awaitable[models.GameDetail | None]]
+    ) -> CachedGame | None:
+        """Build a view once however many ask at the same time (``None``: no such game)."""
+        flight = self._flights.get(game_id)
+        if flight is None:
+
+            async def run() -> CachedGame | None:
+                try:
+                    view = await load()
+                    return None if view is None else self.put(view)
+                finally:
+                    self._flights.pop(game_id, None)
+
+            flight = self._flights[game_id] = asyncio.ensure_future(run())
+        return await asyncio.shield(flight)
 
     def saw(self, game_id: str, position: int) -> None:
         """The log holds an event of ``game_id`` at ``position``."""

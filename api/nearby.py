@@ -7,6 +7,7 @@ trip for them. A role or membership change in Discord shows here after at most `
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -24,18 +25,28 @@ class NearbyReads:
     ) -> None:  # fmt: skip
         self.reads, self.ttl, self.size, self.clock = reads, ttl, size, clock
         self._memory: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self._flights: dict[tuple[Any, ...], asyncio.Task[Any]] = {}
 
     async def _cached(self, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]]) -> Any:
-        now = self.clock()
         found = self._memory.get(key)
-        if found is not None and found[0] > now:
+        if found is not None and found[0] > self.clock():
             return found[1]
-        value = await load()
-        self._memory[key] = (now + self.ttl, value)
-        self._memory.move_to_end(key)
-        while len(self._memory) > self.size:
-            self._memory.popitem(last=False)
-        return value
+        flight = self._flights.get(key)
+        if flight is None:  # one load per key however many ask at once
+
+            async def run() -> Any:
+                try:
+                    value = await load()
+                    self._memory[key] = (self.clock() + self.ttl, value)
+                    self._memory.move_to_end(key)
+                    while len(self._memory) > self.size:
+                        self._memory.popitem(last=False)
+                    return value
+                finally:
+                    self._flights.pop(key, None)
+
+            flight = self._flights[key] = asyncio.ensure_future(run())
+        return await asyncio.shield(flight)
 
     async def guild(self, guild_id: str | int) -> Payload | None:
         return await self._cached(("guild", str(guild_id)), lambda: self.reads.guild(guild_id))  # type: ignore[no-any-return]

@@ -76,15 +76,19 @@ async def visible_game(web: Web, game_id: str, user_id: str) -> tuple[CachedGame
         canonical = str(uuid.UUID(game_id))
     except ValueError:
         raise not_found() from None
-    cached = web.games.get(canonical)
+    cached = web.games.get(canonical) or await web.games.build(
+        canonical, lambda: _build(web, canonical)
+    )
     if cached is None:
-        async with web.pool.connection() as conn:
-            game = await queries.game_detail(conn, canonical)
-        if game is None:
-            raise not_found()
-        cached = web.games.put(await game_view(web, game))
+        raise not_found()
     member = await member_or_404(web, cached.view.guild_id, user_id, "game")
     return cached, member
+
+
+async def _build(web: Web, game_id: str) -> models.GameDetail | None:
+    async with web.pool.connection() as conn:
+        game = await queries.game_detail(conn, game_id)
+    return None if game is None else await game_view(web, game)
 
 
 async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:

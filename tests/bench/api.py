@@ -134,6 +134,8 @@ async def run(stack: WebStack, rate: int, seconds: float, pages: int) -> list[tu
     cookie = f"muster_session={hana.cookies['muster_session']}"
     paths = {"ping": "/api/v1/ping", "api": f"/api/v1/games/{game_id}", "page": f"/games/{game_id}"}
     results: dict[str, list[float]] = {name: [] for name in paths}
+    for path in paths.values():  # warm up at full rate (pools grow, templates compile)
+        await asyncio.to_thread(load_elsewhere, stack.url, cookie, path, rate, 1.0)
     block = max(1.0, seconds / 4)
     for _ in range(max(1, round(seconds / block))):
         for name, path in paths.items():
