@@ -112,11 +112,19 @@ class LiveHub:
     def render_once(
         self, topic: str, position: int, render: Callable[[], Awaitable[str]]
     ) -> asyncio.Task[str]:
-        """One rendering per (topic, position), shared by every viewer."""
+        """One rendering per (topic, position), shared by every viewer, once the read models
+        reached ``position``."""
         key = (topic, position)
         task = self.rendered.get(key)
         if task is None:
-            task = asyncio.ensure_future(render())
+
+            async def when_visible() -> str:
+                from api.writes import visible
+
+                await visible(self.web, position)  # the read models show this event
+                return await render()
+
+            task = asyncio.ensure_future(when_visible())
             self.rendered[key] = task
             while len(self.rendered) > 256:
                 self.rendered.popitem(last=False)

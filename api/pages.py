@@ -23,7 +23,7 @@ from api.routers.status import gather_status
 from api.services import Web
 from api.sessions import MaybeSession, Session, WebDep, check_csrf
 from api.views import game_or_404, sources, visible_game
-from api.writes import command_id, send, visible
+from api.writes import command_id, send
 from domain import commands
 from domain.errors import DomainError
 from projections import queries
@@ -383,7 +383,6 @@ async def live_game(request: Request, game_id: str, web: WebDep,
             yield {"event": "ready", "data": "listening"}
             while True:
                 position = await listener.next()
-                await visible(web, position)
                 html = await hub.render_once(topic, position, render)
                 yield {"event": "roster", "data": html, "id": str(position)}
 
@@ -408,7 +407,6 @@ async def live_guild(request: Request, guild_id: str, web: WebDep,
             yield {"event": "ready", "data": "listening"}
             while True:
                 position = await listener.next()
-                await visible(web, position)
                 html = await hub.render_once(topic, position, render)
                 yield {"event": "games", "data": html, "id": str(position)}
 
