@@ -29,16 +29,22 @@ class Listener:
 
     def __init__(self) -> None:
         self.position = 0
+        self.closed = False
         self.woken = asyncio.Event()
 
     def wake(self, position: int) -> None:
         self.position = max(self.position, position)
         self.woken.set()
 
-    async def next(self) -> int:
+    def close(self) -> None:
+        self.closed = True
+        self.woken.set()
+
+    async def next(self) -> int | None:
+        """The newest position, or ``None`` once the web is stopping (end the stream)."""
         await self.woken.wait()
         self.woken.clear()
-        return self.position
+        return None if self.closed else self.position
 
 
 class LiveHub:
@@ -60,7 +66,14 @@ class LiveHub:
             config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
         )  # fmt: skip
 
+    def close_streams(self) -> None:
+        """End every open stream (the server is stopping; browsers reconnect elsewhere)."""
+        for listeners in self.topics.values():
+            for listener in listeners:
+                listener.close()
+
     async def stop(self) -> None:
+        self.close_streams()
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

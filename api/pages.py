@@ -137,11 +137,12 @@ async def create_context(web: Web, guild_id: str, channel_id: str | None) -> dic
 @router.get("/guilds/{guild_id}/new", response_class=HTMLResponse)
 async def new_game(
     request: Request, guild_id: str, web: WebDep, session: MaybeSession,
-    channel: str | None = None,
+    channel: str | None = None, channel_id: str | None = None,
 ) -> Response:  # fmt: skip
     if session is None:
         return login_redirect(request)
     await member_or_404(web, guild_id, session.user_id)
+    channel = channel or channel_id  # the channel picker sends channel_id
     guild = await web.discord.guild(guild_id) or {}
     context = await create_context(web, guild_id, channel)
     form = {"channel_id": context["channel_id"], "title": "", "scheduled_at": "",
@@ -383,6 +384,8 @@ async def live_game(request: Request, game_id: str, web: WebDep,
             yield {"event": "ready", "data": "listening"}
             while True:
                 position = await listener.next()
+                if position is None:
+                    return
                 html = await hub.render_once(topic, position, render)
                 yield {"event": "roster", "data": html, "id": str(position)}
 
@@ -407,6 +410,8 @@ async def live_guild(request: Request, guild_id: str, web: WebDep,
             yield {"event": "ready", "data": "listening"}
             while True:
                 position = await listener.next()
+                if position is None:
+                    return
                 html = await hub.render_once(topic, position, render)
                 yield {"event": "games", "data": html, "id": str(position)}
 

@@ -95,7 +95,9 @@ async def serve_web(container: Container, stop: asyncio.Event, sock: socket.sock
     await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
     web = await build_web(container, port)
     app = create_app(web)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     health = HealthReporter(web.nc, "api", lambda: {"live_viewers": app.state.hub.viewers})
@@ -105,6 +107,7 @@ async def serve_web(container: Container, stop: asyncio.Event, sock: socket.sock
 
     async def stopper() -> None:
         await stop.wait()
+        app.state.hub.close_streams()  # endless SSE responses would hold the shutdown
         server.should_exit = True
 
     health.state = "running"

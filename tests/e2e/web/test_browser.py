@@ -52,8 +52,17 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     log_in(page, web_stack, "hana")
     shot(page, "home")
 
+    hana = web_stack.login("hana")
+    channel = f"/api/v1/guilds/{web_stack.guild_id}/channels/{web_stack.channel_id}/settings"
+    assert hana.patch(channel, json={"max_players": 6}).status_code == 200
     page.get_by_role("link", name="Muster Sandbox").click()
     page.locator("a", has_text="New game").first.click()
+    inherited = page.locator("#inherited")
+    expect(inherited).to_contain_text("from channel")  # #games overrides max players
+    page.get_by_label("Channel").select_option(label="#general")
+    expect(inherited).not_to_contain_text("from channel")  # swapped in by HTMX
+    page.get_by_label("Channel").select_option(label="#games")
+    expect(inherited).to_contain_text("from channel")
     page.get_by_label("Title").fill("Board game night")
     page.fill("#when-local", "2031-03-14T20:00")
     page.get_by_label("Players (@mentions", exact=False).fill("@alic\n@bob")
@@ -71,6 +80,7 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     expect(players).to_contain_text("Ali the Bold")
     expect(players).to_contain_text("Bob")
     expect(players).to_contain_text("Cousin Tim")
+    expect(page.get_by_test_id("count")).to_have_text("2/6")
     expect(page.locator("time").first).to_contain_text("2031")
     game_id = game_id_from(page.url)
 

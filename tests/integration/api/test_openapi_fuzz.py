@@ -32,13 +32,18 @@ def test_api_conforms(web_stack: WebStack, session_headers: dict[str, str]) -> N
     schema = schema.exclude(path="/auth/logout")  # it would end the session the fuzzer uses
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 20
+    calls: dict[int, int] = {}
     for operation in operations:
 
         @given(operation.as_strategy())
         @settings(max_examples=15, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def check(case: Any) -> None:
-            case.call_and_validate(base_url=web_stack.url, headers=session_headers,
+            response = case.call_and_validate(base_url=web_stack.url, headers=session_headers,
                                    checks=CHECKS, allow_redirects=False)  # fmt: skip
 
+            calls[response.status_code] = calls.get(response.status_code, 0) + 1
+
         check()
+    assert sum(calls.values()) >= 10 * len(operations), calls
+    assert calls.get(200, 0) + calls.get(201, 0) > 0, calls  # some requests went deep
