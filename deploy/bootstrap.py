@@ -13,6 +13,7 @@ when the container closes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from functools import cached_property
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
     from domain.app import MusterApp
     from gateways.discord import DiscordConfig, DiscordRest, Outbound
+
+log = logging.getLogger("muster.bootstrap")
 
 
 def layout_of(settings: Settings) -> Layout:
@@ -58,6 +61,41 @@ def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
         config = dataclasses.replace(config, ttls=table)
     changes = {k: v for k, v in overrides.items() if v is not None}
     return dataclasses.replace(config, **changes)
+
+
+def ensure_event_log(settings: Settings, nats_url: str) -> str:
+    """Create (or validate) the EVENTS stream; returns a one-line description."""
+    from gateways.jetstream import Factory
+
+    factory = Factory(log_env(settings, nats_url))
+    try:
+        recorder = factory.application_recorder()
+        last = recorder.max_notification_id()
+    finally:
+        factory.close()
+    return f"stream {factory.layout.stream}: {last or 0} events"
+
+
+class NatsEvents:
+    """One log line per connection event (nats-py's default logs a traceback per retry)."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        self.reported = False
+
+    async def error(self, error: Exception) -> None:
+        if self.connected or not self.reported:
+            log.warning("NATS: %s: %s", type(error).__name__, error)
+            self.reported = not self.connected
+
+    async def disconnected(self) -> None:
+        if self.connected:
+            log.warning("NATS: disconnected; reconnecting")
+        self.connected, self.reported = False, False
+
+    async def reconnected(self) -> None:
+        self.connected = True
+        log.warning("NATS: reconnected")
 
 
 class Container:
@@ -92,10 +130,14 @@ class Container:
         if self._nats is None:
             import nats
 
+            events = NatsEvents()
             nc = await nats.connect(
                 [u.strip() for u in self.urls["nats"].split(",")],
                 connect_timeout=max(1, round(self.settings.nats_timeout)),
                 max_reconnect_attempts=-1,
+                error_cb=events.error,
+                disconnected_cb=events.disconnected,
+                reconnected_cb=events.reconnected,
             )
             self._stack.push_async_callback(nc.close)
             self._nats = nc
@@ -153,19 +195,22 @@ class Container:
             self._outbound = outbound
         return self._outbound
 
-    async def read_pool(self) -> AsyncConnectionPool[Any]:
-        """A pool of connections to the read models (their schema on the search path)."""
+    async def read_pool(self, max_size: int = 10) -> AsyncConnectionPool[Any]:
+        """A pool of connections to the read models (their schema first on the search path)."""
         if self._read_pool is None:
             from psycopg_pool import AsyncConnectionPool
 
             from gateways.postgres import checked_schema
 
-            options = f"-c search_path={checked_schema(self.settings.database_schema)},public"
+            schema = checked_schema(self.settings.database_schema)
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self.database_url, kwargs={"options": options, "autocommit": True},
-                min_size=2, max_size=self.settings.command_threads * 2, open=False,
-            )  # fmt: skip
-            await pool.open(wait=True, timeout=30)
+                self.database_url,
+                min_size=1,
+                max_size=max_size,
+                kwargs={"options": f"-c search_path={schema},public", "autocommit": True},
+                open=False,
+            )
+            await pool.open(wait=True, timeout=self.settings.nats_timeout * 2)
             self._stack.push_async_callback(pool.close)
             self._read_pool = pool
         return self._read_pool

@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("--check", action="store_true", help="only check they are current")
     worker = commands.add_parser("worker", help="drain external Discord operations (work queue)")
     worker.add_argument("args", nargs=argparse.REMAINDER, help="options for the worker")
+    commands.add_parser("bot", help="run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
     sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
     sandbox.add_argument("args", nargs=argparse.REMAINDER, help="options for the sandbox")
     return parser
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: PLR0911 one per subcommand
+def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: PLR0911 dispatch
     """Dispatch to the subcommand's module (imported only when used)."""
     if args.command == "up":
         from deploy.up import run_up
@@ -75,6 +76,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.schemas import run_schemas
 
         return run_schemas(check=args.check)
+    if args.command == "bot":
+        from deploy.bot_cmd import main as bot_main
+
+        return bot_main()
     if args.command == "worker":
         from deploy.worker_cmd import main as worker_main
 

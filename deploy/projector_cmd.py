@@ -18,6 +18,7 @@ from deploy.supervise import Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
+from projections.reactions import SettingsReactions
 from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
@@ -34,8 +35,9 @@ async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
 
 
 def projector_services(container: Container) -> list[Service]:
-    """The read models (PostgreSQL) and display names (Redis), as supervised services:
-    both resume from durable positions, so a failure restarts them with backoff."""
+    """The read models (PostgreSQL), display names (Redis) and the reactions to settings
+    changes (commands to the games a cap change reaches), as supervised services: all resume
+    from durable positions, so a failure restarts them with backoff."""
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -53,7 +55,22 @@ def projector_services(container: Container) -> list[Service]:
         )
         await names.run(stop)
 
-    return [Service("read models", read_models), Service("display names", display_names)]
+    async def settings_reactions(stop: asyncio.Event) -> None:
+        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        reactions = SettingsReactions(
+            await container.nats(),
+            container.layout,
+            container.database_url,
+            container.settings.database_schema,
+            container.commands,
+        )
+        await reactions.run(stop)
+
+    return [
+        Service("read models", read_models),
+        Service("display names", display_names),
+        Service("settings reactions", settings_reactions),
+    ]
 
 
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:

@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     discord_max_attempts: int = Field(default=5, gt=0, description="before dead-lettering")
     discord_reply_timeout: float = Field(default=30, gt=0)
 
+    bot_interactions_per_user: int = Field(
+        default=5,
+        gt=0,
+        description="interactions one member may start per window (then asked to wait)",
+    )
+    bot_interaction_window: float = Field(
+        default=10.0, gt=0, description="seconds of the per-member interaction window"
+    )
+    bot_sync_commands: bool = Field(
+        default=True, description="register the slash commands with Discord when the bot starts"
+    )
+    bot_shutdown_grace: float = Field(
+        default=10.0, ge=0, description="seconds a stopping bot waits for interactions in flight"
+    )
+    bot_health_interval: float = Field(
+        default=5.0, gt=0, description="seconds between the bot's health reports"
+    )
+
     web_host: str = Field(default="127.0.0.1", description="address the web and API listen on")
     web_port: int = Field(
         default=8770, ge=0, le=65535, description="port of the web and API (stable default)"

@@ -53,6 +53,7 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 async def keep_running(service: Service, stop: asyncio.Event) -> None:
     """Run one service until ``stop``; restart it on failure, or raise ServiceFailed."""
     restarts = 0
+    last = ""
     while not stop.is_set():
         error: BaseException | None = None
         try:
@@ -61,7 +62,12 @@ async def keep_running(service: Service, stop: asyncio.Event) -> None:
             raise
         except Exception as exc:
             error = exc
-            log.exception("service %s failed", service.name)
+            again = f"{type(exc).__name__}: {exc}"
+            if again == last:  # the same failure again: one line, the traceback was logged
+                log.error("service %s failed again (%s)", service.name, again)  # noqa: TRY400
+            else:
+                log.exception("service %s failed", service.name)
+            last = again
         if stop.is_set():
             return
         if error is None:

@@ -11,29 +11,14 @@ import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
+from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
-from deploy.settings import Settings, log_env
+from deploy.settings import Settings
 from deploy.stack import LocalStack
-
-if TYPE_CHECKING:
-    from deploy.emulator.server import DiscordEmulator
+from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
-
-
-def ensure_event_log(settings: Settings, nats_url: str) -> str:
-    """Create (or validate) the EVENTS stream; returns a one-line description."""
-    from gateways.jetstream import Factory
-
-    factory = Factory(log_env(settings, nats_url))
-    try:
-        recorder = factory.application_recorder()
-        last = recorder.max_notification_id()
-    finally:
-        factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
 
 
 def masked(url: str) -> str:
@@ -53,8 +38,11 @@ def print_table(stack: LocalStack, log_line: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def start_emulator(settings: Settings) -> AsyncIterator[DiscordEmulator]:
-    """With no bot token: the Discord emulator with its demo guild and sandbox page."""
+async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
+    """With no bot token: the Discord emulator with its demo guild and sandbox page; yields the
+    settings that point Muster's Discord clients at it (its API base and bot token)."""
+    from pydantic import SecretStr
+
     from deploy.emulator.sandbox import populate_demo
     from deploy.emulator.server import DiscordEmulator
     from deploy.processes import port_open
@@ -66,29 +54,36 @@ async def start_emulator(settings: Settings) -> AsyncIterator[DiscordEmulator]:
             f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
             flush=True,
         )
-        yield emulator
+        yield settings.model_copy(
+            update={
+                "discord_token": SecretStr(emulator.bot_token),
+                "discord_api_base": emulator.api_base,
+                "discord_client_id": str(emulator.application_id),  # web login (OAuth2)
+                "discord_client_secret": SecretStr(emulator.world.application.client_secret),
+            }
+        )
 
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
-    from deploy.api_cmd import emulated, listen, serve_web
+    from deploy.api_cmd import listen, serve_web
     from deploy.bootstrap import Container
+    from deploy.bot_cmd import bot_services
     from deploy.projector_cmd import projector_services
     from deploy.supervise import Service, supervise
 
     web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
     async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
-            emulator = await stack.enter_async_context(start_emulator(settings))
-            settings = emulated(settings, emulator)
+            settings = await stack.enter_async_context(running_emulator(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
-        services = projector_services(container)
+        services = projector_services(container) + bot_services(container)
         services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
 
 
 class BackgroundServices:
-    """The asyncio parts of Muster (projectors, the Discord emulator; later the bot and API)
+    """The asyncio parts of Muster (projectors, the Discord emulator, the bot, the web)
     on one loop thread beside the main thread, which owns the server processes."""
 
     def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
@@ -123,6 +118,7 @@ class BackgroundServices:
 
 def run_up(settings: Settings, data_dir: Path | None = None) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -144,8 +140,11 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
         services = BackgroundServices(settings, urls)
         services.start()
+        watchdog = Watchdog(stack.processes)
         try:
             while not stopping.wait(0.5):
+                for line in watchdog.check():
+                    print(f"muster up: {line}", flush=True)
                 if services.failed:
                     print(f"muster up: {services.failed}; stopping everything", flush=True)
                     break

@@ -21,7 +21,9 @@ How it stays correct and cheap:
   (``Nats-Msg-Id`` on JetStream).
 * **Settings read-through.** A game decision reads its channel's and guild's settings from
   a small cache refreshed from the log at most every ``SETTINGS_MAX_AGE`` seconds (at
-  once after this process changes them).
+  once after this process changes them, and at once when a command names a newer
+  version than the cached one: :class:`~domain.commands.ReconcileSeats` carries the
+  version of the configuration that caused it, so its decision never sees older settings).
 """
 
 import copy
@@ -39,7 +41,7 @@ from eventsourcing.utils import EnvType
 
 from domain.aggregates import Aggregate, Game, Recorded, replay, stage
 from domain.codec import EventMapper
-from domain.commands import AnyCommand, ConfigureChannel, ConfigureGuild
+from domain.commands import AnyCommand, ConfigureChannel, ConfigureGuild, ReconcileSeats
 from domain.decisions import canonical_game_id, decide, settings_ids, target
 from domain.errors import ConcurrencyConflict, DomainError, GameNotFound, InvalidCommand
 from domain.events import Event
@@ -145,8 +147,11 @@ class MusterApp(Application[str]):
         ids = settings_ids(command, aggregate.state if isinstance(aggregate, Game) else None)
         if ids is None:
             return Context(now=now)
-        channel = cast("ChannelState | None", self._settings_state(ids[0]))
-        guild = cast("GuildState | None", self._settings_state(ids[1]))
+        at_least = (0, 0)
+        if isinstance(command, ReconcileSeats):
+            at_least = (command.channel_version, command.guild_version)
+        channel = cast("ChannelState | None", self._settings_state(ids[0], at_least[0]))
+        guild = cast("GuildState | None", self._settings_state(ids[1], at_least[1]))
         return Context(
             now=now,
             channel=channel.settings if channel else None,
@@ -186,17 +191,32 @@ class MusterApp(Application[str]):
         if aggregate is None and advanced is not None and self.repository.cache is not None:
             self.repository.cache.put(aggregate_id, advanced)
 
-    def _settings_state(self, aggregate_id: str) -> Any:
-        """A guild's or channel's settings state (None when never configured)."""
+    def _settings_state(self, aggregate_id: str, at_least: int = 0) -> Any:
+        """A guild's or channel's settings state (None when never configured), read from the
+        log when the cached copy is older than ``SETTINGS_MAX_AGE`` or than version
+        ``at_least``."""
+
+        def fresh(read_at: float | None, aggregate: Aggregate[Any] | None, now: float) -> bool:
+            version = aggregate.version if aggregate else 0
+            return (
+                read_at is not None and now - read_at < self.SETTINGS_MAX_AGE
+            ) and version >= at_least
+
         read_at, aggregate = self._settings.get(aggregate_id, (None, None))
-        if read_at is not None and time.monotonic() - read_at < self.SETTINGS_MAX_AGE:
+        if fresh(read_at, aggregate, time.monotonic()):
             return aggregate.state if aggregate else None  # states are immutable: no lock
         with self._locks.hold(aggregate_id):
             read_at, aggregate = self._settings.get(aggregate_id, (None, None))
             now = time.monotonic()
-            if read_at is None or now - read_at >= self.SETTINGS_MAX_AGE:
+            if not fresh(read_at, aggregate, now):
                 aggregate = self._catch_up(aggregate_id, aggregate)
                 self._settings[aggregate_id] = (now, aggregate)
+            if (aggregate.version if aggregate else 0) < at_least:
+                raise InvalidCommand(
+                    "settings version",
+                    f"{aggregate_id} has no version {at_least} in the log (it is at "
+                    f"{aggregate.version if aggregate else 0})",
+                )
             return aggregate.state if aggregate else None
 
     # -- queries (for tests, tools and the bench; entry points read projections) ---------

@@ -42,6 +42,7 @@ class ConfigureGuild(AuthorizedCommand, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | UnsetType | None = UNSET
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
 
 
 class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
@@ -55,6 +56,7 @@ class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | UnsetType | None = UNSET
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
 
 
 class CreateGame(AuthorizedCommand, frozen=True, kw_only=True):
@@ -160,6 +162,21 @@ class RecordReminder(Command, frozen=True, kw_only=True):
     detail: str = ""
 
 
+class ReconcileSeats(Command, frozen=True, kw_only=True):
+    """Bring a scheduled game's seats in line with its cap in force (Muster only).
+
+    Sent by the reaction to ``channel.configured`` / ``guild.configured`` events to each game
+    that inherits the changed cap: waiting players are promoted into free seats, or the latest
+    seated players over the cap move to the head of the waitlist. The decision reads the
+    channel's and guild's settings at least at ``channel_version`` / ``guild_version`` (the
+    configuration that caused it), never an older cached copy.
+    """
+
+    game_id: str
+    channel_version: int = 0
+    guild_version: int = 0
+
+
 GuildCommand = ConfigureGuild
 ChannelCommand = ConfigureChannel
 GameCommand = (
@@ -176,5 +193,6 @@ GameCommand = (
     | ClaimPlaceholder
     | RecordAnnouncement
     | RecordReminder
+    | ReconcileSeats
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

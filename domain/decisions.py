@@ -21,6 +21,7 @@ from domain.commands import (
     CreateGame,
     JoinGame,
     LeaveGame,
+    ReconcileSeats,
     RecordAnnouncement,
     RecordReminder,
     RemovePlaceholder,
@@ -36,7 +37,14 @@ from domain.settings import configure_channel, configure_guild
 GAME_ID_NAMESPACE = uuid.UUID("8f6f2b1e-4f8a-4a8e-9d43-6f1d6c2a9b57")
 """Namespace for game ids derived from a CreateGame's command_id (uuid5)."""
 
-SETTINGS_DEPENDENT = (CreateGame, UpdateGame, JoinGame, LeaveGame, ClaimPlaceholder)
+SETTINGS_DEPENDENT = (
+    CreateGame,
+    UpdateGame,
+    JoinGame,
+    LeaveGame,
+    ClaimPlaceholder,
+    ReconcileSeats,
+)
 """Game commands whose decision needs the channel's and guild's settings."""
 
 
@@ -79,6 +87,7 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     ClaimPlaceholder: membership.claim_placeholder,
     AddPlaceholder: membership.add_placeholder,
     RemovePlaceholder: membership.remove_placeholder,
+    ReconcileSeats: membership.reconcile_seats,
     UpdateGame: lifecycle.update,
     RescheduleGame: lifecycle.reschedule,
     CancelGame: lifecycle.cancel,

@@ -24,6 +24,8 @@ Status = Literal["scheduled", "in_progress", "completed", "cancelled"]
 ReminderStatus = Literal["sent", "skipped", "failed"]
 WaitlistCap = int | Literal["unlimited"]
 """How many players may wait for a seat: a number (0 = no waitlist) or ``"unlimited"``."""
+MoveReason = Literal["cap_lowered"]
+"""Why a seated player went back to the waitlist."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -35,6 +37,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     waitlist_cap: WaitlistCap | None = None
     host_role_ids: tuple[Snowflake, ...] | None = None
     category: str | None = None
+    time_zone: str | None = None
+    """IANA name (e.g. ``Europe/Berlin``) in which typed times are read; inherits channel >
+    guild > ``UTC``."""
 
 
 class GameDetails(msgspec.Struct, frozen=True, kw_only=True):
@@ -131,6 +136,19 @@ class PlayerPromoted(GameEvent, frozen=True, kw_only=True, tag="game.player_prom
     max_players: int
 
 
+class PlayerMovedToWaitlist(
+    GameEvent, frozen=True, kw_only=True, tag="game.player_moved_to_waitlist.v1"
+):
+    """A seated player lost their seat because the cap fell below the joined players; they
+    wait at ``position`` (1 = next in line), ahead of those already waiting, and should be
+    told by DM. ``max_players`` is the new cap; ``reason`` says what changed."""
+
+    user_id: Snowflake
+    position: int
+    max_players: int
+    reason: MoveReason = "cap_lowered"
+
+
 class PlaceholderAdded(GameEvent, frozen=True, kw_only=True, tag="game.placeholder_added.v1"):
     """The host listed someone by name only; placeholders do not take seats."""
 
@@ -205,6 +223,7 @@ GAME_EVENTS: tuple[type[GameEvent], ...] = (
     PlaceholderClaimed,
     AnnouncementRecorded,
     ReminderRecorded,
+    PlayerMovedToWaitlist,
 )
 ALL_EVENTS: tuple[type[Event], ...] = (*GAME_EVENTS, GuildConfigured, ChannelConfigured)
 """Every event type that may be in the log, current versions only."""

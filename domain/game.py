@@ -28,6 +28,7 @@ from domain.events import (
     PlaceholderRemoved,
     PlayerJoined,
     PlayerLeft,
+    PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
     ReminderRecorded,
@@ -54,7 +55,8 @@ class Announcement(msgspec.Struct, frozen=True, kw_only=True):
 class GameState(msgspec.Struct, kw_only=True):
     """Everything the rules need to know about one game.
 
-    ``joined`` and ``waitlist`` keep arrival order (``players`` holds both, for quick
+    ``joined`` keeps seat order and ``waitlist`` queue order: arrival order, except that
+    players a lower cap moved back wait at its head (``players`` holds both, for quick
     lookups); ``placeholders`` maps id → label in the order they were added;
     ``reminders`` maps (offset, user) → status for the current start time.
     """
@@ -152,6 +154,9 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
         case PlayerPromoted(user_id=user):
             state.waitlist.remove(user)
             state.joined.append(user)
+        case PlayerMovedToWaitlist(user_id=user, position=position):
+            state.joined.remove(user)
+            state.waitlist.insert(position - 1, user)
         case PlaceholderAdded(placeholder_id=pid, label=label):
             state.placeholders[pid] = label
             state.next_placeholder_id = max(state.next_placeholder_id, pid + 1)

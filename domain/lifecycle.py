@@ -38,7 +38,7 @@ from domain.events import (
     ReminderRecorded,
 )
 from domain.game import Context, GameState, require_manager, stamp
-from domain.membership import place, promotions
+from domain.membership import place, rebalance
 from domain.rules import (
     MAX_DETAIL,
     MAX_INITIAL_PLAYERS,
@@ -106,7 +106,8 @@ def create(game_id: str, command: CreateGame, ctx: Context) -> list[GameEvent]:
 
 
 def update(state: GameState, command: UpdateGame, ctx: Context) -> list[GameEvent]:
-    """Change details; a higher cap promotes waiting players at once."""
+    """Change details. On a scheduled game a higher cap promotes waiting players at once,
+    and a lower one moves the latest seated players over it to the head of the waitlist."""
     require_manager(state, command, "edit this game")
     _require_status(state, ("scheduled", "in_progress"), "updated")
     given = {n: getattr(command, n) for n in DETAIL_NAMES if getattr(command, n) is not UNSET}
@@ -121,7 +122,7 @@ def update(state: GameState, command: UpdateGame, ctx: Context) -> list[GameEven
     events: list[GameEvent] = [GameUpdated(**s, details=details, changed=changed)]
     if state.status == "scheduled":
         cap = ctx.effective(details).max_players
-        events += promotions(len(state.joined), state.waitlist, cap, s)
+        events += rebalance(state.joined, state.waitlist, cap, s)
     return events
 
 

@@ -1,14 +1,21 @@
 """Who plays: joining, leaving, the FIFO waitlist and placeholders.
 
-Rules: joined players never exceed the cap in force when they take a seat; overflow
-queues first-in first-out up to the waitlist cap; a user is in a game at most once;
-placeholders are listed but take no seat; nobody joins or leaves unless the game is
-scheduled.
+Rules: joined players never exceed the resolved cap; overflow queues first-in first-out
+up to the waitlist cap; a user is in a game at most once; placeholders are listed but
+take no seat; nobody joins or leaves unless the game is scheduled.
 
-When the cap is lowered below the number of joined players, nobody is removed:
-newcomers queue until enough players leave. When seats free up (a leave, or a higher
-cap), the head of the waitlist is promoted first — also before a newcomer is placed, so
-nobody jumps the queue.
+When seats free up (a leave, or a higher cap), the head of the waitlist is promoted
+first — also before a newcomer is placed, so nobody jumps the queue.
+
+When the cap of a scheduled game falls below its joined players (the host's own cap, or
+an inherited channel or guild cap), the players over the new cap — the latest to have
+been seated — move to the head of the waitlist, keeping their order ahead of those
+already waiting (:class:`~domain.events.PlayerMovedToWaitlist`, to be told by DM). A
+higher cap later promotes them first, since they are at the head. Moved players are
+never dropped: they may take the waitlist beyond its cap (they had a seat; newcomers are
+refused until it is back under the cap). A host's ``UpdateGame`` rebalances at once; an
+inherited change reaches each game through :class:`~domain.commands.ReconcileSeats`,
+which the reaction to settings events sends.
 """
 
 from collections.abc import Sequence
@@ -19,9 +26,17 @@ from domain.commands import (
     ClaimPlaceholder,
     JoinGame,
     LeaveGame,
+    ReconcileSeats,
     RemovePlaceholder,
 )
-from domain.errors import AlreadyJoined, GameFull, InvalidCommand, NotJoined, PlaceholderNotFound
+from domain.errors import (
+    AlreadyJoined,
+    GameFull,
+    InvalidCommand,
+    NotAllowed,
+    NotJoined,
+    PlaceholderNotFound,
+)
 from domain.events import (
     GameEvent,
     PlaceholderAdded,
@@ -29,6 +44,7 @@ from domain.events import (
     PlaceholderRemoved,
     PlayerJoined,
     PlayerLeft,
+    PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
 )
@@ -44,6 +60,19 @@ def promotions(
     return [
         PlayerPromoted(**s, user_id=user, joined_count=joined_count + i, max_players=cap)
         for i, user in enumerate(waitlist[:free], start=1)
+    ]
+
+
+def rebalance(
+    joined: Sequence[str], waitlist: Sequence[str], cap: int, s: Stamp
+) -> list[PlayerMovedToWaitlist] | list[PlayerPromoted]:
+    """Seats after a cap change: the latest seated over ``cap`` move to the head of the
+    waitlist (in seat order), or the head of the waitlist fills free seats."""
+    if len(joined) <= cap:
+        return promotions(len(joined), waitlist, cap, s)
+    return [
+        PlayerMovedToWaitlist(**s, user_id=user, position=i, max_players=cap)
+        for i, user in enumerate(joined[cap:], start=1)
     ]
 
 
@@ -79,6 +108,16 @@ def leave(state: GameState, command: LeaveGame, ctx: Context) -> list[GameEvent]
     left = PlayerLeft(**s, user_id=user, from_waitlist=True)
     rest = [w for w in state.waitlist if w != user]
     return [left, *promotions(len(state.joined), rest, cap, s)]
+
+
+def reconcile_seats(state: GameState, command: ReconcileSeats, ctx: Context) -> list[GameEvent]:
+    """Apply the cap in force now to a scheduled game (nothing to do for any other)."""
+    if command.user_id != SYSTEM_USER_ID:
+        raise NotAllowed("reconcile seats", "to be Muster itself (its reactions send this)")
+    if state.status != "scheduled":
+        return []
+    cap = ctx.effective(state.details).max_players
+    return [*rebalance(state.joined, state.waitlist, cap, stamp(command, ctx.now))]
 
 
 def claim_placeholder(state: GameState, command: ClaimPlaceholder, ctx: Context) -> list[GameEvent]:

@@ -25,6 +25,7 @@ from domain.events import (
     PlaceholderRemoved,
     PlayerJoined,
     PlayerLeft,
+    PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
     ReminderRecorded,
@@ -48,13 +49,16 @@ Result = Literal[
     "reminder_recorded",
     "guild_configured",
     "channel_configured",
+    "seats_reconciled",
     "unchanged",
 ]
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
-    """What happened. ``promoted`` lists users who moved up from the waitlist (tell them
-    by DM); ``notification_ids`` are the log positions appended (empty when nothing new
+    """What happened. ``promoted`` lists users who moved up from the waitlist and
+    ``moved_to_waitlist`` users who lost their seat to a lower cap, in order (tell both by
+    DM; each :class:`~domain.events.PlayerMovedToWaitlist` event has the position);
+    ``notification_ids`` are the log positions appended (empty when nothing new
     was stored), so callers can wait for projections to reach them; ``version`` is the
     aggregate's version after the command; ``replayed`` marks a repeated command."""
 
@@ -70,6 +74,7 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     waitlist_position: int | None = None
     placeholder_id: int | None = None
     promoted: tuple[str, ...] = ()
+    moved_to_waitlist: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()
     notification_ids: tuple[int, ...] = ()
     replayed: bool = False
@@ -86,7 +91,8 @@ def describe(
 ) -> Outcome:
     """The Outcome of a command that appended ``events`` (none: nothing changed)."""
     promoted = tuple(e.user_id for e in events if isinstance(e, PlayerPromoted))
-    main = [e for e in events if not isinstance(e, PlayerPromoted)]
+    moved = tuple(e.user_id for e in events if isinstance(e, PlayerMovedToWaitlist))
+    main = [e for e in events if not isinstance(e, PlayerPromoted | PlayerMovedToWaitlist)]
     base = Outcome(
         result="unchanged",
         message="Nothing needed to change.",
@@ -95,16 +101,25 @@ def describe(
         version=version,
         game_id=aggregate_id.removeprefix("game.") if aggregate_id.startswith("game.") else None,
         promoted=promoted,
+        moved_to_waitlist=moved,
         event_types=tuple(type_name(type(e)) for e in events),
         notification_ids=tuple(notification_ids),
         replayed=replayed,
     )
-    outcome = _main(base, main) if main else base
-    if promoted:
-        moved = "1 player" if len(promoted) == 1 else f"{len(promoted)} players"
+    if main:
+        outcome = _main(base, main)
+    elif events:  # seats alone changed (ReconcileSeats)
         outcome = msgspec.structs.replace(
-            outcome, message=f"{outcome.message} {moved} moved up from the waitlist."
+            base, result="seats_reconciled", message="Seats follow the cap in force."
         )
+    else:
+        outcome = base
+    for users, what in ((promoted, "moved up from"), (moved, "moved to")):
+        if users:
+            count = "1 player" if len(users) == 1 else f"{len(users)} players"
+            outcome = msgspec.structs.replace(
+                outcome, message=f"{outcome.message} {count} {what} the waitlist."
+            )
     return outcome
 
 

@@ -1,13 +1,15 @@
 """Limits, built-in defaults, settings inheritance and who may do what.
 
 Settings inherit game > channel > guild > built-in default (max players, reminder
-offsets, rules, waitlist cap, category); host roles inherit channel > guild. The limits
+offsets, rules, waitlist cap, category); host roles and the time zone inherit channel > guild
+(default UTC). The limits
 are what a Discord message can show.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -39,6 +41,8 @@ T = TypeVar("T")
 
 DEFAULT_MAX_PLAYERS = 10
 DEFAULT_REMINDER_MINUTES = (60, 15)
+DEFAULT_TIME_ZONE = "UTC"
+MAX_TIME_ZONE = 64
 
 
 class Effective(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +54,7 @@ class Effective(msgspec.Struct, frozen=True, kw_only=True):
     waitlist_cap: int | None
     host_role_ids: tuple[str, ...]
     category: str | None
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 _NO_SETTINGS = Settings()
@@ -72,6 +77,7 @@ def resolve(
         waitlist_cap=None if cap is None or cap == "unlimited" else cap,
         host_role_ids=c.host_role_ids or g.host_role_ids or (),
         category=_first(details.category, c.category, g.category),
+        time_zone=c.time_zone or g.time_zone or DEFAULT_TIME_ZONE,
     )
 
 
@@ -140,6 +146,13 @@ class Problems:
         elif value is not None and value != "unlimited":
             self.add(field, 'must be a number or "unlimited"')
 
+    def time_zone(self, field: str, value: str | None) -> None:
+        """An IANA time zone name the standard library knows (``Europe/Berlin``, ``UTC``)."""
+        if value is None:
+            return
+        if len(value) > MAX_TIME_ZONE or not is_time_zone(value):
+            self.add(field, f"{value!r} is not an IANA time zone name (e.g. Europe/Berlin)")
+
     def utc(self, field: str, value: datetime) -> None:
         if value.tzinfo is None or value.utcoffset() is None:
             self.add(field, "must include a time zone (send ISO 8601 in UTC)")
@@ -162,6 +175,18 @@ def check_settings(problems: Problems, settings: Settings) -> None:
         problems.add("host_role_ids", f"at most {MAX_HOST_ROLES} roles (got {len(roles)})")
     for role in roles:
         problems.snowflake("host_role_ids", role)
+    problems.time_zone("time_zone", settings.time_zone)
+
+
+def is_time_zone(name: str) -> bool:
+    """Whether ``name`` is an IANA time zone (from the system or the ``tzdata`` package)."""
+    if not name or name.startswith(("/", ".")) or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def check_details(problems: Problems, details: GameDetails) -> None:

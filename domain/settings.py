@@ -116,7 +116,7 @@ def _changed_settings(
         given["reminder_minutes"] = normal_offsets(given["reminder_minutes"])
     if "host_role_ids" in given:
         given["host_role_ids"] = tuple(given["host_role_ids"] or ()) or None
-    for name in ("rules", "category"):
+    for name in ("rules", "category", "time_zone"):
         if name in given:
             given[name] = blank_to_none(given[name])
     new = msgspec.structs.replace(old, **given)

@@ -80,6 +80,7 @@ class ControlApi:
         get(f"{PREFIX}/interactions/{{interaction_id}}", _json(self.interaction))
         post(f"{PREFIX}/interactions/click", _json(self.click))
         post(f"{PREFIX}/interactions/command", _json(self.command))
+        post(f"{PREFIX}/interactions/autocomplete", _json(self.autocomplete))
         post(f"{PREFIX}/interactions/{{interaction_id}}/modal", _json(self.submit_modal))
         get(f"{PREFIX}/requests", _json(self.requests))
         get(f"{PREFIX}/faults", _json(self.faults))
@@ -212,6 +213,14 @@ class ControlApi:
         b = await _body(request)
         channel = self.emu.world.channel(_int(b["channel_id"]))
         it = self.emu.interactions.command(_int(b["user_id"]), channel, b["name"], b.get("options"))
+        return await self._answer(it, b)
+
+    async def autocomplete(self, request: web.Request) -> Any:
+        b = await _body(request)
+        channel = self.emu.world.channel(_int(b["channel_id"]))
+        it = self.emu.interactions.command(
+            _int(b["user_id"]), channel, b["name"], b.get("options"), focused=b["focused"]
+        )
         return await self._answer(it, b)
 
     async def submit_modal(self, request: web.Request) -> Any:

@@ -62,9 +62,20 @@ class InteractionFactory:
         return self._create(MESSAGE_COMPONENT, user_id, channel, data, message)
 
     def command(
-        self, user_id: int, channel: Channel, name: str, options: dict[str, Any] | None = None
+        self,
+        user_id: int,
+        channel: Channel,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        focused: str | None = None,
     ) -> Interaction:
-        """A member runs ``/name`` (``"group sub"`` for subcommands) with option values."""
+        """A member runs ``/name`` (``"group sub"`` for subcommands) with option values.
+
+        With ``focused``, the member is still typing that option: Discord sends an
+        AUTOCOMPLETE interaction (type 4) with the partial value marked ``focused`` and
+        without checking required options; the bot answers with choices (type 8).
+        """
         words = name.split()
         cmd = self._lookup(words[0], channel.guild_id)
         definition: dict[str, Any] = cmd.payload
@@ -78,13 +89,27 @@ class InteractionFactory:
             nested.append(entry)
             nested, definition = entry["options"], sub
         resolved: dict[str, dict[str, Any]] = {}
-        nested.extend(self._options(definition, options or {}, channel, resolved))
+        given = dict(options or {})
+        if focused is not None:
+            spec = next((o for o in definition.get("options") or [] if o["name"] == focused), None)
+            if spec is None or not spec.get("autocomplete"):
+                raise ScriptError(f"option {focused!r} of /{name} has no autocomplete")
+            given.setdefault(focused, "")
+        nested.extend(
+            self._options(definition, given, channel, resolved, partial=focused is not None)
+        )
+        if focused is not None:
+            for option in nested:
+                if option["name"] == focused:
+                    option["focused"] = True
+                    option["value"] = str(given[focused])
         data: dict[str, Any] = {"id": str(cmd.id), "name": words[0], "type": 1, "options": top}
         if cmd.guild_id is not None:
             data["guild_id"] = str(cmd.guild_id)
         if resolved:
             data["resolved"] = resolved
-        return self._create(APPLICATION_COMMAND, user_id, channel, data)
+        kind = AUTOCOMPLETE if focused is not None else APPLICATION_COMMAND
+        return self._create(kind, user_id, channel, data)
 
     def submit_modal(
         self, user_id: int, source: Interaction, values: dict[str, Any]
@@ -118,10 +143,12 @@ class InteractionFactory:
         given: dict[str, Any],
         channel: Channel,
         resolved: dict[str, dict[str, Any]],
+        *,
+        partial: bool = False,
     ) -> list[dict[str, Any]]:
         specs = {o["name"]: o for o in definition.get("options") or []}
         missing = [n for n, o in specs.items() if o.get("required") and n not in given]
-        if missing:
+        if missing and not partial:
             raise ScriptError(f"missing required options {missing}")
         out = []
         for key, value in given.items():

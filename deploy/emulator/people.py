@@ -175,6 +175,27 @@ class Person:
         it = self.emu.interactions.command(self.id, self._channel(channel), name, values)
         return await self._maybe_wait(it, wait)
 
+    async def autocomplete(
+        self,
+        name: str,
+        focused: str,
+        typed: str = "",
+        options: dict[str, Any] | None = None,
+        *,
+        channel: Channel | int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Type ``typed`` into option ``focused`` of ``/name``; the choices the bot offers."""
+        values = {
+            k: (_id(v) if isinstance(v, User | Role | Channel | Person | Member) else v)
+            for k, v in (options or {}).items()
+        }
+        values[focused] = typed
+        it = self.emu.interactions.command(
+            self.id, self._channel(channel), name, values, focused=focused
+        )
+        await self._maybe_wait(it, True)
+        return list((it.response_data or {}).get("choices") or [])
+
     async def submit_modal(
         self, opened_by: Interaction, values: dict[str, Any], *, wait: bool = True
     ) -> Interaction:

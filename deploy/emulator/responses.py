@@ -112,6 +112,14 @@ class Responses:
             if kind == UPDATE and source is not None:
                 self.messages.apply_edit(source, data)
             return source
+        if kind == AUTOCOMPLETE_RESULT:
+            errors = FormErrors()
+            choices = data.get("choices") or []
+            errors.bad_length(("data", "choices"), len(choices), 0, 25)
+            for n, choice in enumerate(choices):
+                errors.max_length(("data", "choices", str(n), "name"), choice.get("name"), 100)
+            errors.raise_if_any()
+            return None
         if kind == MODAL:
             errors = FormErrors()
             errors.max_length(("data", "custom_id"), data.get("custom_id"), 100)

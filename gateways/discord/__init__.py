@@ -2,9 +2,10 @@
 
 Modules: ``keys`` (key scheme and TTL table), ``config``, ``errors``, ``metrics``, ``budget``
 (rate limits across processes), ``http`` (discord.py's HTTP layer with Muster's retry policy),
-``cache`` (single flight, stale-while-revalidate), ``reads``, ``ops`` (operations and how one is
-carried out), ``coalesce`` (edits to one message), ``outbound`` (the interface, ``direct`` and
-``in_process``), ``external`` (the JetStream work queue and its worker), ``client``.
+``cache`` (single flight, stale-while-revalidate), ``ports`` (the outbound and cache contracts),
+``reads``, ``ops`` (operations and how one is carried out), ``coalesce`` (edits to one message),
+``outbound`` (the interface, ``direct`` and ``in_process``), ``external`` (the JetStream work
+queue and its worker), ``client``.
 """
 
 from nats.aio.client import Client as NATS
@@ -21,6 +22,7 @@ from gateways.discord.external import ExternalOutbound, Worker
 from gateways.discord.keys import Freshness, Kind
 from gateways.discord.ops import Body
 from gateways.discord.outbound import DirectOutbound, InProcessOutbound, Outbound
+from gateways.discord.ports import CachePort, MessageEdit, OutboundPort
 
 
 async def open_outbound(rest: DiscordRest, nc: NATS | None = None) -> Outbound:
@@ -37,6 +39,7 @@ async def open_outbound(rest: DiscordRest, nc: NATS | None = None) -> Outbound:
 
 __all__ = [
     "Body",
+    "CachePort",
     "DirectOutbound",
     "DiscordConfig",
     "DiscordError",
@@ -46,8 +49,10 @@ __all__ = [
     "Freshness",
     "InProcessOutbound",
     "Kind",
+    "MessageEdit",
     "Outbound",
     "OutboundError",
+    "OutboundPort",
     "OutboundTimeout",
     "Worker",
     "open_outbound",

@@ -5,7 +5,10 @@ and edits also take one in their channel's window (``channel_budget``, 5 per 5 s
 an edit waits ``spacing`` after the channel's newest write, so a busy message gets one edit per
 spacing with the latest content instead of a burst of five and a 5-second stall. A 429 blocks its
 bucket (or everything, when global) for ``Retry-After`` in every process. One Lua call decides,
-so two processes never both take the last slot.
+so two processes never both take the last slot; another extends a block only if it ends later
+than the current one, so no process shortens another's block. A request whose turn is further
+away than ``turn_wait`` fails with :class:`~gateways.discord.errors.TurnTimeout` at once instead
+of waiting.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from gateways.discord.config import DiscordConfig
+from gateways.discord.errors import TurnTimeout
 from gateways.discord.keys import Keys
 
 # KEYS: global window, channel window, block keys...; ARGV: member, global limit, global window
@@ -62,12 +66,23 @@ return 0
 """
 
 
+# KEYS: the block; ARGV: milliseconds. Sets the block unless a longer one is already in place.
+_BLOCK = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
 class Gate:
     """Waits until a request may go out; shared by every process using the same Redis."""
 
     def __init__(self, redis: Redis, keys: Keys, config: DiscordConfig) -> None:
         self.redis, self.keys, self.config = redis, keys, config
         self._take = redis.register_script(_TAKE)
+        self._block = redis.register_script(_BLOCK)
         self._ids = itertools.count()
         self._me = f"{os.getpid()}-{id(self):x}"
 
@@ -79,7 +94,10 @@ class Gate:
         channel: str | None = None,
         edit: bool = False,
     ) -> float:
-        """Take a slot (global, and the channel's for message writes); return seconds waited."""
+        """Take a slot (global, and the channel's for message writes); return seconds waited.
+
+        Raises ``TurnTimeout`` when the wait would pass ``turn_wait`` in all.
+        """
         cfg = self.config
         margin_ms = int(cfg.budget_margin * 1000)
         climit, cper = cfg.channel_budget
@@ -105,14 +123,12 @@ class Gate:
             wait_ms = int(await self._take(keys=keys, args=args))
             if wait_ms <= 0:
                 return waited
+            if waited + wait_ms / 1000 > cfg.turn_wait:
+                raise TurnTimeout(", ".join(blocks) or "global", waited + wait_ms / 1000)
             await asyncio.sleep(wait_ms / 1000)
             waited += wait_ms / 1000
 
     async def block(self, bucket: str, seconds: float) -> None:
         """Hold back every request on ``bucket`` (``global`` for all) for ``seconds``."""
         ms = max(1, int(seconds * 1000))
-        key = self.keys.block(bucket)
-        # Never shorten a longer block another process set.
-        current = await self.redis.pttl(key)
-        if current < ms:
-            await self.redis.set(key, b"1", px=ms)
+        await self._block(keys=[self.keys.block(bucket)], args=[ms])

@@ -9,27 +9,36 @@ at ``negative_ttl``). A lookup then goes:
 * stale → served at once, and refreshed in the background by one process (a Redis lock); when
   that refresh fails the value keeps being served (counted) and the next try waits a while;
 * missing → one Discord call per key: callers in this process share one task, other processes
-  find the Redis lock taken and poll for the winner's value until ``flight_wait``; with no value
-  and Discord failing, :class:`~gateways.discord.errors.DiscordUnavailable` is raised.
+  find the Redis lock taken and poll for the winner's value; with no value and Discord failing,
+  :class:`~gateways.discord.errors.DiscordUnavailable` is raised.
+
+The lock lives ``lock_ttl`` and its holder renews it every third of that while it fetches, so a
+fetch as slow as the retry policy allows (``DiscordConfig.worst_fetch``) keeps it, and a holder
+that crashed frees it within ``lock_ttl``. Losers wait up to ``DiscordConfig.loser_wait``
+(``worst_fetch`` unless set), so a slow Discord costs neither a second fetch nor a spurious
+"unavailable"; if the lock frees with no value written (the holder failed or died), a loser takes
+it and fetches itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
 import msgspec
 from discord.errors import Forbidden, HTTPException, NotFound, RateLimited
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateways.discord.config import DiscordConfig
-from gateways.discord.errors import DiscordUnavailable
+from gateways.discord.errors import DiscordUnavailable, TurnTimeout
 from gateways.discord.keys import Keys, Kind
 from gateways.discord.metrics import Metrics
 
@@ -39,6 +48,10 @@ Fetch = Callable[[], Awaitable[Any]]
 DISCORD_FAILURES = (HTTPException, RateLimited, aiohttp.ClientError, TimeoutError)
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
 _TRACKED = 10_000  # keys whose hits and failures this process remembers
@@ -56,6 +69,8 @@ def describe(exc: BaseException) -> tuple[str, float | None]:
         return f"rate limited, retry in {exc.retry_after:.1f} s", exc.retry_after
     if isinstance(exc, HTTPException):
         return f"Discord returned {exc.status}", None
+    if isinstance(exc, TurnTimeout):
+        return str(exc), exc.seconds
     if isinstance(exc, TimeoutError):
         return "timed out", None
     return f"connection failed ({type(exc).__name__})", None
@@ -76,6 +91,7 @@ class Cache:
         self.clock = clock
         self._decode = msgspec.json.Decoder(Entry).decode
         self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(_RENEW)
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
         self._hits: OrderedDict[str, int] = OrderedDict()
@@ -124,6 +140,11 @@ class Cache:
     async def invalidate(self, kind: Kind, ids: Sequence[str | int]) -> None:
         await self.redis.delete(self.keys.entry(kind, *ids))
 
+    async def drain(self) -> None:
+        """Wait until every background refresh started so far has finished."""
+        while tasks := list(self._refreshing.values()):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel background refreshes."""
         tasks = [*self._refreshing.values(), *self._flights.values()]
@@ -140,7 +161,12 @@ class Cache:
             return await self._load(kind, key, fetch, what)
         entry = self._decode(raw)
         age = self.clock() - entry.t
-        fresh = self.config.negative_ttl if entry.absent else self.config.ttls[kind].fresh
+        ttl = self.config.ttls[kind]
+        if age >= (self.config.negative_ttl if entry.absent else ttl.stale):
+            # Expired by this cache's clock (Redis expires it by its own): a miss.
+            self.metrics.cache_misses.labels(kind.value).inc()
+            return await self._load(kind, key, fetch, what)
+        fresh = self.config.negative_ttl if entry.absent else ttl.fresh
         if age < fresh:
             self.metrics.cache_hits.labels(kind.value).inc()
             hits = self._remember(self._hits, key, self._hits.get(key, 0) + 1)
@@ -178,18 +204,16 @@ class Cache:
         """Take the Redis lock and fetch, or wait for the process holding it."""
         lock, token = self.keys.lock(key), uuid.uuid4().hex
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.flight_wait
+        deadline = loop.time() + self.config.loser_wait
         pause, waited = 0.005, False
         while True:
-            if await self.redis.set(lock, token, nx=True, px=int(self.config.lock_ttl * 1000)):
-                try:
+            if await self._acquire(lock, token):
+                async with self._holding(lock, token):
                     raw = await self.redis.get(key) if waited else None
                     if raw is not None:  # the winner wrote it just before releasing
                         entry = self._decode(raw)
                         return None if entry.absent else entry.v
                     return await self._fetch_and_store(kind, key, fetch, what)
-                finally:
-                    await self._release(keys=[lock], args=[token])
             if not waited:
                 waited = True
                 self.metrics.flight_waits.labels(kind.value, "redis").inc()
@@ -201,6 +225,36 @@ class Cache:
             if raw is not None:
                 entry = self._decode(raw)
                 return None if entry.absent else entry.v
+
+    async def _acquire(self, lock: str, token: str) -> bool:
+        ttl_ms = max(1, int(self.config.lock_ttl * 1000))
+        return bool(await self.redis.set(lock, token, nx=True, px=ttl_ms))
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, lock: str, token: str) -> AsyncIterator[None]:
+        """Renew the lock while the body runs; release it after."""
+        renewer = asyncio.create_task(self._keep_renewed(lock, token))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+            await self._release(keys=[lock], args=[token])
+
+    async def _keep_renewed(self, lock: str, token: str) -> None:
+        ttl_ms = max(1, int(self.config.lock_ttl * 1000))
+        while True:
+            await asyncio.sleep(self.config.lock_ttl / 3)
+            try:
+                renewed = await self._renew(keys=[lock], args=[token, ttl_ms])
+            except RedisError as exc:  # the fetch goes on; a loser may fetch too
+                log.warning("could not renew the lock %s: %s", lock, exc)
+                continue
+            if not renewed:
+                log.warning("lost the lock %s while fetching", lock)
+                return
+            self.metrics.lock_renewals.inc()
 
     async def _fetch_and_store(self, kind: Kind, key: str, fetch: Fetch, what: str) -> Any:
         try:
@@ -231,19 +285,18 @@ class Cache:
 
     async def _refresh(self, kind: Kind, key: str, fetch: Fetch, trigger: str) -> None:
         lock, token = self.keys.lock(key), uuid.uuid4().hex
-        if not await self.redis.set(lock, token, nx=True, px=int(self.config.lock_ttl * 1000)):
+        if not await self._acquire(lock, token):
             return  # another process is refreshing it
-        try:
-            await self._fetch_and_store(kind, key, fetch, key)
-        except DiscordUnavailable as exc:
-            wait = max(exc.retry_after or 0.0, self.config.failure_backoff)
-            self._remember(self._failing, key, self.clock() + wait)
-            self.metrics.refreshes.labels(kind.value, trigger, "failed").inc()
-            log.warning("refresh of %s failed (%s); serving the stale value", key, exc.reason)
-        else:
-            self.metrics.refreshes.labels(kind.value, trigger, "ok").inc()
-        finally:
-            await self._release(keys=[lock], args=[token])
+        async with self._holding(lock, token):
+            try:
+                await self._fetch_and_store(kind, key, fetch, key)
+            except DiscordUnavailable as exc:
+                wait = max(exc.retry_after or 0.0, self.config.failure_backoff)
+                self._remember(self._failing, key, self.clock() + wait)
+                self.metrics.refreshes.labels(kind.value, trigger, "failed").inc()
+                log.warning("refresh of %s failed (%s); serving the stale value", key, exc.reason)
+            else:
+                self.metrics.refreshes.labels(kind.value, trigger, "ok").inc()
 
     @staticmethod
     def _remember(table: OrderedDict[str, Any], key: str, value: Any) -> Any:

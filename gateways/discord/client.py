@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from nats.aio.client import Client as NATS
@@ -22,7 +23,8 @@ class DiscordRest:
     """Cached reads (``.reads``) and the HTTP layer the outbound modes execute with (``.http``).
 
     Use as ``async with DiscordRest(config, redis, nc) as rest:``. ``nc`` (NATS) is optional:
-    with it, members fetched from Discord are published as profile observations.
+    with it, members fetched from Discord are published as profile observations. ``clock``
+    (seconds since the epoch) dates cache entries; tests pass a fake one.
     """
 
     def __init__(
@@ -31,13 +33,14 @@ class DiscordRest:
         redis: Redis,
         nc: NATS | None = None,
         metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config, self.redis, self.nc = config, redis, nc
         self.metrics = metrics or Metrics.default()
         self.keys = Keys(config.key_prefix)
         self.gate = Gate(redis, self.keys, config)
         self.http = DiscordHTTP(config, self.gate, self.metrics)
-        self.cache = Cache(redis, self.keys, config, self.metrics)
+        self.cache = Cache(redis, self.keys, config, self.metrics, clock)
         self.reads = Reads(self.http, self.cache, config, nc)
 
     async def start(self) -> DiscordRest:

@@ -1,7 +1,8 @@
 """Edits to one message coalesce: while one is pending, newer content replaces it.
 
 Per message there is at most one edit in flight and one pending. An edit that arrives while
-another is pending is merged into it (fields it sets win) and counted as coalesced. The pending
+another is pending is merged into it (the newer edit's fields win: the higher ``version``, or
+the later arrival when either has none) and counted as coalesced. The pending
 edit is taken only once its channel's slot is granted (``admit``), so content that arrives while
 waiting for the slot still rides along: a burst of 100 updates costs a first edit at once and one
 more per edit spacing, each with the newest content.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from redis.exceptions import RedisError
 
 from gateways.discord.metrics import Metrics
 from gateways.discord.ops import EditMessage
@@ -28,6 +30,24 @@ class _Slot:
     pending: EditMessage | None = None
     waiters: list[asyncio.Future[Any]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+
+
+def merge(pending: EditMessage, arriving: EditMessage) -> EditMessage:
+    """One edit showing both: the newer body's fields win, and it keeps the newer version.
+
+    Newer means the higher version; without versions on both, the one that arrived last.
+    """
+    older, newer = pending, arriving
+    if (
+        pending.version is not None
+        and arriving.version is not None
+        and arriving.version < pending.version
+    ):
+        older, newer = arriving, pending
+    versions = [v for v in (pending.version, arriving.version) if v is not None]
+    return msgspec.structs.replace(
+        newer, body=older.body.merged(newer.body), version=max(versions, default=None)
+    )
 
 
 class Coalescer:
@@ -53,7 +73,7 @@ class Coalescer:
             slot.pending = op
         else:
             self.metrics.coalesced.labels(self.mode).inc()
-            slot.pending = msgspec.structs.replace(op, body=slot.pending.body.merged(op.body))
+            slot.pending = merge(slot.pending, op)
         waiter = asyncio.get_running_loop().create_future() if wait else None
         if waiter is not None:
             slot.waiters.append(waiter)
@@ -76,10 +96,15 @@ class Coalescer:
     async def _drain(self, message_id: str, slot: _Slot) -> None:
         try:
             while slot.pending is not None:
-                await self.admit(slot.pending)
+                try:
+                    await self.admit(slot.pending)
+                except (TimeoutError, RedisError):  # no turn now: the dispatch asks again
+                    admitted = False
+                else:
+                    admitted = True
                 op, waiters = slot.pending, slot.waiters
                 slot.pending, slot.waiters = None, []
-                op = msgspec.structs.replace(op, admitted=True)
+                op = msgspec.structs.replace(op, admitted=admitted)
                 try:
                     await self.dispatch(op)
                 except Exception as exc:  # noqa: BLE001 - handed to the waiters, or logged

@@ -23,8 +23,10 @@ class DiscordConfig:
     key_prefix: str = DEFAULT_PREFIX
     ttls: Mapping[Kind, Freshness] = field(default_factory=lambda: dict(TTLS))
     negative_ttl: float = NEGATIVE_TTL
-    lock_ttl: float = 5.0  # single-flight lock in Redis (a crashed winner frees it after this)
-    flight_wait: float = 8.0  # how long a loser waits for the winner's value
+    # Single-flight lock in Redis: renewed every third of this while its holder fetches, so a
+    # crashed holder frees it after at most this long and a slow fetch keeps it.
+    lock_ttl: float = 5.0
+    flight_wait: float | None = None  # how long a loser waits; None = ``worst_fetch``
     hot_hits: int = 3  # hits within one fresh age that make a key "hot"
     refresh_ahead: float = 0.2  # hot keys refresh in the last 20 % of their fresh age
     failure_backoff: float = 5.0  # after a failed refresh, serve stale without retrying for this
@@ -38,6 +40,9 @@ class DiscordConfig:
     channel_budget: tuple[int, float] = (5, 5.0)  # message creates + edits per channel
     budget_margin: float = 0.25  # seconds added to every window (network jitter)
     edit_spacing: float | None = None  # between edits in a busy channel; None = window/limit
+    # The longest a request waits for its turn (rate-limit blocks, budgets, Retry-After); past
+    # it the request fails with ``TurnTimeout`` instead of waiting on.
+    turn_wait: float = 30.0
 
     # -- outbound ----------------------------------------------------------------------------
     outbound: OutboundMode = "in_process"
@@ -52,6 +57,19 @@ class DiscordConfig:
 
     # -- display names -----------------------------------------------------------------------
     profiles_prefix: str = PROFILES_PREFIX
+
+    @property
+    def worst_fetch(self) -> float:
+        """Seconds one request can take under the retry policy: every try waits its longest
+        turn and times out, and every pause before a retry (a backoff or a Retry-After) is as
+        long as allowed, ``turn_wait`` (a longer one is not waited: the error is raised)."""
+        tries = self.max_retries + 1
+        return tries * (self.turn_wait + self.request_timeout) + self.max_retries * self.turn_wait
+
+    @property
+    def loser_wait(self) -> float:
+        """How long a lookup waits for another process's fetch of the same key."""
+        return self.worst_fetch if self.flight_wait is None else self.flight_wait
 
     @property
     def spacing(self) -> float:

@@ -39,3 +39,14 @@ class OutboundTimeout(DiscordError):
     def __init__(self, op: str, seconds: float) -> None:
         self.op, self.seconds = op, seconds
         super().__init__(f"{op}: no reply within {seconds:.1f} s")
+
+
+class TurnTimeout(DiscordError, TimeoutError):
+    """A request's turn under the rate limits is further away than ``turn_wait`` allows.
+
+    A ``TimeoutError``, so every caller treats it as Discord not answering in time.
+    """
+
+    def __init__(self, buckets: str, seconds: float) -> None:
+        self.buckets, self.seconds = buckets, seconds
+        super().__init__(f"rate limits on {buckets} hold this request for {seconds:.1f} s")

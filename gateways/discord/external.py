@@ -8,9 +8,12 @@ Draining (:class:`Worker`): one durable pull consumer shared by every worker. An
 acknowledged only after Discord has done it, so a worker killed mid-operation leaves it to be
 redelivered after ``ack_wait``; operations are idempotent (see :mod:`gateways.discord.ops`), so it
 is done exactly once. Discord refusing an operation (a 4xx other than 429) dead-letters it at
-once; failures that may pass (429 after retries, 5xx, timeouts) are retried with a delay and
-dead-lettered after ``max_attempts`` deliveries, onto ``<dead_prefix>.<op>`` in the stream
-``<ops_stream>_DEAD`` with the reason in the ``Muster-Error`` header.
+once; every other failure (429 after retries, 5xx, timeouts, and errors that are not Discord's,
+such as Redis being unreachable) is retried with a delay and dead-lettered after
+``max_attempts`` deliveries, onto ``<dead_prefix>.<op>`` in the stream ``<ops_stream>_DEAD``
+with the reason in the ``Muster-Error`` header. The consumer's ``max_deliver`` is
+``max_attempts`` too, so even an operation whose worker dies on every try (or cannot reach the
+dead-letter stream) is delivered a bounded number of times.
 """
 
 from __future__ import annotations
@@ -32,7 +35,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 
 from gateways.discord.client import DiscordRest
 from gateways.discord.config import DiscordConfig
-from gateways.discord.errors import DiscordUnavailable, OutboundError, OutboundTimeout
+from gateways.discord.errors import (
+    DiscordUnavailable,
+    OutboundError,
+    OutboundTimeout,
+    TurnTimeout,
+)
 from gateways.discord.ops import EditMessage, Executor, Op, lane_of, new_id, op_name
 from gateways.discord.outbound import Lanes, Outbound, as_outbound_error
 
@@ -56,6 +64,13 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 _replies = msgspec.json.Decoder(Reply)
+
+
+def failure_of(name: str, exc: BaseException) -> OutboundError:
+    """The ``OutboundError`` for any failure: Discord's own, or what else went wrong."""
+    if isinstance(exc, TRANSIENT):
+        return as_outbound_error(name, exc)
+    return OutboundError(name, f"{type(exc).__name__}: {exc}")
 
 
 def subject_of(config: DiscordConfig, op: Op) -> str:
@@ -177,11 +192,13 @@ class Worker:
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=cfg.ack_wait,
+            max_deliver=cfg.max_attempts,
             max_ack_pending=cfg.worker_concurrency * 4,
+            filter_subject=f"{cfg.ops_prefix}.>",
         )
-        sub = await self.nc.jetstream().pull_subscribe(
-            f"{cfg.ops_prefix}.>", durable=self.durable, stream=cfg.ops_stream, config=consumer
-        )
+        js = self.nc.jetstream()
+        await js.add_consumer(cfg.ops_stream, consumer)  # creates it, or updates its limits
+        sub = await js.pull_subscribe_bind(self.durable, stream=cfg.ops_stream)
         gauge = self.metrics.queue_depth.labels("external")
         try:
             while not stop.is_set():
@@ -198,7 +215,7 @@ class Worker:
                     await asyncio.sleep(0.5)
                     continue
                 for msg in msgs:
-                    task = asyncio.create_task(self._handle(msg))
+                    task = asyncio.create_task(self._guarded(msg))
                     self._active.add(task)
                     task.add_done_callback(self._active.discard)
                 with contextlib.suppress(nats.errors.Error, TimeoutError):
@@ -210,6 +227,14 @@ class Worker:
             await self.lanes.close()
             await sub.unsubscribe()
 
+    async def _guarded(self, msg: Msg) -> None:
+        """Handle one message; what cannot even be dead-lettered is logged (and, past
+        ``max_deliver``, no longer delivered)."""
+        try:
+            await self._handle(msg)
+        except Exception:
+            log.exception("could not settle operation message %s", msg.metadata.sequence.stream)
+
     async def _handle(self, msg: Msg) -> None:
         try:
             op = _ops.decode(msg.data)
@@ -218,27 +243,42 @@ class Worker:
             await self._reply(msg, Reply(ok=False, error=f"undecodable operation: {exc}"))
             return
         name = op_name(op)
+        attempts = msg.metadata.num_delivered
         alive = asyncio.create_task(self._keep_alive(msg))
         try:
             done = await self.lanes.run(lane_of(op), lambda: self.executor.run(op))
             value = await done
-        except TRANSIENT as exc:
-            attempts = msg.metadata.num_delivered
-            if attempts < self.config.max_attempts:
-                backoff = self.config.backoff
-                await msg.nak(delay=backoff[min(attempts - 1, len(backoff) - 1)])
-                self.metrics.ops.labels("external", name, "retried").inc()
-                return
-            await self._give_up(msg, op, as_outbound_error(name, exc), attempts)
         except (HTTPException, OutboundError) as exc:
+            if isinstance(exc, TRANSIENT) and attempts < self.config.max_attempts:
+                await self._retry_later(msg, name, attempts, exc)
+                return
             error = exc if isinstance(exc, OutboundError) else as_outbound_error(name, exc)
-            await self._give_up(msg, op, error, msg.metadata.num_delivered)
+            await self._give_up(msg, op, error, attempts)
+        except Exception as exc:  # noqa: BLE001 - any failure: retried, then dead-lettered
+            if attempts < self.config.max_attempts:
+                log.warning("%s %s failed (attempt %d): %r", name, op.id, attempts, exc)
+                await self._retry_later(msg, name, attempts, exc)
+                return
+            await self._give_up(msg, op, failure_of(name, exc), attempts)
         else:
             await msg.ack()
             self.metrics.ops.labels("external", name, "ok").inc()
             await self._reply(msg, Reply(ok=True, value=value))
         finally:
             alive.cancel()
+
+    async def _retry_later(
+        self, msg: Msg, name: str, attempts: int, exc: BaseException | None = None
+    ) -> None:
+        """Redeliver after the backoff, or after the wait the failure names if longer."""
+        backoff = self.config.backoff
+        delay = backoff[min(attempts - 1, len(backoff) - 1)]
+        if isinstance(exc, TurnTimeout):
+            delay = max(delay, exc.seconds)
+        elif isinstance(exc, RateLimited | DiscordUnavailable):
+            delay = max(delay, exc.retry_after or 0.0)
+        await msg.nak(delay=delay)
+        self.metrics.ops.labels("external", name, "retried").inc()
 
     async def _give_up(self, msg: Msg, op: Op, error: OutboundError, attempts: int) -> None:
         name = op_name(op)

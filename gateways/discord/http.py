@@ -10,7 +10,8 @@ What ``request`` changes, because the issue asks for a different policy than dis
 (five tries, body ``retry_after`` only, no cross-process view): at most ``max_retries`` retries;
 a 429 waits the larger of ``Retry-After`` and the body's ``retry_after`` and blocks its bucket (or
 all, when global) in Redis for every process; 5xx and network errors back off 1, 2, 4 s unless a
-``Retry-After`` says otherwise; any other 4xx raises at once. Before each attempt the shared
+``Retry-After`` says otherwise; a wait longer than ``turn_wait`` is not waited (the error is
+raised); any other 4xx raises at once. Before each attempt the shared
 :class:`~gateways.discord.budget.Gate` takes a global slot and, for message writes, a channel slot.
 """
 
@@ -130,12 +131,12 @@ class DiscordHTTP(discord.http.HTTPClient):
                         session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit
                     )
                 except _Retry as retry:
-                    if attempt >= self.config.max_retries:
-                        raise retry.error from None
                     delay = retry.delay
                     if delay is None:
                         backoff = self.config.backoff
                         delay = backoff[min(attempt, len(backoff) - 1)]
+                    if attempt >= self.config.max_retries or delay > self.config.turn_wait:
+                        raise retry.error from None
                     log.info(
                         "%s: %s; retry %d in %.2f s", route.key, retry.error, attempt + 1, delay
                     )

@@ -38,6 +38,11 @@ class Metrics:
             ["kind", "scope"],
             registry=reg,
         )
+        self.lock_renewals = Counter(
+            f"{ns}_single_flight_renewals",
+            "Single-flight locks renewed because their fetch was still running",
+            registry=reg,
+        )
         self.calls = Counter(
             f"{ns}_calls", "Discord HTTP responses", ["route", "status"], registry=reg
         )

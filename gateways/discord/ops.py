@@ -3,14 +3,16 @@
 Every operation has an ``id``. A message create sends ``id[:25]`` as its ``nonce`` with
 ``enforce_nonce``, so running the same operation twice (a retry, a redelivery after a crash)
 posts once: Discord answers the repeat with the first message. A delete of a message that is
-already gone succeeds. An edit carries a ``version``; the executor claims it in Redis first and
-skips an edit older than one already claimed (a late redelivery never undoes newer content).
+already gone succeeds. An edit may carry a ``version``: the log position its body was rendered
+from. The executor claims it in Redis first and skips an edit older than one already claimed, so
+a late redelivery or a slower process never undoes newer content; log positions are the same in
+every process, so no clock (and no clock skew) takes part. An edit without a version is applied
+as it comes and leaves the claimed version alone.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from typing import Any
 
@@ -31,16 +33,6 @@ NONCE_LENGTH = 25  # Discord's limit
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class _Versions:
-    last = 0
-
-
-def next_version() -> int:
-    """Microseconds since the epoch, strictly increasing within this process."""
-    _Versions.last = max(_Versions.last + 1, time.time_ns() // 1000)
-    return _Versions.last
 
 
 class Body(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -73,10 +65,12 @@ class SendMessage(msgspec.Struct, frozen=True, kw_only=True, tag="send"):
 
 
 class EditMessage(msgspec.Struct, frozen=True, kw_only=True, tag="edit"):
+    """Show ``body`` on a message (fields it leaves unset stay as they are)."""
+
     channel_id: str
     message_id: str
     body: Body
-    version: int = msgspec.field(default_factory=next_version)
+    version: int | None = None  # log position the body was rendered from (None: unordered)
     id: str = msgspec.field(default_factory=new_id)
     admitted: bool = False  # the channel slot was already taken when it was queued
 
@@ -182,8 +176,9 @@ class Executor:
         return await self.http.send_message(channel_id, params=params)
 
     async def _edit(self, op: EditMessage) -> Any:
-        key = self.keys.edit_version(op.message_id)
-        if not await self._claim(keys=[key], args=[op.version, VERSION_TTL_MS]):
-            return None  # a newer edit of this message was already made
+        if op.version is not None:
+            key = self.keys.edit_version(op.message_id)
+            if not await self._claim(keys=[key], args=[op.version, VERSION_TTL_MS]):
+                return None  # a newer edit of this message was already made
         route = edit_route(op.channel_id, op.message_id)
         return await self.http.request(route, json=op.body.payload(), admitted=op.admitted)

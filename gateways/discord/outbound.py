@@ -1,14 +1,17 @@
 """Outbound Discord operations behind one interface, and the ``direct`` and ``in_process`` modes.
 
-Contract of :class:`Outbound` (every mode; ``tests/integration/discord_rest`` runs the same cases
-against all three):
+Contract of :class:`Outbound` (the ``OutboundPort`` of :mod:`gateways.discord.ports`; the cases in
+``tests/contracts/discord_outbound.py`` run against all three modes and the in-memory fake):
 
 * ``send_message`` / ``send_dm`` return the created message; however often the operation is
   retried or redelivered, Discord shows it once (``nonce`` + ``enforce_nonce``).
 * ``edit_message`` returns once the edit is accepted; with ``wait=True``, once Discord shows this
   content or newer. Edits of one message coalesce, and a channel gets at most its budget of
   writes (5 per 5 s), spaced so the newest content lands within one spacing.
-* ``update_messages`` edits several messages (each coalesced on its own).
+* ``edit_message(..., version=position)`` never lets an older render replace a newer one: the
+  version is the log position the body was rendered from, claimed in Redis, so the order holds
+  across processes whatever their clocks.
+* ``update_messages`` edits several messages (each coalesced on its own, each with its version).
 * ``delete_message`` succeeds if the message is already gone.
 * ``fetch_history`` / ``fetch_emojis`` return Discord's payloads.
 * Discord refusing an operation raises :class:`OutboundError`; in ``external`` mode, no reply in
@@ -22,7 +25,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import msgspec
 from discord.errors import HTTPException, RateLimited
 
 from gateways.discord.cache import describe
@@ -44,6 +46,7 @@ from gateways.discord.ops import (
     lane_of,
     op_name,
 )
+from gateways.discord.ports import MessageEdit
 
 
 class Outbound(abc.ABC):
@@ -95,19 +98,25 @@ class Outbound(abc.ABC):
         version: int | None = None,
         wait: bool = False,
     ) -> None:
-        """Show ``body`` on a message; coalesced with other edits of it. ``version`` (the log
-        position the body was rendered from) orders edits across processes: an edit older
-        than one already made is dropped."""
-        op = EditMessage(channel_id=str(channel_id), message_id=str(message_id), body=body)
-        if version is not None:
-            op = msgspec.structs.replace(op, version=version)
+        """Show ``body`` on a message; coalesced with other edits of it.
+
+        ``version`` is the log position the body was rendered from: an edit older than one
+        already made is dropped, in every process and whatever their clocks say. Without it the
+        edit is applied in arrival order.
+        """
+        op = EditMessage(
+            channel_id=str(channel_id), message_id=str(message_id), body=body, version=version
+        )
         await self.coalescer.edit(op, wait=wait)
 
-    async def update_messages(
-        self, edits: Sequence[tuple[str | int, str | int, Body]], *, wait: bool = False
-    ) -> None:
-        """Edit several messages ``(channel_id, message_id, body)`` at once."""
-        await asyncio.gather(*(self.edit_message(c, m, b, wait=wait) for c, m, b in edits))
+    async def update_messages(self, edits: Sequence[MessageEdit], *, wait: bool = False) -> None:
+        """Edit several messages, each ``(channel_id, message_id, body[, version])``."""
+        await asyncio.gather(
+            *(
+                self.edit_message(e[0], e[1], e[2], version=e[3] if len(e) > 3 else None, wait=wait)
+                for e in edits
+            )
+        )
 
     async def delete_message(self, channel_id: str | int, message_id: str | int) -> None:
         op = DeleteMessage(channel_id=str(channel_id), message_id=str(message_id))

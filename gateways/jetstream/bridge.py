@@ -69,7 +69,7 @@ class NatsBridge:
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="muster-nats-bridge", daemon=True
+            target=self._run_loop, name="muster-nats-bridge", daemon=True
         )
         self._thread.start()
         self._closed = False
@@ -187,24 +187,53 @@ class NatsBridge:
         asyncio.run_coroutine_threadsafe(cleanup(), self._loop)
 
     def close(self) -> None:
-        """Close the connection, then stop the loop thread."""
+        """Close the connection, finish every task left on the loop, then stop the loop thread.
+
+        Tasks still running (a cleanup, a caller's call, the client's own) are cancelled and
+        awaited, so nothing is destroyed while pending.
+        """
         if self._closed:
             return
         self._closed = True
-        nc = getattr(self, "nc", None)
-        if nc is not None and not nc.is_closed:
-            future = asyncio.run_coroutine_threadsafe(nc.close(), self._loop)
-            try:
-                future.result(self.timeout)
-            except (FutureTimeoutError, nats.errors.Error):
-                future.cancel()
+        future = asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+        try:
+            future.result(self.timeout + 1.0)
+        except (FutureTimeoutError, nats.errors.Error, OSError):
+            future.cancel()
         self._stop_loop()
 
+    async def _shutdown(self) -> None:
+        nc = getattr(self, "nc", None)
+        if nc is not None and not nc.is_closed:
+            with contextlib.suppress(TimeoutError, nats.errors.Error, OSError):
+                await asyncio.wait_for(nc.close(), self.timeout)
+        await _finish_tasks()
+
+    def _run_loop(self) -> None:
+        """The loop thread: run until stopped, then finish what is left and close the loop."""
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            try:
+                self._loop.run_until_complete(_finish_tasks())
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            finally:
+                self._loop.close()
+
     def _stop_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(self.timeout)
-        if not self._thread.is_alive():
-            self._loop.close()
+
+
+async def _finish_tasks() -> None:
+    """Cancel every other task of the running loop and wait until they are done."""
+    me = asyncio.current_task()
+    while others := [t for t in asyncio.all_tasks() if t is not me and not t.done()]:
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
 
 class _Call(Generic[T]):

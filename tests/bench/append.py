@@ -1,6 +1,6 @@
 """Append benchmark: the JetStream recorder against raw nats-py and eventsourcing's PostgreSQL.
 
-Run: ``.venv/bin/python -m tests.bench.append [--events N]``
+Run: ``.venv/bin/python -m tests.bench.append [--events N]`` (``--smoke``: tiny sizes, seconds)
 
 All four in one run, on the same embedded servers:
   (a) raw nats-py with the same headers the recorder sends, 200 aggregates, as many publishes
@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import nats
 import psycopg
@@ -100,7 +100,8 @@ def hot_aggregate(recorder: AggregateRecorder, total: int) -> Figure:
 
 
 def postgres_recorder(database_url: str) -> tuple[InfrastructureFactory, AggregateRecorder]:  # type: ignore[type-arg]
-    """eventsourcing's PostgreSQL application recorder on the embedded server."""
+    """eventsourcing's PostgreSQL application recorder on the embedded server (its password
+    comes from the URL: the embedded server has a generated one)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("ALTER SYSTEM SET synchronous_commit = off")
         conn.execute("SELECT pg_reload_conf()")
@@ -112,7 +113,8 @@ def postgres_recorder(database_url: str) -> tuple[InfrastructureFactory, Aggrega
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port),
             "POSTGRES_USER": parts.username or "postgres",
-            "POSTGRES_PASSWORD": "",
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": str(THREADS),
             "POSTGRES_MAX_OVERFLOW": "0",
             "ORIGINATOR_ID_TYPE": "text",
@@ -125,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--events", type=int, default=20_000, help="events per run (a, b, d)")
     parser.add_argument("--hot", type=int, default=3_000, help="events on the hot aggregate")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.events, args.hot = 2 * AGGREGATES, 50
     with bench_stack() as stack:
         url = stack.url("nats")
         print(f"append benchmark: {args.events} events, {AGGREGATES} aggregates, {THREADS} threads")

@@ -1,6 +1,7 @@
 """Command benchmark: MusterApp.handle (load, decide, append) on JetStream.
 
-Run: ``.venv/bin/python -m tests.bench.commands [--commands N] [--threads T]``
+Run: ``.venv/bin/python -m tests.bench.commands [--commands N] [--threads T]`` (``--smoke``: tiny
+sizes, seconds)
 
 In one run, on the same embedded servers:
   (a) raw nats-py appends, 200 aggregates, as many in flight as there are threads;
@@ -112,7 +113,9 @@ def pairs_cost(app: MusterApp, game_id: str, pairs: int) -> float:
     return (time.perf_counter() - started) / (2 * pairs)
 
 
-def cost_by_history(env: dict[str, str], sizes: tuple[int, ...]) -> list[tuple[str, ...]]:
+def cost_by_history(
+    env: dict[str, str], sizes: tuple[int, ...], pairs: int = PAIRS
+) -> list[tuple[str, ...]]:
     rows = []
     builder = MusterApp(env=env)
     games = {size: build_game(builder, size) for size in sizes}
@@ -122,7 +125,7 @@ def cost_by_history(env: dict[str, str], sizes: tuple[int, ...]) -> list[tuple[s
         started = time.perf_counter()
         app.game(game_id)
         cold = time.perf_counter() - started
-        per_command = pairs_cost(app, game_id, PAIRS)
+        per_command = pairs_cost(app, game_id, pairs)
         app.close()
         rows.append(
             (
@@ -156,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=10_000, help="commands per throughput run")
     parser.add_argument("--hot", type=int, default=3_000, help="commands on the hot game")
     parser.add_argument("--threads", type=int, default=THREADS, help="as in the append bench")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
+    sizes, pairs = SIZES, PAIRS
+    if args.smoke:
+        args.commands, args.hot = 2 * GAMES, 50
+        sizes, pairs = (10, 200), 20
     with bench_stack() as stack:
         url = stack.url("nats")
         print(f"command benchmark: {args.commands} commands, {GAMES} games, {args.threads} threads")
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         [hot] = create_games(app, 1)
         two = concurrent_joins("(2) JoinGame on one hot game", app, [hot], args.hot, args.threads)
         app.close()
-        rows = cost_by_history(fresh_log_env(url), SIZES)
+        rows = cost_by_history(fresh_log_env(url), sizes, pairs)
     four, five = on_popo(args.commands, args.threads)
 
     figures = [a, b, c, one, two, four, five]
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"(1)/(a) = {one.rate / a.rate:.2f}   (1)/(b) = {one.rate / b.rate:.2f}   "
         f"(2)/(c) = {two.rate / c.rate:.2f}   "
-        f"cost at {SIZES[-1]:,} / {SIZES[0]} events = {flat:.2f}"
+        f"cost at {sizes[-1]:,} / {sizes[0]} events = {flat:.2f}"
     )
     print(
         f"goals: (1) >= 1,500/s: {one.rate:,.0f}   (2) >= 300/s: {two.rate:,.0f}   "

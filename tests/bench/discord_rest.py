@@ -1,6 +1,7 @@
 """Benchmark of the Discord REST client: edit coalescing against naive edits, and a cache trace.
 
-Run: ``python -m tests.bench.discord_rest [--changes 100] [--spread 0.5] [--lookups 10000]``.
+Run: ``python -m tests.bench.discord_rest [--changes 100] [--spread 0.5] [--lookups 10000]``
+(``--smoke``: tiny sizes, seconds).
 
 Part 1, one game's message, a burst of ``--changes`` state changes arriving over ``--spread``
 seconds, right after the message was posted, against the emulator's real limits (5 writes per
@@ -234,6 +235,13 @@ async def edit_bursts(redis: Redis, nc: NATS, args: argparse.Namespace) -> None:
     )  # fmt: skip
     print()
     print(table([r.row(baseline) for r in rows], header))
+    if baseline is not None:
+        ratios = "   ".join(
+            f"{r.name.split(', ')[-1]} {baseline.edits / max(r.edits, 1):.0f}x fewer edits"
+            for r in rows
+            if r.name.startswith("(b)")
+        )
+        print(f"\nvs (a): {ratios}   peak RSS {peak_rss_mib():.0f} MiB")
 
 
 def zipf_trace(members: int, s: float, count: int, seed: int) -> list[int]:
@@ -262,8 +270,7 @@ async def cache_trace(redis: Redis, args: argparse.Namespace) -> None:
         )
         now = [time.time()]
         metrics = Metrics()
-        async with DiscordRest(config, redis, metrics=metrics) as rest:
-            rest.cache.clock = lambda: now[0]
+        async with DiscordRest(config, redis, metrics=metrics, clock=lambda: now[0]) as rest:
             seen: set[int] = set()
             for phase, part in (
                 ("cold start", trace[: args.lookups]),
@@ -276,7 +283,7 @@ async def cache_trace(redis: Redis, args: argparse.Namespace) -> None:
                 for index in part:
                     await rest.reads.member(guild.id, ids[index])
                     now[0] += args.step
-                await asyncio.sleep(0.2)  # background refreshes land
+                await rest.cache.drain()  # background refreshes land
                 elapsed = time.perf_counter() - started
                 after = snapshot(metrics, emu)
                 d = {k: after[k] - before[k] for k in after}
@@ -300,6 +307,9 @@ async def cache_trace(redis: Redis, args: argparse.Namespace) -> None:
     )  # fmt: skip
     print()
     print(table(rows, header))
+    steady = rows[-1]
+    print(f"\nsteady state: hit rate {steady[2]} of a ceiling of {steady[4]}   "
+          f"peak RSS {peak_rss_mib():.0f} MiB")  # fmt: skip
 
 
 def snapshot(metrics: Metrics, emu: DiscordEmulator) -> dict[str, float]:
@@ -322,8 +332,8 @@ async def main_async(args: argparse.Namespace, urls: dict[str, str]) -> None:
         await nc.close()
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--changes", type=int, default=100)
     p.add_argument("--spread", type=float, default=0.5, help="seconds the changes arrive over")
     p.add_argument("--cap", type=float, default=150.0, help="seconds to wait for the baseline")
@@ -333,13 +343,18 @@ def main() -> None:
     p.add_argument("--members", type=int, default=3_000)
     p.add_argument("--zipf", type=float, default=1.2)
     p.add_argument("--step", type=float, default=0.06, help="simulated seconds between lookups")
-    args = p.parse_args()
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.changes, args.spread, args.cap = 6, 0.1, 30.0
+        args.lookups, args.members = 300, 60
     with tempfile.TemporaryDirectory(prefix="muster-bench-") as tmp:
         stack = LocalStack(data_dir=Path(tmp), durable=False)
         with stack:
             urls = {"nats": stack.url("nats"), "redis": stack.url("redis")}
             asyncio.run(main_async(args, urls))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

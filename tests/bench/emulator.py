@@ -1,6 +1,7 @@
 """Benchmark of the Discord emulator: interactions/s to a discord.py client that defers each.
 
-Run: ``python -m tests.bench.emulator [--clicks N] [--concurrency C]``. Prints click -> deferred
+Run: ``python -m tests.bench.emulator [--clicks N] [--concurrency C]`` (``--smoke``: tiny sizes,
+seconds). Prints click -> deferred
 response latency (p50/p99), the emulator's own cost per REST request against a bare aiohttp
 handler measured in the same run, peak memory, and a markdown table row.
 """
@@ -115,7 +116,9 @@ async def baseline_server(body: bytes) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{port}/api/v10/users/@me"
 
 
-async def bench(clicks: int, concurrency: int, rest_requests: int) -> dict[str, float]:
+async def bench(
+    clicks: int, concurrency: int, rest_requests: int, memory_clicks: int = 1000
+) -> dict[str, float]:
     logging.getLogger("discord").setLevel(logging.ERROR)
     async with DiscordEmulator() as emu:
         guild = emu.people.guild("Bench")
@@ -142,7 +145,7 @@ async def bench(clicks: int, concurrency: int, rest_requests: int) -> dict[str, 
 
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            await click_run(emu, clicker.id, message, 1000, concurrency)  # memory pass
+            await click_run(emu, clicker.id, message, memory_clicks, concurrency)  # memory pass
             after, traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             await bot.close()
@@ -174,7 +177,8 @@ async def bench(clicks: int, concurrency: int, rest_requests: int) -> dict[str, 
         "emu_rt_us": emu_rt * 1e6,
         "base_rt_us": base_rt * 1e6,
         "in_emulator_us": in_emulator,
-        "retained_kb_per_interaction": (after - before) / 1000 / 1024,
+        "retained_kb_per_interaction": (after - before) / memory_clicks / 1024,
+        "memory_clicks": memory_clicks,
         "traced_peak_mb": traced_peak / 2**20,
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -202,7 +206,8 @@ def report(r: dict[str, float]) -> str:
         "Memory:",
         f"  peak RSS              : {r['maxrss_mb']:.1f} MB (whole process: Python, discord.py, "
         "emulator)",
-        f"  tracemalloc peak      : {r['traced_peak_mb']:.1f} MB during 1000 interactions; "
+        f"  tracemalloc peak      : {r['traced_peak_mb']:.1f} MB during "
+        f"{r['memory_clicks']:.0f} interactions; "
         f"retained {r['retained_kb_per_interaction']:.1f} KB per interaction",
         "",
         "| harness | interactions/s | p50 click->defer | p99 click->defer "
@@ -220,8 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clicks", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rest-requests", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
-    result = asyncio.run(bench(args.clicks, args.concurrency, args.rest_requests))
+    memory_clicks = 1000
+    if args.smoke:
+        args.clicks, args.concurrency, args.rest_requests, memory_clicks = 100, 10, 200, 100
+    result = asyncio.run(bench(args.clicks, args.concurrency, args.rest_requests, memory_clicks))
     print(report(result))
     return 0
 

@@ -1,6 +1,7 @@
 """Projection benchmark: raw read speed, full rebuild into PostgreSQL, steady-state lag.
 
-Run: ``.venv/bin/python -m tests.bench.projections [--events 1000000]``
+Run: ``.venv/bin/python -m tests.bench.projections [--events 1000000]`` (``--smoke``: tiny sizes,
+seconds)
 
 In one run, on embedded servers:
   (a) raw read of the whole stream with nats-py's ordered consumer (the baseline), and (a') with
@@ -232,7 +233,7 @@ async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, s
     return lags
 
 
-async def run(total: int) -> None:
+async def run(total: int, lag_seconds: float = 10.0) -> None:
     with bench_stack() as stack:
         nc = await nats.connect(stack.url("nats"))
         layout = Layout("BENCH_EVENTS", "benchevents")
@@ -246,7 +247,9 @@ async def run(total: int) -> None:
         print(f"  (a') raw read, projector feed: {feed_rate:,.0f} events/s", flush=True)
         rebuild_rate, progress = await rebuild(nc, layout, stack.url("postgres"), count, "bench_rm")
         print(f"  (b) rebuild: {rebuild_rate:,.0f} events/s ({progress.parked} parked)")
-        lags = await steady_lag(nc, layout, stack.url("postgres"), "bench_rm", count, 500, 10)
+        lags = await steady_lag(
+            nc, layout, stack.url("postgres"), "bench_rm", count, 500, lag_seconds
+        )
         q = statistics.quantiles(lags, n=100)
         print(
             f"  (c) lag at 500 events/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
@@ -268,8 +271,12 @@ async def run(total: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="projection benchmark")
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--lag-seconds", type=float, default=10.0, help="length of run (c)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.events))
+    if args.smoke:
+        args.events, args.lag_seconds = 5_000, 1.0
+    asyncio.run(run(args.events, args.lag_seconds))
     return 0
 
 

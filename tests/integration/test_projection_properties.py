@@ -22,6 +22,7 @@ from domain.commands import (
     LeaveGame,
     RemovePlaceholder,
     StartGame,
+    UpdateGame,
 )
 from domain.errors import DomainError
 from gateways.postgres import connect
@@ -41,6 +42,7 @@ step = st.one_of(
     st.tuples(st.just("placeholder"), st.sampled_from(["Ann", "Bo", "Cy"])),
     st.tuples(st.just("unplace"), st.integers(1, 4)),
     st.tuples(st.just("claim"), st.tuples(st.integers(1, 4), st.sampled_from(USERS))),
+    st.tuples(st.just("cap"), st.integers(1, 4)),
     st.tuples(st.just("start"), st.none()),
     st.tuples(st.just("cancel"), st.none()),
 )
@@ -65,6 +67,10 @@ def command(game: str, index: int, kind: str, arg: Any) -> Any:
             return ClaimPlaceholder(
                 command_id=cid, user_id=arg[1], game_id=game, placeholder_id=arg[0]
             )
+        case "cap":
+            return UpdateGame(
+                command_id=cid, user_id="100", permissions=MANAGER, game_id=game, max_players=arg
+            )
         case "start":
             return StartGame(command_id=cid, user_id="100", permissions=MANAGER, game_id=game)
         case _:
@@ -88,6 +94,9 @@ def reference_fold(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "game.player_promoted.v1":
             waiting.remove(event["user_id"])
             joined.append(event["user_id"])
+        elif kind == "game.player_moved_to_waitlist.v1":
+            joined.remove(event["user_id"])
+            waiting.insert(event["position"] - 1, event["user_id"])
         elif kind == "game.placeholder_added.v1":
             placeholders[event["placeholder_id"]] = event["label"]
         elif kind in ("game.placeholder_removed.v1", "game.placeholder_claimed.v1"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -134,19 +135,23 @@ async def running_worker(config: DiscordConfig, redis: Redis, nc: NATS) -> Async
             await asyncio.wait_for(task, 10)
 
 
-@pytest.fixture(params=["direct", "in_process", "external"])
-async def outbound(
-    request: pytest.FixtureRequest,
+@contextlib.asynccontextmanager
+async def outbound_in_mode(
+    mode: str,
+    config: DiscordConfig,
     redis: Redis,
     nc: NATS,
-    make_config: MakeConfig,
     metrics: Metrics,
+    *,
+    worker: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Outbound]:
-    """The same contract, run against each outbound mode."""
-    config = ops_config(make_config, outbound=request.param, ack_wait=5.0, max_attempts=3)
+    """An outbound of ``mode`` (``external``: its streams, and a worker unless told not to)."""
     async with contextlib.AsyncExitStack() as stack:
-        rest = await stack.enter_async_context(DiscordRest(config, redis, metrics=metrics))
-        if request.param == "external":
+        rest = await stack.enter_async_context(
+            DiscordRest(config, redis, metrics=metrics, clock=clock)
+        )
+        if mode == "external" and worker:
             stack.push_async_callback(drop_ops_streams, nc, config)
             await ensure_streams(nc, config)
             await stack.enter_async_context(running_worker(config, redis, nc))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from gateways.discord import Body, DiscordConfig, DiscordRest, ExternalOutbound
 from gateways.discord.external import ensure_streams
 from gateways.discord.metrics import Metrics
 from tests.integration.discord_rest.conftest import CREATE_ROUTE, drop_ops_streams
+from tests.integration.discord_rest.test_timing import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,7 +87,9 @@ async def test_sigkill_mid_burst_then_restart_does_every_op_once(
                     assert 100 <= at_kill < OPS, "the kill must land in the middle of the burst"
                     worker = start_worker(emu, config, urls, log)
                     await emu.until(lambda: posted(emu, channels) >= OPS, within=30)
-                    await asyncio.sleep(config.ack_wait + 1)  # any late redelivery would show
+                    # Acknowledged operations leave the work queue; once it is empty nothing
+                    # can be redelivered, so the counts below are final.
+                    await eventually(lambda: queue_empty(nc, config.ops_stream), within=30)
                 finally:
                     worker.terminate()
                     assert worker.wait(10) == 0, log.read_text()[-3000:]
@@ -102,6 +104,10 @@ async def test_sigkill_mid_burst_then_restart_does_every_op_once(
             print(f"posted at kill: {at_kill}; creates sent: {emu.requests.count(CREATE_ROUTE)}")
         finally:
             await drop_ops_streams(nc, config)
+
+
+async def queue_empty(nc: NATS, stream: str) -> bool:
+    return (await nc.jetstream().stream_info(stream)).state.messages == 0
 
 
 def posted(emu: DiscordEmulator, channels: list[object]) -> int:

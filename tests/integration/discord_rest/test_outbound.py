@@ -1,101 +1,112 @@
-"""The outbound contract, run against the direct, in_process and external modes."""
+"""The outbound contract, run against the direct, in_process and external modes on the emulator.
+
+The same cases run against the in-memory fake in ``tests/unit/test_discord_fakes.py``.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
 
-from gateways.discord import Body, Outbound, OutboundError
-from tests.integration.discord_rest.conftest import CREATE_ROUTE, EDIT_ROUTE, Stage
+from deploy.emulator.model import Channel
+from gateways.discord import Body, DiscordConfig, Outbound
+from gateways.discord.metrics import Metrics
+from tests.contracts.discord_outbound import OutboundContract
+from tests.integration.discord_rest.conftest import (
+    CREATE_ROUTE,
+    EDIT_ROUTE,
+    MakeConfig,
+    Stage,
+    ops_config,
+    outbound_in_mode,
+)
 
 pytestmark = pytest.mark.integration
 
-
-async def test_send_returns_the_message_and_posts_it(outbound: Outbound, stage: Stage) -> None:
-    sent = await outbound.send_message(stage.games.id, Body(content="Catan tonight"))
-    assert sent is not None
-    [shown] = stage.emu.channel_messages(stage.games)
-    assert shown["id"] == sent["id"]
-    assert shown["content"] == "Catan tonight"
+HOUR = 3600.0
+CALLS = {"create": CREATE_ROUTE, "edit": EDIT_ROUTE, "open_dm": "POST /users/@me/channels"}
 
 
-async def test_a_retried_send_posts_once(outbound: Outbound, stage: Stage) -> None:
-    first = await outbound.send_message(stage.games.id, Body(content="once"), op_id="a" * 32)
-    again = await outbound.send_message(stage.games.id, Body(content="once"), op_id="a" * 32)
-    assert first is not None
-    assert again is not None
-    assert first["id"] == again["id"]
-    assert len(stage.emu.channel_messages(stage.games)) == 1
-    assert stage.emu.requests.count(CREATE_ROUTE) in (1, 2)  # the repeat may reach Discord
+class EmulatorView:
+    """The ``DiscordView`` of the emulator's world."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.games = str(stage.games.id)
+        self.user = str(stage.members[0].id)
+        self._channels: list[Channel] = []
+
+    def new_channel(self) -> str:
+        channel = self.stage.guild.text_channel(f"more-{len(self._channels)}")
+        self._channels.append(channel)
+        return str(channel.id)
+
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        return self.stage.emu.channel_messages(int(channel_id))
+
+    def dms(self, user_id: str) -> list[dict[str, Any]]:
+        return self.stage.emu.inspect.dms(int(user_id))
+
+    def calls(self, what: str) -> int:
+        return self.stage.emu.requests.count(CALLS[what])
 
 
-async def test_a_burst_of_edits_coalesces(outbound: Outbound, stage: Stage) -> None:
-    emu = stage.emu
-    sent = await outbound.send_message(stage.games.id, Body(content="players: 0"))
-    assert sent is not None
-    started = time.monotonic()
-    for n in range(1, 51):
-        await outbound.edit_message(stage.games.id, sent["id"], Body(content=f"players: {n}"))
-        await asyncio.sleep(0.005)
-    await emu.until(lambda: emu.channel_messages(stage.games)[0]["content"] == "players: 50")
-    visible_after = time.monotonic() - started
-    await outbound.flush()
-    assert emu.requests.count(EDIT_ROUTE) <= 3
-    assert emu.requests.total_429 == 0
-    assert visible_after < 1.5
+class TestEveryMode(OutboundContract):
+    @pytest.fixture(params=["direct", "in_process", "external"])
+    def config(self, request: pytest.FixtureRequest, make_config: MakeConfig) -> DiscordConfig:
+        # A channel budget (and emulated limit) of 25 per 5 s: edits 0.2 s apart keep it quick.
+        return ops_config(
+            make_config,
+            outbound=request.param,
+            ack_wait=5.0,
+            max_attempts=3,
+            channel_budget=(25, 5.0),
+        )
+
+    @pytest.fixture
+    def discord(self, stage: Stage) -> EmulatorView:
+        stage.emu.limiter.limits = dataclasses.replace(
+            stage.emu.limiter.limits, messages_per_channel=(25, 5.0)
+        )
+        return EmulatorView(stage)
+
+    @pytest.fixture
+    async def outbound(
+        self, config: DiscordConfig, redis: Redis, nc: NATS, metrics: Metrics
+    ) -> AsyncIterator[Outbound]:
+        async with outbound_in_mode(config.outbound, config, redis, nc, metrics) as out:
+            yield out
+
+    @pytest.fixture
+    async def second_outbound(
+        self, outbound: Outbound, config: DiscordConfig, redis_url: str, nc: NATS
+    ) -> AsyncIterator[Outbound]:
+        """Another process: its own Redis connection, its clock an hour ahead."""
+        redis = Redis.from_url(redis_url)
+        try:
+            async with outbound_in_mode(
+                config.outbound, config, redis, nc, Metrics(), worker=False,
+                clock=lambda: time.time() + HOUR,
+            ) as out:  # fmt: skip
+                yield out
+        finally:
+            await redis.aclose()
 
 
-async def test_edits_set_only_the_fields_they_name(outbound: Outbound, stage: Stage) -> None:
-    sent = await outbound.send_message(stage.games.id, Body(content="title"))
-    assert sent is not None
-    embed = {"title": "Catan", "description": "4 players"}
-    await outbound.edit_message(stage.games.id, sent["id"], Body(embeds=[embed]))
-    await outbound.edit_message(stage.games.id, sent["id"], Body(content="new title"), wait=True)
-    [shown] = stage.emu.channel_messages(stage.games)
-    assert shown["content"] == "new title"
-    assert shown["embeds"][0]["title"] == "Catan"
-
-
-async def test_update_several_messages(outbound: Outbound, stage: Stage) -> None:
-    channels = [stage.games, *(stage.guild.text_channel(f"more-{i}") for i in range(2))]
-    sent = [await outbound.send_message(c.id, Body(content="old")) for c in channels]
-    edits = [
-        (c.id, m["id"], Body(content=f"new {c.name}"))
-        for c, m in zip(channels, sent, strict=True)
-        if m
-    ]
-    started = time.monotonic()
-    await outbound.update_messages(edits, wait=True)
-    assert time.monotonic() - started < 1.5  # channels are paced independently
-    shown = [m["content"] for c in channels for m in stage.emu.channel_messages(c)]
-    assert shown == [f"new {c.name}" for c in channels]
-
-
-async def test_delete_is_idempotent(outbound: Outbound, stage: Stage) -> None:
-    sent = await outbound.send_message(stage.games.id, Body(content="bye"))
-    assert sent is not None
-    await outbound.delete_message(stage.games.id, sent["id"])
-    await outbound.delete_message(stage.games.id, sent["id"])
-    assert stage.emu.channel_messages(stage.games) == []
-
-
-async def test_dm_and_history(outbound: Outbound, stage: Stage) -> None:
-    alice = stage.members[0]
-    await outbound.send_dm(alice.id, Body(content="Catan starts in 15 minutes"))
-    await outbound.send_dm(alice.id, Body(content="Catan starts now"))
-    assert [m["content"] for m in alice.dms()] == ["Catan starts in 15 minutes", "Catan starts now"]
-    assert stage.emu.requests.count("POST /users/@me/channels") == 1  # DM channel cached
-    for i in range(3):
-        await outbound.send_message(stage.games.id, Body(content=f"h{i}"))
-    history = await outbound.fetch_history(stage.games.id, limit=2)
-    assert [m["content"] for m in history] == ["h2", "h1"]
-
-
-async def test_discord_refusing_raises_outbound_error(outbound: Outbound, stage: Stage) -> None:
-    with pytest.raises(OutboundError) as caught:
-        await outbound.send_message(stage.games.id, Body(content=""))
-    assert caught.value.status == 400
-    assert caught.value.code == 50006
-    assert stage.emu.requests.count(CREATE_ROUTE) == 1  # a 4xx is not retried
+async def test_a_burst_of_edits_never_meets_a_429(stage: Stage, redis: Redis, nc: NATS,
+                                                  make_config: MakeConfig) -> None:  # fmt: skip
+    config = ops_config(make_config, outbound="in_process")
+    async with outbound_in_mode("in_process", config, redis, nc, Metrics()) as out:
+        sent = await out.send_message(stage.games.id, Body(content="0"))
+        assert sent is not None
+        for n in range(1, 101):
+            await out.edit_message(stage.games.id, sent["id"], Body(content=f"{n}"))
+        await out.flush()
+    assert [m["content"] for m in stage.emu.channel_messages(stage.games)] == ["100"]
+    assert stage.emu.requests.total_429 == 0

@@ -2,8 +2,17 @@
 
 Invariants: joined players never exceed the cap in force when they took their seat; each
 user is in the game at most once; the waitlist is first-in first-out and promotions take
-its head; status never goes back; replaying the stored events rebuilds an equal aggregate;
-a repeated command that stored events returns its first outcome and stores nothing.
+its head; a lower cap moves the latest seated players to the head of the waitlist; once
+every settings change has been reconciled, a scheduled game has no more joined players
+than its cap and nobody waits while a seat is free; status never goes back; replaying the
+stored events rebuilds an equal aggregate; a repeated command that stored events returns
+its first outcome and stores nothing.
+
+A channel or guild change is followed by the ``ReconcileSeats`` the reaction to settings
+events would send (``projections/reactions.py``): at once, or later (``react``), so that
+joins, leaves and updates also run in the window before it.
+
+The default run is short; ``pytest -m deep`` runs many more examples (see the end).
 """
 
 from __future__ import annotations
@@ -16,7 +25,13 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from domain.aggregates import Recorded, replay
 from domain.app import MusterApp
@@ -32,6 +47,7 @@ from domain.commands import (
     CreateGame,
     JoinGame,
     LeaveGame,
+    ReconcileSeats,
     RemovePlaceholder,
     StartGame,
     UpdateGame,
@@ -46,7 +62,13 @@ from domain.errors import (
     NotJoined,
     PlaceholderNotFound,
 )
-from domain.events import PlayerJoined, PlayerLeft, PlayerPromoted, PlayerWaitlisted
+from domain.events import (
+    PlayerJoined,
+    PlayerLeft,
+    PlayerMovedToWaitlist,
+    PlayerPromoted,
+    PlayerWaitlisted,
+)
 from domain.game import STATUS_ORDER
 from domain.outcome import Outcome
 from tests.unit.domain.scenario import (
@@ -86,6 +108,7 @@ class GameMachine(RuleBasedStateMachine):
         self.waitlist_caps: dict[str, Any] = {"game": None, "channel": None, "guild": None}
         self.handled: list[tuple[AnyCommand, Outcome]] = []
         self.statuses = ["scheduled"]
+        self.pending: list[tuple[str, int]] = []  # settings changes not reconciled yet
 
     # -- the reference model ----------------------------------------------------------
 
@@ -97,10 +120,20 @@ class GameMachine(RuleBasedStateMachine):
         return None if cap in (None, "unlimited") else cap
 
     def settled(self, joined: list[str], waitlist: list[str]) -> list[str]:
+        """Free seats go to the head of the waitlist (joins and leaves do only this)."""
         promoted = waitlist[: max(0, self.cap() - len(joined))]
         joined += promoted
         del waitlist[: len(promoted)]
         return promoted
+
+    def rebalanced(self) -> tuple[list[str], list[str]]:
+        """A cap change: (promoted, moved to the head of the waitlist)."""
+        moved = self.joined[self.cap() :]
+        if not moved:
+            return self.settled(self.joined, self.waitlist), []
+        del self.joined[self.cap() :]
+        self.waitlist[:0] = moved
+        return [], moved
 
     def cid(self) -> str:
         self.count += 1
@@ -238,12 +271,21 @@ class GameMachine(RuleBasedStateMachine):
         outcome = self.handle(command, error)
         if outcome is None:
             return
+        changed = (cap, waitlist_cap) != (self.caps["game"], self.waitlist_caps["game"])
         self.caps["game"], self.waitlist_caps["game"] = cap, waitlist_cap
-        promoted = self.settled(self.joined, self.waitlist) if self.status == "scheduled" else []
+        promoted, moved = [], []
+        if changed and self.status == "scheduled":
+            promoted, moved = self.rebalanced()
         assert outcome.promoted == tuple(promoted)
+        assert outcome.moved_to_waitlist == tuple(moved)
 
-    @rule(level=st.sampled_from(["channel", "guild"]), cap=CAPS, waitlist_cap=WAITLIST_CAPS)
-    def configure(self, level: str, cap: int | None, waitlist_cap: Any) -> None:
+    @rule(
+        level=st.sampled_from(["channel", "guild"]),
+        cap=CAPS,
+        waitlist_cap=WAITLIST_CAPS,
+        at_once=st.booleans(),
+    )
+    def configure(self, level: str, cap: int | None, waitlist_cap: Any, at_once: bool) -> None:
         fields = {
             "command_id": self.cid(),
             **ADMIN,
@@ -256,8 +298,35 @@ class GameMachine(RuleBasedStateMachine):
             if level == "channel"
             else ConfigureGuild(**fields)
         )
-        self.handle(command, None)
+        outcome = self.handle(command, None)
         self.caps[level], self.waitlist_caps[level] = cap, waitlist_cap
+        if outcome is not None and outcome.event_types:
+            self.pending.append((level, outcome.version))
+            if at_once:
+                self.reconcile(elsewhere=False)
+
+    @precondition(lambda self: self.pending)
+    @rule(elsewhere=st.booleans())
+    def react(self, elsewhere: bool) -> None:
+        self.reconcile(elsewhere)
+
+    def reconcile(self, elsewhere: bool) -> None:
+        """What the reaction to the oldest unreconciled settings event sends the game."""
+        level, version = self.pending.pop(0)
+        if not self.created:
+            return  # the reaction finds no game to reconcile
+        key = GUILD if level == "guild" else CHANNEL
+        command = ReconcileSeats(
+            command_id=f"settings:{level}.{key}:{version}:{GAME}",
+            user_id=SYSTEM_USER_ID,
+            game_id=GAME,
+            **{f"{level}_version": version},
+        )
+        outcome = self.handle(command, None, self.elsewhere if elsewhere else self.app)
+        assert outcome is not None
+        promoted, moved = self.rebalanced() if self.status == "scheduled" else ([], [])
+        assert outcome.promoted == tuple(promoted)
+        assert outcome.moved_to_waitlist == tuple(moved)
 
     @rule(change=st.sampled_from(["start", "complete", "cancel"]))
     def change_status(self, change: str) -> None:
@@ -313,6 +382,14 @@ class GameMachine(RuleBasedStateMachine):
         assert ranks == sorted(ranks), "status never goes back"
 
     @invariant()
+    def seats_follow_the_cap_once_reconciled(self) -> None:
+        if not self.created or self.pending or self.status != "scheduled":
+            return
+        game = self.app.game(GAME)
+        assert len(game.joined) <= self.cap(), "joined players never exceed the cap"
+        assert not game.waitlist or len(game.joined) == self.cap(), "nobody waits for a free seat"
+
+    @invariant()
     def the_log_never_overbooks_and_promotes_the_head(self) -> None:
         joined: list[str] = []
         waitlist: list[str] = []
@@ -332,6 +409,11 @@ class GameMachine(RuleBasedStateMachine):
                     waitlist.append(user)
                 case PlayerLeft(user_id=user, from_waitlist=from_waitlist):
                     (waitlist if from_waitlist else joined).remove(user)
+                case PlayerMovedToWaitlist(user_id=user, position=position, max_players=cap):
+                    assert joined.index(user) == cap, "the latest seated move, in seat order"
+                    assert 1 <= position <= len(waitlist) + 1
+                    joined.remove(user)
+                    waitlist.insert(position - 1, user)
 
     @invariant()
     def replaying_the_log_rebuilds_an_equal_aggregate(self) -> None:
@@ -348,3 +430,66 @@ GameMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestGame = GameMachine.TestCase
+
+DEEP_EXAMPLES = 5_000
+
+INVARIANTS = (
+    GameMachine.state_matches_the_model,
+    GameMachine.seats_follow_the_cap_once_reconciled,
+    GameMachine.the_log_never_overbooks_and_promotes_the_head,
+    GameMachine.replaying_the_log_rebuilds_an_equal_aggregate,
+)
+
+
+def run_steps(*steps: tuple[str, dict[str, Any]]) -> None:
+    """Run rules of the machine in this order, checking every invariant after each one
+    (how the falsifying examples the machine found are kept as regression tests)."""
+    machine = GameMachine()
+    try:
+        for name, arguments in steps:
+            getattr(machine, name)(**arguments)
+            for check in INVARIANTS:
+                check(machine)
+    finally:
+        machine.teardown()
+
+
+NO_CAP: dict[str, Any] = {"cap": None, "waitlist_cap": None}
+
+
+def test_found_raising_an_inherited_cap_promotes_the_waitlist() -> None:
+    """Issue 9: with a channel cap back to unset, the reaction's reconcile promotes 102."""
+    run_steps(
+        ("create", {**NO_CAP, "players": [], "labels": 0}),
+        ("join", {"user": "101", "elsewhere": False}),
+        ("configure", {"level": "channel", "cap": 1, "waitlist_cap": None, "at_once": True}),
+        ("join", {"user": "102", "elsewhere": False}),
+        ("configure", {"level": "channel", **NO_CAP, "at_once": False}),
+        ("update_game", NO_CAP),
+        ("react", {"elsewhere": True}),
+    )
+
+
+def test_found_a_lower_own_cap_moves_the_latest_seated() -> None:
+    """Issue 9: cap 2 with 101, 102 joined and 103, 104 waiting; the host sets 1, then 2."""
+    run_steps(
+        ("create", {"cap": 2, "waitlist_cap": None, "players": ["101", "102", "103", "104"],
+                    "labels": 0}),
+        ("update_game", {"cap": 1, "waitlist_cap": None}),
+        ("update_game", {"cap": 2, "waitlist_cap": None}),
+    )  # fmt: skip
+
+
+@pytest.mark.deep
+@pytest.mark.timeout(3600)  # minutes, not the suite's 300 s per test
+def test_game_machine_deep() -> None:
+    """Many more (and longer) runs than the default: ``pytest -m deep``."""
+    run_state_machine_as_test(
+        GameMachine,
+        settings=settings(
+            max_examples=DEEP_EXAMPLES,
+            stateful_step_count=50,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

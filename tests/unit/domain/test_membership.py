@@ -274,24 +274,6 @@ def test_claiming_in_a_full_game_queues_and_unknown_or_double_claims_fail(
     assert scenario.app.game(GAME).placeholders == {2: "Ann"}
 
 
-def test_lowering_the_cap_removes_nobody_and_queues_newcomers(scenario: Scenario) -> None:
-    scenario.given(
-        created(max_players=3),
-        *(
-            PlayerJoined(**S, user_id=u, joined_count=i, max_players=3)
-            for i, u in enumerate("789", 1)
-        ),
-    )
-    scenario.when(UpdateGame(command_id="u", user_id=HOST, game_id=GAME, max_players=1))
-    assert scenario.app.game(GAME).joined == ["7", "8", "9"]
-    assert scenario.when(join(scenario, "10")).result == "waitlisted"
-    outcome = scenario.when(leave(scenario, "7"))
-    assert outcome.promoted == (), "2 joined is still above the cap of 1"
-    scenario.when(leave(scenario, "8"))
-    outcome = scenario.when(leave(scenario, "9"))
-    assert outcome.promoted == ("10",)
-
-
 def test_a_higher_cap_promotes_the_waitlist_before_a_newcomer(scenario: Scenario) -> None:
     scenario.given(
         created(),

@@ -1,0 +1,92 @@
+"""The Join and Leave buttons on announcements: persistent ``DynamicItem``s.
+
+The announcement (``projections/discord``) carries buttons with ``custom_id``s
+``muster:join:<game_id>`` and ``muster:leave:<game_id>``. Registered with
+``add_dynamic_items``, they are matched by their template on every click, so buttons on
+announcements posted before any restart keep working.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.respond import authority, command_id
+from domain.commands import JoinGame, LeaveGame
+
+if TYPE_CHECKING:
+    from bot.client import MusterBot
+
+GAME_ID = r"(?P<game_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+
+
+def join_id(game_id: str) -> str:
+    return f"muster:join:{game_id}"
+
+
+def leave_id(game_id: str) -> str:
+    return f"muster:leave:{game_id}"
+
+
+class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"muster:join:{GAME_ID}"):
+    """Take a seat (or a place on the waitlist)."""
+
+    def __init__(self, game_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Join", style=discord.ButtonStyle.success, custom_id=join_id(game_id)
+            )
+        )
+        self.game_id = game_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> JoinButton:
+        return cls(match["game_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: MusterBot = interaction.client
+        await bot.responder.run(
+            interaction,
+            lambda: JoinGame(
+                command_id=command_id(interaction),
+                user_id=authority(interaction)["user_id"],
+                game_id=self.game_id,
+            ),
+            "join",
+        )
+
+
+class LeaveButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"muster:leave:{GAME_ID}"
+):
+    """Give up a seat (the head of the waitlist moves up) or a place on the waitlist."""
+
+    def __init__(self, game_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Leave", style=discord.ButtonStyle.secondary, custom_id=leave_id(game_id)
+            )
+        )
+        self.game_id = game_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> LeaveButton:
+        return cls(match["game_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: MusterBot = interaction.client
+        await bot.responder.run(
+            interaction,
+            lambda: LeaveGame(
+                command_id=command_id(interaction),
+                user_id=authority(interaction)["user_id"],
+                game_id=self.game_id,
+            ),
+            "leave",
+        )

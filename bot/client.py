@@ -1,0 +1,168 @@
+"""The discord.py client: a ``CommandTree`` with ``/game`` and ``/config``, persistent buttons,
+member events, one cog per concern (games, listing, configuration).
+
+Everything the bot uses is handed in as :class:`BotParts` by the composition root
+(``deploy/bot_cmd.py``); the bot builds no adapter itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.buttons import JoinButton, LeaveButton
+from bot.limits import PerUserLimit
+from bot.mentions import MemberSearch
+from bot.profiles import ProfileObserver
+from bot.readside import GameReads
+from bot.respond import Responder
+from domain.ports import CommandPort
+
+log = logging.getLogger("muster.bot")
+STALE = (
+    "This form or button is no longer active (Muster restarted since it was shown). "
+    "Please run the command again."
+)
+STALE_AFTER = 2.5  # seconds; Discord's deadline for the first answer is 3
+STALE_KINDS = (discord.InteractionType.component, discord.InteractionType.modal_submit)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class BotParts:
+    """What the bot needs from the outside world."""
+
+    commands: CommandPort
+    reads: GameReads | None = None
+    members: MemberSearch | None = None
+    profiles: ProfileObserver | None = None
+    limit: PerUserLimit = field(default_factory=PerUserLimit)
+    now: Callable[[], datetime] = utc_now
+    sync_commands: bool = True
+
+
+def wanted_intents() -> discord.Intents:
+    """Guilds (interactions, channels) and members (privileged: member events → PROFILES)."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True
+    return intents
+
+
+class MusterBot(commands.Bot):
+    """Muster in Discord. ``responder`` answers every interaction."""
+
+    def __init__(self, parts: BotParts, *, intents: discord.Intents | None = None) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents or wanted_intents(),
+            help_command=None,
+            guild_ready_timeout=0.5,
+            chunk_guilds_at_startup=False,
+        )
+        self.parts = parts
+        self.responder = Responder(parts.commands, parts.limit, parts.profiles)
+        self.game_group = app_commands.Group(
+            name="game", description="Schedule, join and list games", guild_only=True
+        )
+        self.config_group = app_commands.Group(
+            name="config", description="Muster settings for this server or channel",
+            guild_only=True,
+            default_permissions=discord.Permissions(manage_channels=True),
+        )  # fmt: skip
+        self.started_at = time.time()
+        self.connected = False
+        self.synced: list[app_commands.AppCommand] = []
+        self._watch: set[asyncio.Task[None]] = set()
+
+    async def setup_hook(self) -> None:
+        from bot.configuration import ConfigurationCog
+        from bot.games import GamesCog
+        from bot.listing import ListingCog
+
+        self.add_dynamic_items(JoinButton, LeaveButton)
+        for cog in (GamesCog(self), ListingCog(self), ConfigurationCog(self)):
+            await self.add_cog(cog)
+        self.tree.add_command(self.game_group)
+        self.tree.add_command(self.config_group)
+        self.tree.error(self.on_tree_error)
+        if self.parts.sync_commands:
+            self.synced = await self.tree.sync()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """No extra wait before IDENTIFY: discord.py's own reconnect backoff is enough."""
+
+    async def on_connect(self) -> None:
+        self.connected = True
+
+    async def on_disconnect(self) -> None:
+        self.connected = False
+
+    async def on_resumed(self) -> None:
+        self.connected = True
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A form or button shown before a restart has no handler any more: rather than let it
+        fail silently, say so just before Discord's deadline (persistent buttons always have
+        one)."""
+        if interaction.type not in STALE_KINDS:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if custom_id.startswith("muster:"):
+            return
+        task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
+        self._watch.add(task)
+        task.add_done_callback(self._watch.discard)
+
+    async def _answer_if_stale(self, interaction: discord.Interaction[Any]) -> None:
+        await asyncio.sleep(STALE_AFTER)
+        if not interaction.response.is_done():
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.send_message(STALE, ephemeral=True)
+
+    async def on_member_join(self, member: discord.Member) -> None:
+        if self.parts.profiles is not None:
+            self.parts.profiles.observe(member.guild.id, member)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        if self.parts.profiles is not None:
+            self.parts.profiles.observe(after.guild.id, after)
+
+    async def on_tree_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """A slash command failed outside the responder: log it, still answer the person."""
+        log.error("slash command failed", exc_info=error)
+        self.responder._failed(f"{type(error).__name__}: {error}")
+        await self.responder.apologise(interaction)
+
+    def figures(self) -> dict[str, Any]:
+        """Health figures (see ``gateways/health.py``)."""
+        latency = self.latency
+        return {
+            "connected": self.connected and not self.is_closed(),
+            "ready": self.is_ready(),
+            "latency_ms": None if math.isnan(latency) else round(latency * 1000, 1),
+            "guilds": len(self.guilds),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "in_flight": self.responder.in_flight,
+            "answered": self.responder.answered,
+            "failed": self.responder.failed,
+            "over_limit": self.parts.limit.refused,
+            "last_error": self.responder.last_error,
+        }

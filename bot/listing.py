@@ -1,0 +1,169 @@
+"""``/game list`` (this channel or the whole server), ``/game mine``, and choosing a game.
+
+All from the read models. A game option is filled by autocomplete (the value is the game's
+id); a title typed by hand is matched among this channel's games, so the option also works
+where autocomplete is not available.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+from discord import app_commands
+from discord.ext import commands
+
+from bot.respond import Interaction
+from gateways.timeparse import discord_timestamp
+from projections.queries import GameDetail, GameSummary
+
+if TYPE_CHECKING:
+    from bot.client import MusterBot
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+LIST_DAYS = 60
+MAX_LINES = 20
+
+
+def line(game: GameSummary) -> str:
+    """``**Catan** — <t:…:F> — 3/5, 2 waiting`` (and the status when not scheduled)."""
+    seats = f"{game.joined_count}/{game.max_players}"
+    if game.waitlist_count:
+        seats += f", {game.waitlist_count} waiting"
+    status = "" if game.status == "scheduled" else f" — {game.status.replace('_', ' ')}"
+    return f"**{game.title}** — {discord_timestamp(game.scheduled_at)} — {seats}{status}"
+
+
+def lines(games: list[GameSummary], empty: str) -> str:
+    if not games:
+        return empty
+    shown = [f"• {line(g)}" for g in games[:MAX_LINES]]
+    if len(games) > MAX_LINES:
+        shown.append(f"… and {len(games) - MAX_LINES} more.")
+    return "\n".join(shown)
+
+
+async def game_choices(
+    bot: MusterBot, interaction: Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Up to 25 of this channel's open games whose title contains what was typed."""
+    reads = bot.parts.reads
+    if reads is None or interaction.channel_id is None:
+        return []
+    games = await reads.channel_games(str(interaction.channel_id))
+    typed = current.strip().lower()
+    found = [g for g in games if typed in g.title.lower()][:25]
+    return [
+        app_commands.Choice(
+            name=f"{g.title[:70]} — {g.scheduled_at:%a %d %b %H:%M} UTC", value=g.game_id
+        )
+        for g in found
+    ]
+
+
+async def choose_game(
+    bot: MusterBot, interaction: Interaction, value: str, *, deferred: bool = False
+) -> GameDetail | None:
+    """The game an option names (an id from autocomplete, or a title); answers if none."""
+    reads = bot.parts.reads
+    detail = None
+    if reads is not None:
+        game_id = value.strip().lower()
+        if not UUID.match(game_id):
+            games = await reads.channel_games(str(interaction.channel_id))
+            named = [g for g in games if g.title.lower() == value.strip().lower()]
+            game_id = named[0].game_id if len(named) == 1 else ""
+        detail = await reads.game(game_id) if game_id else None
+    if detail is None or str(detail.guild_id) != str(interaction.guild_id):
+        text = (
+            f"I don't know a game {value!r} here. Start typing its title and pick it from the list."
+        )
+        if deferred:
+            await bot.responder.say(interaction, text)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+        return None
+    return detail
+
+
+class ListingCog(commands.Cog):
+    """Listing games."""
+
+    def __init__(self, bot: MusterBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        group = self.bot.game_group
+        group.add_command(
+            app_commands.Command(
+                name="list",
+                description="Upcoming games here or in the server",
+                callback=self.list_games,
+            )
+        )
+        group.add_command(
+            app_commands.Command(
+                name="mine", description="Games you host, joined or wait for", callback=self.mine
+            )
+        )
+
+    @app_commands.describe(where="This channel (default) or the whole server")
+    async def list_games(
+        self, interaction: Interaction, where: Literal["channel", "server"] = "channel"
+    ) -> None:
+        responder = self.bot.responder
+        if not await responder.admit(interaction):
+            return
+
+        async def work() -> None:
+            if not await responder.defer(interaction):
+                return
+            reads = self.bot.parts.reads
+            if reads is None:
+                await responder.say(interaction, "Game lists are not available right now.")
+                return
+            if where == "server":
+                now = self.bot.parts.now()
+                games = await reads.guild_games(
+                    str(interaction.guild_id), now - timedelta(hours=12),
+                    now + timedelta(days=LIST_DAYS),
+                )  # fmt: skip
+                games = [g for g in games if g.status in ("scheduled", "in_progress")]
+                head = f"Games in this server (next {LIST_DAYS} days):"
+            else:
+                games = await reads.channel_games(str(interaction.channel_id))
+                head = "Games in this channel:"
+            text = lines(games, "No games are scheduled. Start one with `/game create`.")
+            await responder.say(interaction, f"{head}\n{text}" if games else text)
+
+        await responder.guarded(interaction, work)
+
+    async def mine(self, interaction: Interaction) -> None:
+        responder = self.bot.responder
+        if not await responder.admit(interaction):
+            return
+
+        async def work() -> None:
+            if not await responder.defer(interaction):
+                return
+            reads = self.bot.parts.reads
+            if reads is None:
+                await responder.say(interaction, "Game lists are not available right now.")
+                return
+            found = await reads.user_games(str(interaction.user.id))
+            parts = []
+            for key, head in (
+                ("hosted", "You host"), ("joined", "You joined"), ("waitlisted", "You wait for"),
+            ):  # fmt: skip
+                open_games = [
+                    g for g in found.get(key, []) if g.status in ("scheduled", "in_progress")
+                ]
+                if open_games:
+                    parts.append(f"{head}:\n{lines(open_games, '')}")
+            await responder.say(interaction, "\n\n".join(parts) or "You are in no upcoming game.")
+
+        await responder.guarded(interaction, work)
+
+
+__all__ = ["ListingCog", "choose_game", "game_choices", "line"]

@@ -1,0 +1,187 @@
+"""How every interaction is answered: limit, defer, send the command, one ephemeral follow-up.
+
+1. The per-user limit is checked first; over it, a polite ephemeral reply and nothing else.
+2. The interaction is **deferred** (ephemeral "thinking…") before anything slow, so Discord's
+   3-second deadline is met however long the command takes.
+3. The command goes to the domain through the :class:`~domain.ports.CommandPort`, with
+   ``command_id = discord:<interaction id>``: a redelivered interaction stores nothing twice.
+4. **One** ephemeral follow-up says what happened. Domain errors become their sentence; any
+   other failure is logged with its traceback and answered "Something went wrong…".
+
+It also counts what is in flight, so a graceful shutdown can wait for every started
+interaction to be answered while new ones are told to try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.limits import PerUserLimit
+from bot.profiles import ProfileObserver
+from bot.replies import SHUTTING_DOWN, SLOW_DOWN, SOMETHING_WENT_WRONG, Action, for_error
+from bot.replies import for_outcome as default_words
+from domain.commands import AnyCommand
+from domain.errors import DomainError
+from domain.outcome import Outcome
+from domain.ports import CommandPort
+
+log = logging.getLogger("muster.bot")
+Interaction = discord.Interaction[Any]
+
+
+def command_id(interaction: Interaction) -> str:
+    """The idempotency key of whatever this interaction asks: ``discord:<interaction id>``."""
+    return f"discord:{interaction.id}"
+
+
+def authority(interaction: Interaction) -> dict[str, Any]:
+    """``user_id``, ``role_ids`` and ``permissions`` as the domain expects them."""
+    user = interaction.user
+    roles = getattr(user, "roles", ())
+    return {
+        "user_id": str(user.id),
+        "role_ids": tuple(str(r.id) for r in roles if r.id != interaction.guild_id),
+        "permissions": interaction.permissions.value,
+    }
+
+
+class Responder:
+    """Answers interactions; one per bot."""
+
+    def __init__(
+        self,
+        commands: CommandPort,
+        limit: PerUserLimit,
+        profiles: ProfileObserver | None = None,
+    ) -> None:
+        self.commands, self.limit, self.profiles = commands, limit, profiles
+        self.accepting = True
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.answered = 0
+        self.failed = 0
+        self.last_error = ""
+
+    # -- the steps ---------------------------------------------------------------------------
+    async def admit(self, interaction: Interaction) -> bool:
+        """Observe the member; refuse (politely, at once) when over the limit or stopping."""
+        if self.profiles is not None:
+            self.profiles.observe(interaction.guild_id, interaction.user)
+        refusal = None
+        if not self.accepting:
+            refusal = SHUTTING_DOWN
+        elif not self.limit.allow(interaction.user.id):
+            refusal = SLOW_DOWN
+        if refusal is None:
+            return True
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_message(refusal, ephemeral=True)
+        return False
+
+    async def defer(self, interaction: Interaction) -> bool:
+        """Acknowledge within Discord's deadline (ephemeral thinking); False if too late."""
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.NotFound:  # 10062: the 3 s passed (the person saw "interaction failed")
+            self._failed("the interaction expired before it was acknowledged")
+            return False
+        except discord.HTTPException as error:
+            if error.code == 40060:  # a redelivered interaction we answered already
+                return False
+            self._failed(f"defer failed: {error}")
+            return False
+        return True
+
+    async def decide(
+        self,
+        command: AnyCommand,
+        action: Action = "other",
+        words: Callable[[Outcome], str] = default_words,
+    ) -> tuple[str, Outcome | None]:
+        """Send the command; the sentence for the person and the Outcome (None if refused)."""
+        try:
+            outcome = await self.commands.send(command)
+        except DomainError as error:
+            return for_error(error, action), None
+        except Exception as error:  # never a traceback to a person; logged here
+            log.exception("command %s failed", command.command_id)
+            self._failed(f"{type(error).__name__}: {error}")
+            return SOMETHING_WENT_WRONG, None
+        return words(outcome), outcome
+
+    async def say(self, interaction: Interaction, text: str, **kwargs: Any) -> None:
+        """The one ephemeral follow-up (fills the deferred "thinking…")."""
+        try:
+            await interaction.followup.send(text, ephemeral=True, **kwargs)
+            self.answered += 1
+        except discord.HTTPException as error:
+            self._failed(f"follow-up failed: {error}")
+            log.warning("could not answer interaction %s: %s", interaction.id, error)
+
+    # -- the whole flow ------------------------------------------------------------------------
+    async def run(
+        self,
+        interaction: Interaction,
+        build: Callable[[], AnyCommand],
+        action: Action = "other",
+        words: Callable[[Outcome], str] = default_words,
+    ) -> Outcome | None:
+        """Admit, defer, send ``build()``, answer once. The Outcome, if the command succeeded."""
+        if not await self.admit(interaction):
+            return None
+        async with self.tracked():
+            if not await self.defer(interaction):
+                return None
+            text, outcome = await self.decide(build(), action, words)
+            await self.say(interaction, text)
+            return outcome
+
+    async def guarded(self, interaction: Interaction, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` (which answers the interaction itself); on an unexpected error, log it
+        and still answer "Something went wrong…" in whatever way is still open."""
+        async with self.tracked():
+            try:
+                await work()
+            except Exception as error:  # the person gets a sentence, the log a trace
+                log.exception("interaction %s failed", interaction.id)
+                self._failed(f"{type(error).__name__}: {error}")
+                await self.apologise(interaction)
+
+    async def apologise(self, interaction: Interaction) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(SOMETHING_WENT_WRONG, ephemeral=True)
+            else:
+                await interaction.response.send_message(SOMETHING_WENT_WRONG, ephemeral=True)
+
+    @contextlib.asynccontextmanager
+    async def tracked(self) -> AsyncIterator[None]:
+        """Count an interaction as in flight until it is answered."""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
+
+    async def finish(self, timeout: float) -> bool:
+        """Refuse new interactions and wait up to ``timeout`` s for those in flight."""
+        self.accepting = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def _failed(self, reason: str) -> None:
+        self.failed += 1
+        self.last_error = reason

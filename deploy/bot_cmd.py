@@ -1,0 +1,152 @@
+"""``muster bot``: the Discord bot alone (``muster up`` runs the same service).
+
+With ``MUSTER_DISCORD_TOKEN`` it connects to Discord (``MUSTER_DISCORD_API_BASE``); the parts
+it needs (command port, read models, cached member search, PROFILES) come from the container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+from deploy.bootstrap import Container
+from deploy.settings import Settings
+from deploy.supervise import Service, supervise
+
+if TYPE_CHECKING:
+    from bot.client import BotParts, MusterBot
+
+log = logging.getLogger("muster.bot")
+EXIT_CONFIG = 78  # EX_CONFIG: the application's settings must change before a retry helps
+
+
+async def bot_parts(container: Container) -> BotParts:
+    """Everything the bot uses, built from the container."""
+    from bot.client import BotParts
+    from bot.limits import PerUserLimit
+    from bot.profiles import ProfileObserver
+    from bot.readside import ReadModels
+    from gateways.profiles import Profile, ensure_profiles_stream, publish_profile
+
+    settings = container.settings
+    nc = await container.nats()
+    await ensure_profiles_stream(nc)
+    rest = await container.discord_rest()
+
+    async def publish(guild_id: str, user_id: str, profile: Profile) -> None:
+        await publish_profile(nc, guild_id, user_id, profile)
+
+    return BotParts(
+        commands=container.commands,
+        reads=ReadModels(await container.read_pool()),
+        members=rest.reads,
+        profiles=ProfileObserver(publish),
+        limit=PerUserLimit(settings.bot_interactions_per_user, settings.bot_interaction_window),
+        sync_commands=settings.bot_sync_commands,
+    )
+
+
+def bot_services(container: Container) -> list[Service]:
+    """The bot and its health reporter, as supervised services (restart with backoff)."""
+    from bot.client import MusterBot
+    from bot.run import IntentsMissing, run_bot
+    from deploy.emulator import point_discord_py_at
+    from gateways.health import HealthReporter
+
+    settings = container.settings
+    current: list[MusterBot] = []
+    reporter: list[HealthReporter] = []
+
+    def figures() -> dict[str, object]:
+        return current[-1].figures() if current else {"connected": False, "ready": False}
+
+    def started(bot: MusterBot) -> None:
+        current[:] = [bot]
+        if reporter:
+            reporter[0].state = "running"
+
+    async def run(stop: asyncio.Event) -> None:
+        if not settings.discord_token:
+            raise RuntimeError("MUSTER_DISCORD_TOKEN is not set")
+        await point_discord_py_at(settings.discord_api_base)
+        parts = await bot_parts(container)
+        try:
+            await run_bot(
+                lambda: MusterBot(parts),
+                settings.discord_token.get_secret_value(),
+                stop,
+                grace=settings.bot_shutdown_grace,
+                on_start=started,
+            )
+        except IntentsMissing as error:
+            # Restarting cannot help until someone changes the application's settings: say so
+            # once, show it in health, and let the rest of Muster run.
+            log.error("the Discord bot cannot start: %s", error)  # noqa: TRY400 no traceback: a setting
+            if reporter:
+                reporter[0].state, reporter[0].last_error = "degraded", str(error)
+            await stop.wait()
+        except Exception as error:
+            if reporter:
+                reporter[0].state = "degraded"
+                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            raise
+
+    async def health(stop: asyncio.Event) -> None:
+        report = HealthReporter(
+            await container.nats(), "bot", figures, interval=settings.bot_health_interval
+        )
+        reporter[:] = [report]
+        await report.run(stop)
+
+    return [Service("Discord bot", run), Service("bot health", health)]
+
+
+async def preflight(settings: Settings) -> str | None:
+    """Log in once and check intents; a sentence to print (and exit on) if something is wrong."""
+    import discord
+
+    from bot.client import wanted_intents
+    from bot.run import IntentsMissing, check_intents
+    from deploy.emulator import point_discord_py_at
+
+    if not settings.discord_token:
+        return "MUSTER_DISCORD_TOKEN is not set (docs/bot.md says where to get one)"
+    await point_discord_py_at(settings.discord_api_base)
+    probe = discord.Client(intents=wanted_intents())
+    try:
+        await probe.login(settings.discord_token.get_secret_value())
+        await check_intents(probe)
+    except discord.LoginFailure:
+        return "Discord refused the token (MUSTER_DISCORD_TOKEN); copy it again from the portal"
+    except IntentsMissing as error:
+        return str(error)
+    finally:
+        await probe.close()
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``muster bot``."""
+    from deploy.endpoints import resolve_urls
+
+    settings = Settings()
+    problem = asyncio.run(preflight(settings))
+    if problem:
+        print(f"muster bot: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    urls = resolve_urls(settings)
+
+    async def until_signal() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with Container.open(settings, urls) as container:
+            print("bot running; Ctrl-C to stop", flush=True)
+            await supervise(bot_services(container), stop)
+        return 0
+
+    return asyncio.run(until_signal())
