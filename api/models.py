@@ -45,6 +45,7 @@ class Player(BaseModel):
     user_id: str
     display_name: str
     position: int
+    avatar_url: str | None = Field(default=None, description="Discord CDN image, when known")
 
 
 class Placeholder(BaseModel):

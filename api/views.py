@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -19,8 +20,11 @@ if TYPE_CHECKING:
     from api.gamecache import CachedGame
 from domain.events import GameDetails, Settings
 from domain.rules import DEFAULT_MAX_PLAYERS, DEFAULT_REMINDER_MINUTES
+from gateways.profiles import Profile
 from projections import queries
+from projections.names import member_key
 
+AVATAR_CDN = "https://cdn.discordapp.com/avatars"
 SETTING_NAMES = ("max_players", "reminder_minutes", "rules", "waitlist_cap", "category")
 DEFAULTS: dict[str, Any] = {
     "max_players": DEFAULT_MAX_PLAYERS,
@@ -85,6 +89,23 @@ async def visible_game(web: Web, game_id: str, user_id: str) -> tuple[CachedGame
     return cached, member
 
 
+async def avatar_urls(web: Web, guild_id: str, user_ids: list[str]) -> dict[str, str]:
+    """Avatar images of the members whose profile is cached (the display-name cache)."""
+    if not user_ids:
+        return {}
+    raws = await web.redis.mget([member_key(guild_id, u) for u in user_ids])
+    hashes: dict[str, str | None] = {}
+    for user_id, raw in zip(user_ids, raws, strict=True):
+        if raw is not None:
+            hashes[user_id] = msgspec.json.decode(raw, type=Profile).avatar
+    missing = [u for u in user_ids if u not in hashes]
+    members = await asyncio.gather(*(web.discord.member(guild_id, u) for u in missing))
+    for user_id, member in zip(missing, members, strict=True):
+        if member is not None:
+            hashes[user_id] = member.get("avatar") or (member.get("user") or {}).get("avatar")
+    return {u: f"{AVATAR_CDN}/{u}/{h}.png?size=64" for u, h in hashes.items() if h}
+
+
 async def _build(web: Web, game_id: str) -> models.GameDetail | None:
     async with web.pool.connection() as conn:
         game = await queries.game_detail(conn, game_id)
@@ -98,10 +119,16 @@ async def game_view(web: Web, game: queries.GameDetail) -> models.GameDetail:
     details, channel, guild = levels or (None, None, None)
     users = [p.user_id for p in game.participants if p.user_id] + [game.host_id]
     names = await web.display_names(game.guild_id, users)
+    avatars = await avatar_urls(web, game.guild_id, users)
 
     def players(kind: str) -> list[models.Player]:
         return [
-            models.Player(user_id=p.user_id, display_name=names[p.user_id], position=p.position)
+            models.Player(
+                user_id=p.user_id,
+                display_name=names[p.user_id],
+                position=p.position,
+                avatar_url=avatars.get(p.user_id),
+            )
             for p in game.participants
             if p.kind == kind and p.user_id
         ]

@@ -161,3 +161,20 @@ def test_settings_follow_discord_permissions(web_stack: WebStack) -> None:
     assert [g["id"] for g in guilds] == [web_stack.guild_id]
     channels = bob.get(f"/api/v1/guilds/{web_stack.guild_id}/channels").json()
     assert {c["name"] for c in channels} == {"games", "general"}
+
+
+def test_players_carry_their_avatar(web_stack: WebStack) -> None:
+    async def add() -> str:
+        frank = web_stack.demo.guild.member("frank", global_name="Frank", avatar="a1b2c3")
+        return str(frank.id)
+
+    frank_id = web_stack.call(add())
+    web_stack.demo.people["frank"] = web_stack.demo.guild.person(int(frank_id))
+    hana = web_stack.login("hana")
+    made = hana.post("/api/v1/games", json={
+        "guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id, "title": "Faces",
+        "scheduled_at": when(), "players": ["@frank", "@bob"]})  # fmt: skip
+    players = hana.get(f"/api/v1/games/{made.json()['game_id']}").json()["players"]
+    by_name = {p["display_name"]: p["avatar_url"] for p in players}
+    assert by_name["Frank"] == f"https://cdn.discordapp.com/avatars/{frank_id}/a1b2c3.png?size=64"
+    assert by_name["Bob"] is None
