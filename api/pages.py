@@ -293,9 +293,11 @@ async def timeline_page(request: Request, game_id: str, web: WebDep,
     game, _ = await game_or_404(web, game_id, session.user_id)
     async with web.pool.connection() as conn:
         entries = await queries.game_timeline(conn, game.game_id)
-    names = await web.display_names(
-        game.guild_id, [e.actor_id for e in entries if e.actor_id != "0"]
-    )
+    people = {e.actor_id for e in entries} | {
+        str(e.body[k]) for e in entries for k in ("user_id", "host_id") if e.body.get(k)
+    }
+    people |= {str(u) for e in entries for u in e.body.get("promoted", []) or []}
+    names = await web.display_names(game.guild_id, sorted(people - {"0"}))
     names["0"] = "Muster"
     return page(request, "timeline.html", game=game, entries=entries, names=names)
 
