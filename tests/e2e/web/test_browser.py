@@ -85,8 +85,7 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     game_id = game_id_from(page.url)
 
     # A member joins elsewhere (the bot's Join button once it is merged; here the API as Chen):
-    page.wait_for_function("document.querySelector('#roster') && window.htmx")
-    page.wait_for_timeout(300)  # let the EventSource connect
+    expect(page.get_by_test_id("live")).to_have_text("listening")  # the stream is subscribed
     chen = web_stack.login("chen")
     assert chen.post(f"/api/v1/games/{game_id}/join").status_code == 200
     expect(players).to_contain_text("Chen", timeout=10_000)  # no reload: SSE swapped it in
@@ -99,6 +98,12 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     shot(page, "timeline")
     page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}")
     expect(page.get_by_role("link", name="Board game night")).to_be_visible()
+    expect(page.get_by_test_id("live")).to_have_text("listening")
+    made = hana.post("/api/v1/games", json={
+        "guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id,
+        "title": "Pop-up poker", "scheduled_at": "2031-03-15T19:00:00Z"})  # fmt: skip
+    assert made.status_code == 201, made.text
+    expect(page.get_by_role("link", name="Pop-up poker")).to_be_visible()  # no reload
     shot(page, "guild-games")
     page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}?view=calendar&month=2031-03")
     expect(page.get_by_role("link", name="Board game night")).to_be_visible()
