@@ -217,9 +217,13 @@ async def _member_for(web: Web, game_id: str, session: Session) -> tuple[str, Me
     return game.game_id, member
 
 
-@router.post("/games/{game_id}/{action}", response_class=HTMLResponse)
-async def game_action(request: Request, game_id: str, action: str, web: WebDep,
+@router.post("/games/{game_id}/join", response_class=HTMLResponse)
+@router.post("/games/{game_id}/leave", response_class=HTMLResponse)
+@router.post("/games/{game_id}/cancel", response_class=HTMLResponse)
+async def game_action(request: Request, game_id: str, web: WebDep,
                       session: MaybeSession) -> Response:  # fmt: skip
+    """Join, leave or cancel from the game page (the last path segment says which)."""
+    action = request.url.path.rsplit("/", 1)[-1]
     session = await user(request, session)
     gid, member = await _member_for(web, game_id, session)
     form = await request.form()
