@@ -110,6 +110,9 @@ async def serve_web(container: Container, stop: asyncio.Event, sock: socket.sock
         app.state.hub.close_streams()  # endless SSE responses would hold the shutdown
         server.should_exit = True
 
+    if not web.config.client_id or not web.config.client_secret:
+        print("  web             login disabled: set MUSTER_DISCORD_CLIENT_ID and "
+              "MUSTER_DISCORD_CLIENT_SECRET", flush=True)  # fmt: skip
     health.state = "running"
     async with asyncio.TaskGroup() as group:
         group.create_task(stopper())

@@ -58,6 +58,11 @@ def me_of(session: Any) -> models.User:
             response_class=RedirectResponse)  # fmt: skip
 async def login(web: WebDep, next: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """Redirect to Discord's consent page; ``state`` binds the answer to this browser."""
+    if not web.config.client_id or not web.config.client_secret:
+        raise ApiError(
+            503, "login_not_configured", "Logging in with Discord is not set up on this server.",
+            fix="Set MUSTER_DISCORD_CLIENT_ID and MUSTER_DISCORD_CLIENT_SECRET (docs/web.md).",
+        )  # fmt: skip
     state = secrets.token_urlsafe(24)
     await web.redis.set(_state_key(state), msgspec.json.encode({"next": safe_next(next)}),
                         ex=STATE_SECONDS)  # fmt: skip

@@ -109,3 +109,14 @@ async def test_strangers_get_404_for_a_guild(client_as: tuple[object, FakeComman
     answer = await stranger.get(f"/api/v1/guilds/{GUILD}/channels")
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "guild_not_found"
+
+
+async def test_login_says_when_it_is_not_configured() -> None:
+    web, _, _ = fake_web()
+    web.config = type(web.config)(**{**web.config.__dict__, "client_secret": ""})
+    app = create_app(web, live=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answer = await client.get("/auth/login")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "login_not_configured"
