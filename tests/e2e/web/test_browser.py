@@ -84,11 +84,13 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     expect(page.locator("time").first).to_contain_text("2031")
     game_id = game_id_from(page.url)
 
-    # A member joins elsewhere (the bot's Join button once it is merged; here the API as Chen):
+    # Dmitri clicks Join on the announcement in the emulated Discord (the real bot answers):
     expect(page.get_by_test_id("live")).to_have_text("listening")  # the stream is subscribed
+    web_stack.click_join("dmitri", game_id)
+    expect(players).to_contain_text("dmitri", timeout=10_000)  # no reload: SSE swapped it in
     chen = web_stack.login("chen")
-    assert chen.post(f"/api/v1/games/{game_id}/join").status_code == 200
-    expect(players).to_contain_text("Chen", timeout=10_000)  # no reload: SSE swapped it in
+    assert chen.post(f"/api/v1/games/{game_id}/join").status_code == 200  # and through the API
+    expect(players).to_contain_text("Chen", timeout=10_000)
     shot(page, "game")
 
     page.goto(f"{web_stack.url}/games/{game_id}/timeline")

@@ -28,8 +28,13 @@ from deploy.supervise import Service, supervise
 
 
 class WebStack:
-    def __init__(self, urls: dict[str, str], env: dict[str, str], schema: str, data: Path) -> None:
+    def __init__(
+        self, urls: dict[str, str], env: dict[str, str], schema: str, data: Path, *,
+        bot: bool = False,
+    ) -> None:  # fmt: skip
+        self.bot = bot
         self.settings = Settings(
+            bot_health_interval=0.2,
             events_stream=env["MUSTER_EVENTS_STREAM"],
             events_subject_prefix=env["MUSTER_EVENTS_SUBJECT_PREFIX"],
             database_schema=schema, data_dir=data, web_port=0, nats_url=urls["nats"],
@@ -79,11 +84,17 @@ class WebStack:
             async with Container.open(settings, self.urls) as container:
                 self.container = container
                 services = projector_services(container)
+                if self.bot:
+                    from deploy.bot_cmd import bot_services
+
+                    services += bot_services(container)
                 services.append(
                     Service("web", lambda s: serve_web(container, s, sock, announce=False), False)
                 )
                 task = asyncio.ensure_future(supervise(services, stop))
                 await self._until_up()
+                if self.bot:
+                    await self._until_bot_ready()
                 self.ready.set()
                 await task
 
@@ -99,6 +110,40 @@ class WebStack:
     def close_clients(self) -> None:
         while self.clients:
             self.clients.pop().close()
+
+    async def _until_bot_ready(self) -> None:
+        from gateways.health import read_health
+
+        nc = await self.container.nats()
+        for _ in range(600):
+            bot = (await read_health(nc)).get("bot")
+            if bot is not None and bot.figures.get("ready"):
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError("the bot did not become ready")
+
+    async def announce(self, game_id: str) -> int:
+        """Post a game's announcement with Join and Leave as the bot (what projections/discord
+        will do once it lands); returns the message id."""
+        buttons = [
+            {"type": 2, "style": 3, "label": "Join", "custom_id": f"muster:join:{game_id}"},
+            {"type": 2, "style": 2, "label": "Leave", "custom_id": f"muster:leave:{game_id}"},
+        ]
+        msg = self.emu.messages.create(
+            self.demo.games, self.emu.world.application.bot_user_id,
+            {"content": "A game", "components": [{"type": 1, "components": buttons}]},
+        )  # fmt: skip
+        return int(msg.id)
+
+    def click_join(self, who: str, game_id: str) -> None:
+        """``who`` clicks Join on the game's announcement in the emulated Discord."""
+
+        async def click() -> None:
+            message = await self.announce(game_id)
+            interaction = await self.demo.people[who].click(message, f"muster:join:{game_id}")
+            assert interaction.response_type is not None, "the bot did not answer the click"
+
+        self.call(click())
 
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         """Run ``coro`` on the stack's loop and return its result."""
