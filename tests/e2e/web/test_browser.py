@@ -50,7 +50,6 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     )
     page = context.new_page()
     log_in(page, web_stack, "hana")
-    shot(page, "home")
 
     hana = web_stack.login("hana")
     channel = f"/api/v1/guilds/{web_stack.guild_id}/channels/{web_stack.channel_id}/settings"
@@ -114,6 +113,9 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     shot(page, "settings")
     page.goto(f"{web_stack.url}/status")
     shot(page, "status")
+    page.goto(f"{web_stack.url}/")
+    expect(page.get_by_role("heading", name="Hosting")).to_be_visible()
+    shot(page, "home")
     context.close()
 
 
