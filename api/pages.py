@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as calmod
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -146,7 +147,9 @@ async def new_game(
     guild = await web.discord.guild(guild_id) or {}
     context = await create_context(web, guild_id, channel)
     form = {"channel_id": context["channel_id"], "title": "", "scheduled_at": "",
-            "players": "", "placeholders": "", "description": "", "max_players": ""}  # fmt: skip
+            "players": "", "placeholders": "", "description": "", "max_players": "",
+            "idempotency_key": f"form-{uuid.uuid4()}"}  # fmt: skip
+    # the form's key: submitting it twice creates one game
     if request.headers.get("hx-request") and channel:
         return page(request, "create.html", block="inherited", **context)
     return page(request, "create.html", guild=guild, guild_id=guild_id, form=form, errors=[],

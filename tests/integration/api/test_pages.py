@@ -61,3 +61,19 @@ def test_pages_without_a_session_send_you_to_log_in(web_stack: WebStack) -> None
         assert guild.headers["location"] == f"/auth/login?next=/guilds/{web_stack.guild_id}"
         assert anonymous.get("/status").status_code == 200
         assert "htmx" in anonymous.get("/static/vendor/htmx.min.js").text
+
+
+def test_the_create_form_twice_makes_one_game(web_stack: WebStack) -> None:
+    import re
+
+    hana = web_stack.login("hana")
+    form_page = hana.get(f"/guilds/{web_stack.guild_id}/new", headers=HTML).text
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', form_page)
+    assert key is not None
+    data = {"csrf_token": hana.headers["X-CSRF-Token"], "idempotency_key": key.group(1),
+            "channel_id": web_stack.channel_id, "title": "Once",
+            "scheduled_at": (datetime.now(UTC) + timedelta(days=4)).isoformat()}  # fmt: skip
+    first = hana.post(f"/guilds/{web_stack.guild_id}/new", data=data, headers=HTML)
+    second = hana.post(f"/guilds/{web_stack.guild_id}/new", data=data, headers=HTML)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
