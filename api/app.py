@@ -21,7 +21,7 @@ authenticates requests, and every state-changing request carries `X-CSRF-Token` 
 
 def create_app(web: Web, *, live: bool = True) -> FastAPI:
     """The web application over ``web``'s ports; ``live`` follows the log for SSE."""
-    from api import pages
+    from api import pages, streams
     from api.routers import auth, feeds, games, guilds, status
 
     hub = LiveHub(web)
@@ -50,6 +50,7 @@ def create_app(web: Web, *, live: bool = True) -> FastAPI:
     for module in (auth, games, guilds, feeds, status):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(streams.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/api/v1/ping", tags=["status"], summary="Trivial endpoint (benchmark baseline)")

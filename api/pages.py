@@ -10,13 +10,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sse_starlette.sse import EventSourceResponse
 
 from api import models
 from api.access import Membership, member_or_404, shared_guilds
 from api.errors import ApiError
-from api.live import LiveHub
-from api.render import fragment, page
+from api.render import page
 from api.routers.feeds import feed_url
 from api.routers.games import _create_command
 from api.routers.guilds import ALL_SETTINGS, settings_view, text_channels
@@ -30,10 +28,6 @@ from domain.errors import DomainError
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
-
-
-class LoginNeeded(Exception):
-    pass
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -367,64 +361,3 @@ async def settings_submit(request: Request, guild_id: str, web: WebDep, session:
 @router.get("/status", response_class=HTMLResponse)
 async def status_page(request: Request, web: WebDep, session: MaybeSession) -> Response:
     return page(request, "status.html", status=await gather_status(web), now=datetime.now(UTC))
-
-
-# -- live updates ------------------------------------------------------------------------------
-def hub_of(request: Request) -> LiveHub:
-    hub: LiveHub = request.app.state.hub
-    return hub
-
-
-@router.get("/live/games/{game_id}")
-async def live_game(request: Request, game_id: str, web: WebDep,
-                    session: MaybeSession) -> Response:  # fmt: skip
-    """SSE: the game's roster fragment each time the game's events change it."""
-    session = await user(request, session)
-    game, _ = await game_or_404(web, game_id, session.user_id)
-    hub = hub_of(request)
-    topic = f"game:{game.game_id}"
-
-    async def render() -> str:
-        cached, _ = await visible_game(web, game.game_id, session.user_id)
-        return fragment("game.html", "roster", game=cached.view)
-
-    async def stream() -> Any:
-        async with hub.listen(topic) as listener:
-            yield {"event": "ready", "data": "listening"}
-            while True:
-                position = await listener.next()
-                if position is None:
-                    return
-                html = await hub.render_once(topic, position, render)
-                yield {"event": "roster", "data": html, "id": str(position)}
-
-    return EventSourceResponse(stream(), ping=15)
-
-
-@router.get("/live/guilds/{guild_id}")
-async def live_guild(request: Request, guild_id: str, web: WebDep,
-                     session: MaybeSession) -> Response:  # fmt: skip
-    """SSE: the guild's open games list whenever one of its games changes."""
-    session = await user(request, session)
-    await member_or_404(web, guild_id, session.user_id)
-    hub = hub_of(request)
-    topic = f"guild:{guild_id}"
-
-    async def render() -> str:
-        games = await guild_games(web, guild_id, "open", None, None)
-        return fragment("guild.html", "games", games=games, guild_id=guild_id)
-
-    async def stream() -> Any:
-        async with hub.listen(topic) as listener:
-            yield {"event": "ready", "data": "listening"}
-            while True:
-                position = await listener.next()
-                if position is None:
-                    return
-                html = await hub.render_once(topic, position, render)
-                yield {"event": "games", "data": html, "id": str(position)}
-
-    return EventSourceResponse(stream(), ping=15)
-
-
-__all__ = ["LoginNeeded"]

@@ -80,9 +80,7 @@ async def visible_game(web: Web, game_id: str, user_id: str) -> tuple[CachedGame
         canonical = str(uuid.UUID(game_id))
     except ValueError:
         raise not_found() from None
-    cached = web.games.get(canonical) or await web.games.build(
-        canonical, lambda: _build(web, canonical)
-    )
+    cached = await cached_game(web, canonical)
     if cached is None:
         raise not_found()
     member = await member_or_404(web, cached.view.guild_id, user_id, "game")
@@ -104,6 +102,11 @@ async def avatar_urls(web: Web, guild_id: str, user_ids: list[str]) -> dict[str,
         if member is not None:
             hashes[user_id] = member.get("avatar") or (member.get("user") or {}).get("avatar")
     return {u: f"{AVATAR_CDN}/{u}/{h}.png?size=64" for u, h in hashes.items() if h}
+
+
+async def cached_game(web: Web, game_id: str) -> CachedGame | None:
+    """A game's view from memory, or built once from the read models (``None``: no game)."""
+    return web.games.get(game_id) or await web.games.build(game_id, lambda: _build(web, game_id))
 
 
 async def _build(web: Web, game_id: str) -> models.GameDetail | None:
