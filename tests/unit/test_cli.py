@@ -103,6 +103,7 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
         (["--port", "0", "--host", "::1", "--empty"], {"port": 0, "host": "::1", "empty": True})
     ],
     "bot": [([], {})],
+    "api": [([], {})],
 }
 
 
