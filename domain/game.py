@@ -30,8 +30,11 @@ from domain.events import (
     PlayerLeft,
     PlayerPromoted,
     PlayerWaitlisted,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
     ReminderStatus,
+    RemindersUnmuted,
     Settings,
     Status,
 )
@@ -56,7 +59,9 @@ class GameState(msgspec.Struct, kw_only=True):
 
     ``joined`` and ``waitlist`` keep arrival order (``players`` holds both, for quick
     lookups); ``placeholders`` maps id → label in the order they were added;
-    ``reminders`` maps (offset, user) → status for the current start time.
+    ``reminders`` maps (offset, user) → status for the current start time; ``intents``
+    holds the (offset, user) reminders Muster set out to send for it; ``muted`` the users
+    who want no reminders about this game.
     """
 
     game_id: str
@@ -73,6 +78,8 @@ class GameState(msgspec.Struct, kw_only=True):
     next_placeholder_id: int = 1
     announcement: Announcement | None = None
     reminders: dict[tuple[int, str], ReminderStatus] = {}
+    intents: set[tuple[int, str]] = set()
+    muted: set[str] = set()
 
     def waitlist_position(self, user_id: str) -> int | None:
         """1-based place in the waitlist, or None when not waiting."""
@@ -123,7 +130,7 @@ def require_manager(state: GameState, command: AuthorizedCommand, action: str) -
         raise NotHost(state.game_id, command.user_id, state.host_id, action)
 
 
-def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912 one case per event
+def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912, PLR0915 one case per event
     """Apply one event; the state is changed in place (and returned)."""
     if state is None:
         if not isinstance(event, GameCreated):
@@ -162,6 +169,7 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
         case GameRescheduled(scheduled_at=when):
             state.scheduled_at = when
             state.reminders = {}
+            state.intents = set()
         case GameStarted():
             state.status = "in_progress"
         case GameCompleted():
@@ -172,6 +180,12 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             state.announcement = Announcement(channel_id=channel, message_id=message)
         case ReminderRecorded(offset_minutes=offset, user_id=user, status=status):
             state.reminders[(offset, user)] = status
+        case ReminderIntentRecorded(offset_minutes=offset, user_id=user):
+            state.intents.add((offset, user))
+        case RemindersMuted(user_id=user):
+            state.muted.add(user)
+        case RemindersUnmuted(user_id=user):
+            state.muted.discard(user)
         case GameCreated():
             raise TypeError(f"game {game_id} was created twice")
         case _:

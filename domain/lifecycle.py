@@ -16,10 +16,13 @@ from domain.commands import (
     Command,
     CompleteGame,
     CreateGame,
+    MuteReminders,
     RecordAnnouncement,
     RecordReminder,
+    RecordReminderIntent,
     RescheduleGame,
     StartGame,
+    UnmuteReminders,
     UpdateGame,
 )
 from domain.errors import InvalidCommand, InvalidStatusChange, NotAllowed, ReminderAlreadyRecorded
@@ -35,7 +38,10 @@ from domain.events import (
     GameUpdated,
     PlaceholderAdded,
     PlayerJoined,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
 )
 from domain.game import Context, GameState, require_manager, stamp
 from domain.membership import place, promotions
@@ -220,6 +226,53 @@ def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> 
             detail=command.detail,
         )
     ]
+
+
+def record_reminder_intent(
+    state: GameState, command: RecordReminderIntent, ctx: Context
+) -> list[GameEvent]:
+    """Before a reminder DM goes out: once per start time, offset and user; refused once
+    the reminder is recorded; nothing new when the intent is already there."""
+    _require_system(command, "record reminders")
+    problems = Problems()
+    problems.snowflake("recipient_id", command.recipient_id)
+    problems.number(
+        "offset_minutes", command.offset_minutes, MIN_REMINDER_MINUTES, MAX_REMINDER_MINUTES
+    )
+    problems.utc("scheduled_at", command.scheduled_at)
+    problems.raise_if_any()
+    if command.scheduled_at != state.scheduled_at:
+        raise InvalidCommand(
+            "scheduled_at",
+            f"the game was rescheduled to {state.scheduled_at:%Y-%m-%d %H:%M} UTC; "
+            "this reminder was for the old time",
+        )
+    key = (command.offset_minutes, command.recipient_id)
+    if key in state.reminders:
+        raise ReminderAlreadyRecorded(state.game_id, *key, state.scheduled_at, state.reminders[key])
+    if key in state.intents:
+        return []
+    return [
+        ReminderIntentRecorded(
+            **stamp(command, ctx.now),
+            user_id=command.recipient_id,
+            offset_minutes=command.offset_minutes,
+            scheduled_at=state.scheduled_at,
+        )
+    ]
+
+
+def mute(state: GameState, command: MuteReminders, ctx: Context) -> list[GameEvent]:
+    """Anyone may mute this game's reminders for themselves (nothing new if already muted)."""
+    if command.user_id in state.muted:
+        return []
+    return [RemindersMuted(**stamp(command, ctx.now), user_id=command.user_id)]
+
+
+def unmute(state: GameState, command: UnmuteReminders, ctx: Context) -> list[GameEvent]:
+    if command.user_id not in state.muted:
+        return []
+    return [RemindersUnmuted(**stamp(command, ctx.now), user_id=command.user_id)]
 
 
 def _check_create(command: CreateGame, details: GameDetails, ctx: Context) -> None:

@@ -25,6 +25,8 @@ from domain.events import (
     GameStarted,
     GameUpdated,
     GuildConfigured,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
     PlaceholderAdded,
     PlaceholderClaimed,
     PlaceholderRemoved,
@@ -32,7 +34,10 @@ from domain.events import (
     PlayerLeft,
     PlayerPromoted,
     PlayerWaitlisted,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
     Settings,
     type_name,
 )
@@ -72,6 +77,11 @@ SAMPLES: list[Event] = [
     ChannelConfigured(
         **S, guild_id=GUILD, channel_id=CHANNEL, settings=Settings(rules="x"), changed=("rules",)
     ),
+    ReminderIntentRecorded(**S, user_id="7", offset_minutes=15, scheduled_at=LATER),
+    RemindersMuted(**S, user_id="7"),
+    RemindersUnmuted(**S, user_id="7"),
+    GuildRemindersMuted(**S, guild_id=GUILD, user_id="7"),
+    GuildRemindersUnmuted(**S, guild_id=GUILD, user_id="7"),
 ]
 
 
