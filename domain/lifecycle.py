@@ -252,6 +252,11 @@ def record_reminder_intent(
         raise ReminderAlreadyRecorded(state.game_id, *key, state.scheduled_at, state.reminders[key])
     if key in state.intents:
         return []
+    _require_status(state, ("scheduled",), "reminded")
+    if command.recipient_id not in state.joined:
+        raise InvalidCommand("recipient_id", "is not a joined player of this game (any more)")
+    if command.recipient_id in state.muted:
+        raise InvalidCommand("recipient_id", "muted this game's reminders")
     return [
         ReminderIntentRecorded(
             **stamp(command, ctx.now),

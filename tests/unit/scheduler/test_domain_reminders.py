@@ -19,11 +19,18 @@ from domain.commands import (
     UnmuteGuildReminders,
     UnmuteReminders,
 )
-from domain.errors import InvalidCommand, NotAllowed, ReminderAlreadyRecorded
+from domain.errors import (
+    InvalidCommand,
+    InvalidStatusChange,
+    NotAllowed,
+    ReminderAlreadyRecorded,
+)
 from domain.events import (
+    GameStarted,
     GuildConfigured,
     GuildRemindersMuted,
     GuildRemindersUnmuted,
+    PlayerJoined,
     ReminderIntentRecorded,
     RemindersMuted,
     RemindersUnmuted,
@@ -59,8 +66,11 @@ def intent(cid: str, user: str = "7", offset: int = 60, **fields: object) -> Rec
     return RecordReminderIntent(**values)  # type: ignore[arg-type]
 
 
+SEATED = PlayerJoined(**S, user_id="7", joined_count=1, max_players=10)
+
+
 def test_an_intent_is_recorded_once_and_refused_after_the_result(scenario: Scenario) -> None:
-    scenario.given(created())
+    scenario.given(created(), SEATED)
     outcome = scenario.when(intent("i1"))
     assert outcome.result == "reminder_intent_recorded"
     assert scenario.then() == [
@@ -87,7 +97,7 @@ def test_an_intent_is_recorded_once_and_refused_after_the_result(scenario: Scena
 
 
 def test_intents_are_muster_only_and_for_the_current_start(scenario: Scenario) -> None:
-    scenario.given(created())
+    scenario.given(created(), SEATED)
     with pytest.raises(NotAllowed):
         scenario.when(intent("i1", user_id=HOST))
     with pytest.raises(InvalidCommand, match="rescheduled"):
@@ -99,6 +109,17 @@ def test_intents_are_muster_only_and_for_the_current_start(scenario: Scenario) -
         )
     )
     assert scenario.app.game(GAME).intents == set()
+
+
+def test_intents_need_a_joined_unmuted_player_of_a_scheduled_game(scenario: Scenario) -> None:
+    scenario.given(created(), SEATED, RemindersMuted(**S, user_id="7"))
+    with pytest.raises(InvalidCommand, match="not a joined player"):
+        scenario.when(intent("i1", user="8"))
+    with pytest.raises(InvalidCommand, match="muted"):
+        scenario.when(intent("i2"))
+    scenario.given(RemindersUnmuted(**S, user_id="7"), GameStarted(**S))
+    with pytest.raises(InvalidStatusChange):
+        scenario.when(intent("i3"))
 
 
 def test_a_player_mutes_and_unmutes_one_game(scenario: Scenario) -> None:
