@@ -115,10 +115,10 @@ class Board:
         dues: dict[Due, float] = {}
         if game.status == "scheduled":
             dues[Due("start", game_id, 0, "", start)] = start
-            for offset in eff.reminder_minutes:
-                for user in game.joined:
-                    if (offset, user) not in game.reminders:
-                        dues[Due("remind", game_id, offset, user, start)] = start - 60 * offset
+        for offset in eff.reminder_minutes:  # once started, those left are recorded skipped
+            for user in game.joined:
+                if (offset, user) not in game.reminders:
+                    dues[Due("remind", game_id, offset, user, start)] = start - 60 * offset
         dues[Due("complete", game_id, 0, "", start)] = start + 60 * eff.duration_minutes
         handled = self.handled.get(game_id)
         if handled:

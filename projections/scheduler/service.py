@@ -91,6 +91,14 @@ class Scheduler:
             stopper.cancel()
             await self.drain()
 
+    async def tick(self) -> int:
+        """Hand out what is due now and wait for it (tests and tools step with this)."""
+        due = self.board.agenda.pop_due(self.clock.now())
+        for at, item in due:
+            self._start(at, item)
+        await self.drain()
+        return len(due)
+
     async def drain(self) -> None:
         """Wait for the due times in flight."""
         while self._tasks:
