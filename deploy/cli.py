@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("--check", action="store_true", help="only check they are current")
     worker = commands.add_parser("worker", help="drain external Discord operations (work queue)")
     worker.add_argument("args", nargs=argparse.REMAINDER, help="options for the worker")
+    scheduler = commands.add_parser("scheduler", help="send reminders, start and end games on time")
+    scheduler.add_argument("args", nargs=argparse.REMAINDER, help="options for the scheduler")
     sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
     sandbox.add_argument("args", nargs=argparse.REMAINDER, help="options for the sandbox")
     return parser
@@ -70,10 +72,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from deploy.schemas import run_schemas
 
         return run_schemas(check=args.check)
-    if args.command == "worker":
-        from deploy.worker_cmd import main as worker_main
+    if args.command in ("worker", "scheduler"):
+        from deploy import scheduler_cmd, worker_cmd
 
-        return worker_main(args.args)
+        sub = worker_cmd if args.command == "worker" else scheduler_cmd
+        return sub.main(args.args)
     from deploy.emulator.sandbox import main as sandbox_main
 
     return sandbox_main(args.args)

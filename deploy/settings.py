@@ -69,3 +69,12 @@ class Settings(BaseSettings):
     discord_ack_wait: float = Field(default=30, gt=0)
     discord_max_attempts: int = Field(default=5, gt=0, description="before dead-lettering")
     discord_reply_timeout: float = Field(default=30, gt=0)
+
+    scheduler_concurrency: int = Field(
+        default=64,
+        gt=0,
+        description="due times (reminders, starts, ends) the scheduler handles at once",
+    )
+    scheduler_metrics_port: int | None = Field(
+        default=None, description="port for `muster scheduler`'s Prometheus metrics; unset = off"
+    )

@@ -66,10 +66,12 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
     from deploy.bootstrap import Container
     from deploy.projector_cmd import projector_services
+    from deploy.scheduler_cmd import scheduler_service
     from deploy.supervise import Service, supervise
 
     async with Container.open(settings, urls) as container:
         services = projector_services(container)
+        services.append(scheduler_service(container))
         if not settings.discord_token:
             services.append(
                 Service("Discord emulator", lambda stop: run_emulator(settings, stop), False)
