@@ -77,6 +77,8 @@ async def run_scheduler_process(settings: Settings, urls: dict[str, str]) -> Non
         loop.add_signal_handler(sig, stop.set)
     async with Container.open(settings, urls) as container:
         await run_in(container, stop)
+        log.info("scheduler stopped; closing connections")
+    log.info("scheduler closed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from projections.scheduler.metrics import SchedulerMetrics
 log = logging.getLogger(__name__)
 
 MAX_SLEEP = 60.0
+STOP_GRACE = 5.0  # seconds due times in flight get to finish at stop; then they are cancelled
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -89,7 +90,8 @@ class Scheduler:
                 await self.clock.wait(self._wake, timeout)
         finally:
             stopper.cancel()
-            await self.drain()
+            log.info("scheduler: stopping; %d due times in flight", self.in_flight)
+            await self.drain(STOP_GRACE)
 
     async def tick(self) -> int:
         """Hand out what is due now and wait for it (tests and tools step with this)."""
@@ -99,8 +101,13 @@ class Scheduler:
         await self.drain()
         return len(due)
 
-    async def drain(self) -> None:
-        """Wait for the due times in flight."""
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the due times in flight; past ``timeout``, cancel them (each is safe to
+        cut short: its commands and its DM are idempotent, and the next start resumes it)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
