@@ -140,8 +140,8 @@ async def part1_and_3(urls: dict[str, str], args: argparse.Namespace) -> dict[st
                             guild_id=str(guild.id),
                             channel_id=str(channel.id),
                             title=f"Game {i}",
-                            scheduled_at=due + timedelta(minutes=1),
-                            reminder_minutes=(1,),
+                            scheduled_at=due + timedelta(minutes=15),
+                            reminder_minutes=(15,),
                             players=players,
                             max_players=args.players,
                         )
@@ -156,9 +156,27 @@ async def part1_and_3(urls: dict[str, str], args: argparse.Namespace) -> dict[st
                 print("  WARNING: creating the games took past their due time", flush=True)
             emu.requests.clear()
             deadline = time.monotonic() + lead + n / 20 + 60
-            while metrics.value("muster_scheduler_reminders_total", status="sent") < n:
+            last_print = time.monotonic()
+
+            def done() -> float:
+                return sum(
+                    metrics.value("muster_scheduler_reminders_total", status=status)
+                    for status in ("sent", "skipped", "failed")
+                )
+
+            while (sent := done()) < n:
                 if time.monotonic() > deadline:
-                    raise TimeoutError("the burst did not finish")
+                    raise TimeoutError(f"the burst did not finish: {sent:.0f} of {n} recorded")
+
+                if time.monotonic() - last_print > 10:
+                    last_print = time.monotonic()
+                    print(
+                        f"  ... {len(dm_times)} DMs, {sent:.0f} recorded, "
+                        f"{scheduler.in_flight} in flight, "
+                        f"{metrics.value('muster_scheduler_retries_total'):.0f} retries, "
+                        f"{emu.requests.total_429} 429s",
+                        flush=True,
+                    )
                 await asyncio.sleep(0.2)
             due_ts = due.timestamp()
             recorded: list[float] = []
@@ -178,6 +196,7 @@ async def part1_and_3(urls: dict[str, str], args: argparse.Namespace) -> dict[st
                 dm_rate=len(dm_times) / span if span else 0.0,
                 burst_s=max(dm_lag), r429=emu.requests.total_429,
                 retries=metrics.value("muster_scheduler_retries_total"),
+                skipped=metrics.value("muster_scheduler_reminders_total", status="skipped"),
             )  # fmt: skip
             # part 3: CPU while idle, then the polling baseline
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -302,7 +321,7 @@ def main() -> None:
         ))  # fmt: skip
     print(table(rows, ("measure", "p50 s", "p99 s", "rate", "notes")))
     print(f"  {f['dms']} DMs, {f['recorded']} records for {f['reminders']} reminders, "
-          f"{f['retries']:.0f} retries; "
+          f"{f['retries']:.0f} retries, {f['skipped']:.0f} skipped; "
           f"peak RSS of the bench process {f['peak_mib']:.0f} MiB")  # fmt: skip
     print(f"\nPart 2: memory with {args.pending:,} pending due times", flush=True)
     m = part2(args)

@@ -23,6 +23,7 @@ from domain.events import ReminderRecorded
 from gateways.commands import InProcessCommands
 from gateways.discord import DiscordConfig, DiscordRest, open_outbound
 from gateways.discord.metrics import Metrics
+from gateways.health import Health, HealthReporter, read_health
 from projections.scheduler import (
     DiscordMailbox,
     Scheduler,
@@ -136,6 +137,7 @@ async def test_reminders_go_out_on_time_once_from_snapshot_and_log(
             metrics = SchedulerMetrics()
             scheduler = Scheduler(port, DiscordMailbox(rest, outbound), metrics=metrics)
             stop = asyncio.Event()
+            health = HealthReporter(nc, f"scheduler-test-{uuid.uuid4().hex[:8]}", interval=0.2)
             task = asyncio.create_task(
                 run_scheduler(
                     scheduler,
@@ -144,11 +146,16 @@ async def test_reminders_go_out_on_time_once_from_snapshot_and_log(
                     database_url=database_url,
                     schema=read_schema,
                     stop=stop,
+                    health=health,
                 )
             )
             # a game only the log knows (created after start-up)
             late = await port.send(create_game(stage, 4, stage.ids[1:], "Late"))
             try:
+                report = await _health(nc, health.process)
+                assert report.state == "running"
+                assert report.figures["pending"] >= 4  # reminders, starts and ends still ahead
+                assert report.figures["next_due"] is not None
                 await emu.until(lambda: sum(reminder_dms(emu).values()) >= 4, within=30)
                 await _until(lambda: sum(recorded(app, str(late.game_id)).values()) == 2)
                 await _until(lambda: sum(recorded(app, str(early.game_id)).values()) == 3)
@@ -175,6 +182,16 @@ async def test_reminders_go_out_on_time_once_from_snapshot_and_log(
         await port.aclose()
         await redis.aclose()
         app.close()
+
+
+async def _health(nc: NATS, process: str) -> Health:
+    """The process's report once it says it is running and has the late game's due times."""
+    for _ in range(400):
+        report = (await read_health(nc)).get(process)
+        if report is not None and report.state == "running" and report.figures["pending"] >= 4:
+            return report
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"no running health report from {process}")
 
 
 async def _until(predicate: Any, within: float = 20.0) -> None:
