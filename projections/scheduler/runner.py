@@ -57,8 +57,17 @@ async def run_scheduler(
             follower.position,
             len(scheduler.board.agenda),
         )
-        tasks.append(asyncio.create_task(_follow(follower, scheduler, stop)))
-        await scheduler.run(stop)
+        halt = asyncio.Event()  # stop, or the log feed failed
+        tasks.append(asyncio.create_task(_relay(stop, halt)))
+        following = asyncio.create_task(_follow(follower, scheduler, halt))
+        following.add_done_callback(lambda _: halt.set())
+        tasks.append(following)
+        await scheduler.run(halt)
+        error = following.exception() if following.done() and not following.cancelled() else None
+        if error is not None:
+            if health is not None:
+                health.last_error = f"following the log failed: {error}"
+            raise error
     finally:
         for task in tasks:
             task.cancel()
@@ -79,6 +88,11 @@ async def _catch_up(follower: LogFollower, stop: asyncio.Event) -> None:
                 f"(reached {follower.position})"
             )
         await follower.step(timeout=0.5)
+
+
+async def _relay(stop: asyncio.Event, halt: asyncio.Event) -> None:
+    await stop.wait()
+    halt.set()
 
 
 async def _follow(follower: LogFollower, scheduler: Scheduler, stop: asyncio.Event) -> None:
