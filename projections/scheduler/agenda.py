@@ -48,6 +48,10 @@ class Agenda:
     def __contains__(self, due: object) -> bool:
         return due in self._at
 
+    def items(self) -> list[tuple[Due, float]]:
+        """Every pending due time (a snapshot)."""
+        return list(self._at.items())
+
     def of_game(self, game_id: str) -> dict[Due, float]:
         """A game's pending due times."""
         return {due: self._at[due] for due in self._by_game.get(game_id, ())}

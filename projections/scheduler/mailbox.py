@@ -8,6 +8,8 @@ Contract of a mailbox (the fake in the unit tests and :class:`DiscordMailbox` al
   ``retry`` (Discord did not answer; the same call may succeed later).
 * ``find(user_id, nonce)`` returns the id of a message carrying the nonce among the user's
   recent DMs, or None; it raises :class:`MailboxUnavailable` when it cannot tell.
+* ``prepare(user_id)`` makes a later ``send`` to the user cheaper (opens the DM channel ahead:
+  Discord allows about one new DM channel per second); it never raises.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Mailbox(Protocol):
 
     async def find(self, user_id: str, nonce: str) -> str | None: ...
 
+    async def prepare(self, user_id: str) -> None: ...
+
 
 class DiscordMailbox:
     """DMs through Muster's Discord REST client (``Outbound.send_dm``, nonce-enforced)."""
@@ -59,14 +63,23 @@ class DiscordMailbox:
             return Delivery("retry", str(error))
         return Delivery("sent", f"message {(message or {}).get('id', '?')}")
 
+    async def _dm_channel(self, user_id: str) -> Any:
+        return await self.rest.cache.get(
+            Kind.DM_CHANNEL,
+            [user_id],
+            lambda: self.rest.http.start_private_message(user_id),
+            f"DM channel of user {user_id}",
+        )
+
+    async def prepare(self, user_id: str) -> None:
+        try:
+            await self._dm_channel(user_id)
+        except Exception as error:  # noqa: BLE001 - an optimisation; the send will say what fails
+            log.info("could not open the DM channel of %s ahead: %s", user_id, error)
+
     async def find(self, user_id: str, nonce: str) -> str | None:
         try:
-            channel = await self.rest.cache.get(
-                Kind.DM_CHANNEL,
-                [user_id],
-                lambda: self.rest.http.start_private_message(user_id),
-                f"DM channel of user {user_id}",
-            )
+            channel = await self._dm_channel(user_id)
             if channel is None:
                 return None
             history = await self.outbound.fetch_history(str(channel["id"]), HISTORY)
@@ -97,4 +110,7 @@ class NoDiscord:
         return Delivery("skipped", self.REASON)
 
     async def find(self, user_id: str, nonce: str) -> str | None:
+        return None
+
+    async def prepare(self, user_id: str) -> None:
         return None

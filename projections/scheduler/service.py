@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = 60.0
 STOP_GRACE = 5.0  # seconds due times in flight get to finish at stop; then they are cancelled
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+WARM_AHEAD = 3600.0  # open DM channels for reminders due within this many seconds
+WARM_EVERY = 600.0  # ... looked for again at least this often (and whenever the log changes)
+WARM_PAUSE = 5.0  # ... but not more often than this
 
 
 class Scheduler:
@@ -54,11 +57,14 @@ class Scheduler:
         self._attempts: dict[Due, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._warm_wake = asyncio.Event()
+        self._warmed: set[str] = set()
 
     # -- feeding ----------------------------------------------------------------------------
     def wake(self) -> None:
         """The agenda changed: look at the next due time again."""
         self._wake.set()
+        self._warm_wake.set()
 
     @property
     def in_flight(self) -> int:
@@ -78,6 +84,7 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         """Hand out due times until ``stop`` is set; then let those in flight finish."""
         stopper = asyncio.create_task(self._wake_on(stop))
+        warmer = asyncio.create_task(self._warm(stop))
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -90,6 +97,7 @@ class Scheduler:
                 await self.clock.wait(self._wake, timeout)
         finally:
             stopper.cancel()
+            warmer.cancel()
             log.info("scheduler: stopping; %d due times in flight", self.in_flight)
             await self.drain(STOP_GRACE)
 
@@ -111,9 +119,34 @@ class Scheduler:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def to_warm(self) -> list[str]:
+        """Players with a reminder due within ``WARM_AHEAD`` whose DM channel is not open yet."""
+        horizon = self.clock.now() + WARM_AHEAD
+        users: dict[str, None] = {}
+        for due, at in self.board.agenda.items():
+            if due.kind == "remind" and at <= horizon and due.user_id not in self._warmed:
+                users[due.user_id] = None
+        return list(users)
+
+    async def _warm(self, stop: asyncio.Event) -> None:
+        """Open DM channels ahead of a burst (one at a time, paced by Discord's limits), so the
+        reminders themselves spend their budget on messages."""
+        while not stop.is_set():
+            self._warm_wake.clear()
+            for user in self.to_warm():
+                if stop.is_set():
+                    return
+                await self.actions.mailbox.prepare(user)
+                self._warmed.add(user)
+            if len(self._warmed) > 100_000:  # DM channels stay cached for a day
+                self._warmed.clear()
+            await self.clock.wait(self._warm_wake, WARM_EVERY)
+            await self.clock.wait(stop, WARM_PAUSE)  # at most one scan per pause
+
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         self._wake.set()
+        self._warm_wake.set()
 
     def _start(self, at: float, due: Due) -> None:
         self.board.take(due)

@@ -97,3 +97,11 @@ async def test_discord_not_answering_is_worth_a_retry(subject: Subject) -> None:
     result = await subject.mailbox.send(subject.open_user, BODY, "r" + "f" * 24)
     assert result.status == "retry"
     assert subject.count() == 0
+
+
+async def test_prepare_never_raises(subject: Subject) -> None:
+    await subject.mailbox.prepare(subject.open_user)
+    await subject.mailbox.prepare(subject.closed_user)
+    subject.break_discord()
+    await subject.mailbox.prepare("12345")
+    assert subject.count() == 0

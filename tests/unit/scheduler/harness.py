@@ -32,6 +32,7 @@ class FakeMailbox:
         self.down = False
         self.sends = 0
         self.finds = 0
+        self.prepared: list[str] = []
 
     async def send(self, user_id: str, body: dict[str, Any], nonce: str) -> Delivery:
         self.sends += 1
@@ -51,6 +52,9 @@ class FakeMailbox:
             if (user, seen) == (user_id, nonce):
                 return str(i)
         return None
+
+    async def prepare(self, user_id: str) -> None:
+        self.prepared.append(user_id)
 
     def to(self, user_id: str) -> list[dict[str, Any]]:
         return [body for user, _, body in self.messages if user == user_id]

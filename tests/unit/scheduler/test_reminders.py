@@ -257,12 +257,16 @@ async def test_an_unknown_game_is_logged_and_skipped(harness: Harness) -> None:
 
 
 class RecordingClock(ManualClock):
+    """Records how long the scheduler's main loop asks to sleep."""
+
     def __init__(self, start: float) -> None:
         super().__init__(start)
         self.timeouts: list[float | None] = []
+        self.loop_wake: asyncio.Event | None = None
 
     async def wait(self, wake: asyncio.Event, timeout: float | None) -> None:
-        self.timeouts.append(timeout)
+        if wake is self.loop_wake:
+            self.timeouts.append(timeout)
         await super().wait(wake, timeout)
 
 
@@ -271,6 +275,7 @@ async def test_the_loop_sleeps_exactly_until_the_next_due_time(harness: Harness)
     clock = RecordingClock(h.clock.now())
     h.clock = clock
     h.scheduler = Scheduler(h.port, h.mailbox, clock=clock, metrics=SchedulerMetrics())
+    clock.loop_wake = h.scheduler._wake
     h.position = 0
     game = await h.create(H + timedelta(seconds=30), players=("7",), reminder_minutes=(60,))
     stop = asyncio.Event()
@@ -284,3 +289,18 @@ async def test_the_loop_sleeps_exactly_until_the_next_due_time(harness: Harness)
     h.sync()
     assert h.reminders(game)[(60, "7")][0] == "sent"
     assert clock.timeouts[-1] == 60.0  # only the wall-clock guard once nothing is due soon
+
+
+async def test_dm_channels_are_opened_ahead_for_reminders_within_the_hour(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.create(H + 30 * M, players=("7", "8"), reminder_minutes=(60,))  # due in 30 min
+    await h.create(3 * H, players=("9",), reminder_minutes=(15,))  # due in 2 h 45 min
+    stop = asyncio.Event()
+    loop = asyncio.create_task(h.scheduler.run(stop))
+    await until(lambda: len(h.mailbox.prepared) >= 2)
+    assert sorted(h.mailbox.prepared) == ["7", "8"]
+    assert h.mailbox.messages == []
+    stop.set()
+    await asyncio.wait_for(loop, 5)
