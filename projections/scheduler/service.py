@@ -136,7 +136,10 @@ class Scheduler:
             for user in self.to_warm():
                 if stop.is_set():
                     return
-                await self.actions.mailbox.prepare(user)
+                try:
+                    await self.actions.mailbox.prepare(user)
+                except Exception:  # an optimisation must not stop the scheduler
+                    log.exception("opening the DM channel of %s ahead failed", user)
                 self._warmed.add(user)
             if len(self._warmed) > 100_000:  # DM channels stay cached for a day
                 self._warmed.clear()
