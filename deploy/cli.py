@@ -73,10 +73,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_schemas(check=args.check)
     if args.command in ("worker", "scheduler"):
-        from deploy import scheduler_cmd, worker_cmd
+        import importlib
 
-        sub = worker_cmd if args.command == "worker" else scheduler_cmd
-        return sub.main(args.args)
+        sub = importlib.import_module(f"deploy.{args.command}_cmd")
+        return int(sub.main(args.args))
     from deploy.emulator.sandbox import main as sandbox_main
 
     return sandbox_main(args.args)

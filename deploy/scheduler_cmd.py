@@ -14,11 +14,14 @@ import logging
 import signal
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
 from deploy.bootstrap import Container
 from deploy.settings import Settings
 from deploy.supervise import Service
-from projections.scheduler import Mailbox
+
+if TYPE_CHECKING:
+    from projections.scheduler import Mailbox
 
 log = logging.getLogger("muster.scheduler")
 
