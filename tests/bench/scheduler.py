@@ -200,6 +200,7 @@ async def part1_and_3(urls: dict[str, str], args: argparse.Namespace) -> dict[st
                 dm_p50=pct(dm_lag, 50), dm_p99=pct(dm_lag, 99),
                 dm_rate=len(dm_times) / span if span else 0.0,
                 burst_s=max(dm_lag), r429=emu.requests.total_429,
+                r429_routes=dict(emu.requests.rate_limited),
                 retries=metrics.value("muster_scheduler_retries_total"),
                 skipped=metrics.value("muster_scheduler_reminders_total", status="skipped"),
             )  # fmt: skip
@@ -333,6 +334,8 @@ def main() -> None:
     print(f"  {f['dms']} DMs, {f['recorded']} records for {f['reminders']} reminders, "
           f"{f['retries']:.0f} retries, {f['skipped']:.0f} skipped; "
           f"peak RSS of the bench process {f['peak_mib']:.0f} MiB")  # fmt: skip
+    if f["r429_routes"]:
+        print(f"  429s by route during the burst: {f['r429_routes']}")
     print(f"\nPart 2: memory with {args.pending:,} pending due times", flush=True)
     m = part2(args)
     row = (
