@@ -66,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_arguments(command("sandbox", "run the Discord emulator's sandbox page"))
     command("bot", "run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
+    command("scheduler", "send reminders, start and end games on time")
     return parser
+
+
+LONG_RUNNING = {"up", "projector", "bot", "api", "scheduler", "worker", "sandbox"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
         if settings.discord_token:
             secrets = (settings.discord_token.get_secret_value(),)
-        configure_logging(logging.INFO if args.debug else logging.WARNING, secrets)
+        services = args.command in LONG_RUNNING  # they say what they do; tools stay quiet
+        configure_logging(logging.INFO if args.debug or services else logging.WARNING, secrets)
         return run_command(args, settings)
     except KeyboardInterrupt:
         return 130
@@ -139,6 +144,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.bot_cmd import main as bot_main
 
         return bot_main()
+    if args.command == "scheduler":
+        from deploy.scheduler_cmd import main as scheduler_main
+
+        return scheduler_main([])
     if args.command == "worker":
         from deploy.worker_cmd import run
 

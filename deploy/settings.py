@@ -108,3 +108,12 @@ class Settings(BaseSettings):
         description="signs the web session cookie; unset = generated once in DATA_DIR",
     )
     session_days: int = Field(default=7, gt=0, description="days a web session lasts unused")
+
+    scheduler_concurrency: int = Field(
+        default=64,
+        gt=0,
+        description="due times (reminders, starts, ends) the scheduler handles at once",
+    )
+    scheduler_metrics_port: int | None = Field(
+        default=None, description="port for `muster scheduler`'s Prometheus metrics; unset = off"
+    )

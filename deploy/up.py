@@ -70,6 +70,7 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
     from deploy.bootstrap import Container
     from deploy.bot_cmd import bot_services
     from deploy.projector_cmd import projector_services
+    from deploy.scheduler_cmd import scheduler_service
     from deploy.supervise import Service, supervise
 
     web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
@@ -78,6 +79,7 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
             settings = await stack.enter_async_context(running_emulator(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
         services = projector_services(container) + bot_services(container)
+        services.append(scheduler_service(container))
         services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
 

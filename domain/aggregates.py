@@ -19,7 +19,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 import msgspec
 from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 
-from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
+from domain.events import (
+    ChannelConfigured,
+    Event,
+    GameEvent,
+    GuildConfigured,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
+)
 from domain.game import GameState
 from domain.game import evolve as evolve_game
 from domain.settings import ChannelState, GuildState, evolve_channel, evolve_guild
@@ -135,7 +142,7 @@ class GuildSettings(Aggregate[GuildState]):
 
     @staticmethod
     def evolve(state: GuildState | None, event: Event, aggregate_id: str) -> GuildState:
-        if not isinstance(event, GuildConfigured):
+        if not isinstance(event, GuildConfigured | GuildRemindersMuted | GuildRemindersUnmuted):
             raise TypeError(f"{type(event).__name__} is not a guild event")
         return evolve_guild(state, event)
 

@@ -43,6 +43,7 @@ class ConfigureGuild(AuthorizedCommand, frozen=True, kw_only=True):
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
     time_zone: str | UnsetType | None = UNSET
+    duration_minutes: int | UnsetType | None = UNSET
 
 
 class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
@@ -57,6 +58,7 @@ class ConfigureChannel(AuthorizedCommand, frozen=True, kw_only=True):
     host_role_ids: tuple[Snowflake, ...] | UnsetType | None = UNSET
     category: str | UnsetType | None = UNSET
     time_zone: str | UnsetType | None = UNSET
+    duration_minutes: int | UnsetType | None = UNSET
 
 
 class CreateGame(AuthorizedCommand, frozen=True, kw_only=True):
@@ -199,7 +201,36 @@ class RecordDirectMessage(Command, frozen=True, kw_only=True):
     message_id: Snowflake | None = None
 
 
-GuildCommand = ConfigureGuild
+class RecordReminderIntent(Command, frozen=True, kw_only=True):
+    """Say that one reminder is about to be sent (Muster's scheduler only), before the DM."""
+
+    game_id: str
+    recipient_id: Snowflake
+    offset_minutes: int
+    scheduled_at: datetime
+
+
+class MuteReminders(Command, frozen=True, kw_only=True):
+    """The acting user wants no more reminders about this game."""
+
+    game_id: str
+
+
+class UnmuteReminders(Command, frozen=True, kw_only=True):
+    game_id: str
+
+
+class MuteGuildReminders(Command, frozen=True, kw_only=True):
+    """The acting user wants no reminders about any game in this guild."""
+
+    guild_id: Snowflake
+
+
+class UnmuteGuildReminders(Command, frozen=True, kw_only=True):
+    guild_id: Snowflake
+
+
+GuildCommand = ConfigureGuild | MuteGuildReminders | UnmuteGuildReminders
 ChannelCommand = ConfigureChannel
 GameCommand = (
     CreateGame
@@ -218,5 +249,8 @@ GameCommand = (
     | RecordReminder
     | ReconcileSeats
     | RecordDirectMessage
+    | RecordReminderIntent
+    | MuteReminders
+    | UnmuteReminders
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

@@ -21,20 +21,25 @@ from domain.commands import (
     CreateGame,
     JoinGame,
     LeaveGame,
+    MuteGuildReminders,
+    MuteReminders,
     ReconcileSeats,
     RecordAnnouncement,
     RecordDirectMessage,
     RecordReminder,
+    RecordReminderIntent,
     RemovePlaceholder,
     RemovePlayer,
     RescheduleGame,
     StartGame,
+    UnmuteGuildReminders,
+    UnmuteReminders,
     UpdateGame,
 )
 from domain.errors import GameAlreadyExists, GameNotFound, InvalidCommand
 from domain.events import Event, GameEvent
 from domain.game import Context, GameState
-from domain.settings import configure_channel, configure_guild
+from domain.settings import configure_channel, configure_guild, mute_guild
 
 GAME_ID_NAMESPACE = uuid.UUID("8f6f2b1e-4f8a-4a8e-9d43-6f1d6c2a9b57")
 """Namespace for game ids derived from a CreateGame's command_id (uuid5)."""
@@ -53,7 +58,11 @@ SETTINGS_DEPENDENT = (
 def target(command: AnyCommand) -> str:
     """The aggregate id a command is decided on."""
     match command:
-        case ConfigureGuild(guild_id=guild):
+        case (
+            ConfigureGuild(guild_id=guild)
+            | MuteGuildReminders(guild_id=guild)
+            | UnmuteGuildReminders(guild_id=guild)
+        ):
             return f"guild.{_snowflake('guild_id', guild)}"
         case ConfigureChannel(channel_id=channel):
             return f"channel.{_snowflake('channel_id', channel)}"
@@ -99,6 +108,9 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     RecordAnnouncement: lifecycle.record_announcement,
     RecordReminder: lifecycle.record_reminder,
     RecordDirectMessage: lifecycle.record_direct_message,
+    RecordReminderIntent: lifecycle.record_reminder_intent,
+    MuteReminders: lifecycle.mute,
+    UnmuteReminders: lifecycle.unmute,
 }
 """The decision for each command on an existing game."""
 
@@ -109,6 +121,9 @@ def decide(aggregate: Aggregate[Any] | None, command: AnyCommand, ctx: Context) 
         case ConfigureGuild():
             guild = aggregate.state if isinstance(aggregate, GuildSettings) else None
             return list(configure_guild(guild, command, ctx.now))
+        case MuteGuildReminders() | UnmuteGuildReminders():
+            guild = aggregate.state if isinstance(aggregate, GuildSettings) else None
+            return list(mute_guild(guild, command, ctx.now))
         case ConfigureChannel():
             channel = aggregate.state if isinstance(aggregate, ChannelSettings) else None
             return list(configure_channel(channel, command, ctx.now))

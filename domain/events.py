@@ -43,6 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     time_zone: str | None = None
     """IANA name (e.g. ``Europe/Berlin``) in which typed times are read; inherits channel >
     guild > ``UTC``."""
+    duration_minutes: int | None = None
 
 
 class GameDetails(msgspec.Struct, frozen=True, kw_only=True):
@@ -207,6 +208,29 @@ class ReminderRecorded(GameEvent, frozen=True, kw_only=True, tag="game.reminder_
     detail: str = ""
 
 
+class ReminderIntentRecorded(
+    GameEvent, frozen=True, kw_only=True, tag="game.reminder_intent_recorded.v1"
+):
+    """Muster is about to send one reminder (recorded before the DM goes out, so a process
+    that restarts knows a DM may already have been sent and checks before sending again)."""
+
+    user_id: Snowflake
+    offset_minutes: int
+    scheduled_at: UtcDatetime
+
+
+class RemindersMuted(GameEvent, frozen=True, kw_only=True, tag="game.reminders_muted.v1"):
+    """A player asked for no more reminders about this game."""
+
+    user_id: Snowflake
+
+
+class RemindersUnmuted(GameEvent, frozen=True, kw_only=True, tag="game.reminders_unmuted.v1"):
+    """A player wants this game's reminders again."""
+
+    user_id: Snowflake
+
+
 class GuildConfigured(Event, frozen=True, kw_only=True, tag="guild.configured.v1"):
     """A server manager changed the guild's defaults; ``settings`` is complete."""
 
@@ -223,6 +247,23 @@ class ChannelConfigured(Event, frozen=True, kw_only=True, tag="channel.configure
     settings: Settings
     changed: tuple[str, ...]
 
+
+class GuildRemindersMuted(Event, frozen=True, kw_only=True, tag="guild.reminders_muted.v1"):
+    """A member asked for no reminders about any game in this guild."""
+
+    guild_id: Snowflake
+    user_id: Snowflake
+
+
+class GuildRemindersUnmuted(Event, frozen=True, kw_only=True, tag="guild.reminders_unmuted.v1"):
+    """A member wants reminders about this guild's games again."""
+
+    guild_id: Snowflake
+    user_id: Snowflake
+
+
+GuildEvent = GuildConfigured | GuildRemindersMuted | GuildRemindersUnmuted
+"""Everything stored on a guild's subject: its settings and its members' reminder mutes."""
 
 GAME_EVENTS: tuple[type[GameEvent], ...] = (
     GameCreated,
@@ -242,8 +283,17 @@ GAME_EVENTS: tuple[type[GameEvent], ...] = (
     ReminderRecorded,
     PlayerMovedToWaitlist,
     DirectMessageRecorded,
+    ReminderIntentRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
 )
-ALL_EVENTS: tuple[type[Event], ...] = (*GAME_EVENTS, GuildConfigured, ChannelConfigured)
+ALL_EVENTS: tuple[type[Event], ...] = (
+    *GAME_EVENTS,
+    GuildConfigured,
+    ChannelConfigured,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
+)
 """Every event type that may be in the log, current versions only."""
 
 

@@ -33,8 +33,11 @@ from domain.events import (
     PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
     ReminderStatus,
+    RemindersUnmuted,
     Settings,
     Status,
 )
@@ -62,6 +65,9 @@ class GameState(msgspec.Struct, kw_only=True):
     lookups); ``placeholders`` maps id → label in the order they were added;
     ``reminders`` maps (offset, user) → status for the current start time;
     ``direct_messages`` maps (source position, user) → what became of the DM.
+    ``reminders`` maps (offset, user) → status for the current start time; ``intents``
+    holds the (offset, user) reminders Muster set out to send for it; ``muted`` the users
+    who want no reminders about this game.
     """
 
     game_id: str
@@ -79,6 +85,8 @@ class GameState(msgspec.Struct, kw_only=True):
     announcement: Announcement | None = None
     reminders: dict[tuple[int, str], ReminderStatus] = {}
     direct_messages: dict[tuple[int, str], DirectMessageStatus] = {}
+    intents: set[tuple[int, str]] = set()
+    muted: set[str] = set()
 
     def waitlist_position(self, user_id: str) -> int | None:
         """1-based place in the waitlist, or None when not waiting."""
@@ -129,7 +137,7 @@ def require_manager(state: GameState, command: AuthorizedCommand, action: str) -
         raise NotHost(state.game_id, command.user_id, state.host_id, action)
 
 
-def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912 one case per event
+def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912, PLR0915 one case per event
     """Apply one event; the state is changed in place (and returned)."""
     if state is None:
         if not isinstance(event, GameCreated):
@@ -171,6 +179,7 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
         case GameRescheduled(scheduled_at=when):
             state.scheduled_at = when
             state.reminders = {}
+            state.intents = set()
         case GameStarted():
             state.status = "in_progress"
         case GameCompleted():
@@ -183,6 +192,12 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             state.reminders[(offset, user)] = status
         case DirectMessageRecorded(source_position=source, user_id=user, status=status):
             state.direct_messages[(source, user)] = status
+        case ReminderIntentRecorded(offset_minutes=offset, user_id=user):
+            state.intents.add((offset, user))
+        case RemindersMuted(user_id=user):
+            state.muted.add(user)
+        case RemindersUnmuted(user_id=user):
+            state.muted.discard(user)
         case GameCreated():
             raise TypeError(f"game {game_id} was created twice")
         case _:

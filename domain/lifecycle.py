@@ -16,11 +16,14 @@ from domain.commands import (
     Command,
     CompleteGame,
     CreateGame,
+    MuteReminders,
     RecordAnnouncement,
     RecordDirectMessage,
     RecordReminder,
+    RecordReminderIntent,
     RescheduleGame,
     StartGame,
+    UnmuteReminders,
     UpdateGame,
 )
 from domain.errors import InvalidCommand, InvalidStatusChange, NotAllowed, ReminderAlreadyRecorded
@@ -37,7 +40,10 @@ from domain.events import (
     GameUpdated,
     PlaceholderAdded,
     PlayerJoined,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
 )
 from domain.game import Context, GameState, require_manager, stamp
 from domain.membership import place, rebalance
@@ -252,6 +258,58 @@ def record_direct_message(
             message_id=command.message_id,
         )
     ]
+
+
+def record_reminder_intent(
+    state: GameState, command: RecordReminderIntent, ctx: Context
+) -> list[GameEvent]:
+    """Before a reminder DM goes out: once per start time, offset and user; refused once
+    the reminder is recorded; nothing new when the intent is already there."""
+    _require_system(command, "record reminders")
+    problems = Problems()
+    problems.snowflake("recipient_id", command.recipient_id)
+    problems.number(
+        "offset_minutes", command.offset_minutes, MIN_REMINDER_MINUTES, MAX_REMINDER_MINUTES
+    )
+    problems.utc("scheduled_at", command.scheduled_at)
+    problems.raise_if_any()
+    if command.scheduled_at != state.scheduled_at:
+        raise InvalidCommand(
+            "scheduled_at",
+            f"the game was rescheduled to {state.scheduled_at:%Y-%m-%d %H:%M} UTC; "
+            "this reminder was for the old time",
+        )
+    key = (command.offset_minutes, command.recipient_id)
+    if key in state.reminders:
+        raise ReminderAlreadyRecorded(state.game_id, *key, state.scheduled_at, state.reminders[key])
+    if key in state.intents:
+        return []
+    _require_status(state, ("scheduled",), "reminded")
+    if command.recipient_id not in state.joined:
+        raise InvalidCommand("recipient_id", "is not a joined player of this game (any more)")
+    if command.recipient_id in state.muted:
+        raise InvalidCommand("recipient_id", "muted this game's reminders")
+    return [
+        ReminderIntentRecorded(
+            **stamp(command, ctx.now),
+            user_id=command.recipient_id,
+            offset_minutes=command.offset_minutes,
+            scheduled_at=state.scheduled_at,
+        )
+    ]
+
+
+def mute(state: GameState, command: MuteReminders, ctx: Context) -> list[GameEvent]:
+    """Anyone may mute this game's reminders for themselves (nothing new if already muted)."""
+    if command.user_id in state.muted:
+        return []
+    return [RemindersMuted(**stamp(command, ctx.now), user_id=command.user_id)]
+
+
+def unmute(state: GameState, command: UnmuteReminders, ctx: Context) -> list[GameEvent]:
+    if command.user_id not in state.muted:
+        return []
+    return [RemindersUnmuted(**stamp(command, ctx.now), user_id=command.user_id)]
 
 
 def _check_create(command: CreateGame, details: GameDetails, ctx: Context) -> None:

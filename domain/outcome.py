@@ -21,6 +21,8 @@ from domain.events import (
     GameStarted,
     GameUpdated,
     GuildConfigured,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
     PlaceholderAdded,
     PlaceholderClaimed,
     PlaceholderRemoved,
@@ -29,7 +31,10 @@ from domain.events import (
     PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
     type_name,
 )
 
@@ -49,6 +54,9 @@ Result = Literal[
     "announcement_recorded",
     "reminder_recorded",
     "direct_message_recorded",
+    "reminder_intent_recorded",
+    "reminders_muted",
+    "reminders_unmuted",
     "guild_configured",
     "channel_configured",
     "seats_reconciled",
@@ -197,6 +205,29 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
                 result="direct_message_recorded",
                 user_id=user,
                 message=f"{kind} DM recorded as {status}.",
+            )
+        case ReminderIntentRecorded(offset_minutes=offset, user_id=user):
+            return msgspec.structs.replace(
+                base,
+                result="reminder_intent_recorded",
+                user_id=user,
+                message=f"{offset}-minute reminder about to be sent.",
+            )
+        case RemindersMuted() | GuildRemindersMuted():
+            where = "this game" if isinstance(first, RemindersMuted) else "any game in this server"
+            return msgspec.structs.replace(
+                base,
+                result="reminders_muted",
+                user_id=first.user_id,
+                message=f"You will get no more reminders about {where}.",
+            )
+        case RemindersUnmuted() | GuildRemindersUnmuted():
+            where = "this game" if isinstance(first, RemindersUnmuted) else "games in this server"
+            return msgspec.structs.replace(
+                base,
+                result="reminders_unmuted",
+                user_id=first.user_id,
+                message=f"You will get reminders about {where} again.",
             )
         case GuildConfigured(changed=changed) | ChannelConfigured(changed=changed):
             where = "Server" if isinstance(first, GuildConfigured) else "Channel"

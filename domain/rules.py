@@ -1,8 +1,8 @@
 """Limits, built-in defaults, settings inheritance and who may do what.
 
 Settings inherit game > channel > guild > built-in default (max players, reminder
-offsets, rules, waitlist cap, category); host roles and the time zone inherit channel > guild
-(default UTC). The limits
+offsets, rules, waitlist cap, category, duration); host roles and the time zone inherit
+channel > guild (default UTC). The limits
 are what a Discord message can show.
 """
 
@@ -43,6 +43,7 @@ DEFAULT_MAX_PLAYERS = 10
 DEFAULT_REMINDER_MINUTES = (60, 15)
 DEFAULT_TIME_ZONE = "UTC"
 MAX_TIME_ZONE = 64
+DEFAULT_DURATION_MINUTES = 120
 
 
 class Effective(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,6 +56,7 @@ class Effective(msgspec.Struct, frozen=True, kw_only=True):
     host_role_ids: tuple[str, ...]
     category: str | None
     time_zone: str = DEFAULT_TIME_ZONE
+    duration_minutes: int = DEFAULT_DURATION_MINUTES
 
 
 _NO_SETTINGS = Settings()
@@ -70,6 +72,7 @@ def resolve(
     max_players = _first(details.max_players, c.max_players, g.max_players)
     reminders = _first(details.reminder_minutes, c.reminder_minutes, g.reminder_minutes)
     cap: WaitlistCap | None = _first(details.waitlist_cap, c.waitlist_cap, g.waitlist_cap)
+    duration = _first(details.duration_minutes, c.duration_minutes, g.duration_minutes)
     return Effective(
         max_players=DEFAULT_MAX_PLAYERS if max_players is None else max_players,
         reminder_minutes=DEFAULT_REMINDER_MINUTES if reminders is None else reminders,
@@ -78,6 +81,7 @@ def resolve(
         host_role_ids=c.host_role_ids or g.host_role_ids or (),
         category=_first(details.category, c.category, g.category),
         time_zone=c.time_zone or g.time_zone or DEFAULT_TIME_ZONE,
+        duration_minutes=DEFAULT_DURATION_MINUTES if duration is None else duration,
     )
 
 
@@ -170,6 +174,7 @@ def check_settings(problems: Problems, settings: Settings) -> None:
     problems.text("rules", settings.rules or "", MAX_RULES)
     problems.waitlist_cap("waitlist_cap", settings.waitlist_cap)
     problems.text("category", settings.category or "", MAX_CATEGORY)
+    problems.number("duration_minutes", settings.duration_minutes, 1, MAX_DURATION_MINUTES)
     roles = settings.host_role_ids or ()
     if len(roles) > MAX_HOST_ROLES:
         problems.add("host_role_ids", f"at most {MAX_HOST_ROLES} roles (got {len(roles)})")

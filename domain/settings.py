@@ -10,9 +10,22 @@ from datetime import datetime
 import msgspec
 from msgspec import UNSET
 
-from domain.commands import ConfigureChannel, ConfigureGuild
+from domain.commands import (
+    ConfigureChannel,
+    ConfigureGuild,
+    MuteGuildReminders,
+    UnmuteGuildReminders,
+)
 from domain.errors import InvalidCommand, NotAllowed
-from domain.events import ChannelConfigured, GuildConfigured, Settings
+from domain.events import (
+    ChannelConfigured,
+    GuildConfigured,
+    GuildEvent,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
+    Settings,
+)
+from domain.game import stamp
 from domain.rules import (
     Problems,
     blank_to_none,
@@ -26,8 +39,11 @@ SETTING_NAMES = tuple(Settings.__struct_fields__)
 
 
 class GuildState(msgspec.Struct, frozen=True, kw_only=True):
+    """A guild's settings, and the members who muted reminders for all its games."""
+
     guild_id: str
     settings: Settings
+    muted: frozenset[str] = frozenset()
 
 
 class ChannelState(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,9 +52,37 @@ class ChannelState(msgspec.Struct, frozen=True, kw_only=True):
     settings: Settings
 
 
-def evolve_guild(_state: GuildState | None, event: GuildConfigured) -> GuildState:
-    """Each event carries the complete settings, so the state is simply replaced."""
-    return GuildState(guild_id=event.guild_id, settings=event.settings)
+def evolve_guild(state: GuildState | None, event: GuildEvent) -> GuildState:
+    """A configuration carries the complete settings (they are replaced); mutes add or
+    remove one member."""
+    base = state or GuildState(guild_id=event.guild_id, settings=Settings())
+    match event:
+        case GuildConfigured(settings=settings):
+            return msgspec.structs.replace(base, settings=settings)
+        case GuildRemindersMuted(user_id=user):
+            return msgspec.structs.replace(base, muted=base.muted | {user})
+        case GuildRemindersUnmuted(user_id=user):
+            return msgspec.structs.replace(base, muted=base.muted - {user})
+    raise TypeError(f"no rule applies {type(event).__name__} to a guild")
+
+
+def mute_guild(
+    state: GuildState | None, command: MuteGuildReminders | UnmuteGuildReminders, now: datetime
+) -> list[GuildRemindersMuted | GuildRemindersUnmuted]:
+    """Anyone may mute (or unmute) reminders for themselves in a guild; nothing new when
+    it is already so."""
+    problems = Problems()
+    problems.snowflake("guild_id", command.guild_id)
+    problems.raise_if_any()
+    muted = state is not None and command.user_id in state.muted
+    s = stamp(command, now)
+    if isinstance(command, MuteGuildReminders):
+        if muted:
+            return []
+        return [GuildRemindersMuted(**s, guild_id=command.guild_id, user_id=command.user_id)]
+    if not muted:
+        return []
+    return [GuildRemindersUnmuted(**s, guild_id=command.guild_id, user_id=command.user_id)]
 
 
 def evolve_channel(_state: ChannelState | None, event: ChannelConfigured) -> ChannelState:

@@ -104,6 +104,7 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     ],
     "bot": [([], {})],
     "api": [([], {})],
+    "scheduler": [([], {})],
 }
 
 

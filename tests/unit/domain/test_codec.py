@@ -26,6 +26,8 @@ from domain.events import (
     GameStarted,
     GameUpdated,
     GuildConfigured,
+    GuildRemindersMuted,
+    GuildRemindersUnmuted,
     PlaceholderAdded,
     PlaceholderClaimed,
     PlaceholderRemoved,
@@ -34,7 +36,10 @@ from domain.events import (
     PlayerMovedToWaitlist,
     PlayerPromoted,
     PlayerWaitlisted,
+    ReminderIntentRecorded,
     ReminderRecorded,
+    RemindersMuted,
+    RemindersUnmuted,
     Settings,
     type_name,
 )
@@ -78,6 +83,11 @@ SAMPLES: list[Event] = [
     ChannelConfigured(
         **S, guild_id=GUILD, channel_id=CHANNEL, settings=Settings(rules="x"), changed=("rules",)
     ),
+    ReminderIntentRecorded(**S, user_id="7", offset_minutes=15, scheduled_at=LATER),
+    RemindersMuted(**S, user_id="7"),
+    RemindersUnmuted(**S, user_id="7"),
+    GuildRemindersMuted(**S, guild_id=GUILD, user_id="7"),
+    GuildRemindersUnmuted(**S, guild_id=GUILD, user_id="7"),
 ]
 
 
