@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
     audit = commands.add_parser("audit", help="a game's full history from the log")
     audit.add_argument("game_id")
+    from deploy.events_cmd import add_parser as add_events_parser
+
+    add_events_parser(commands)
     schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
     schemas.add_argument("--check", action="store_true", help="only check they are current")
     worker = commands.add_parser("worker", help="drain external Discord operations (work queue)")
@@ -67,6 +70,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         return run_doctor(settings)
     if args.command in ("projector", "replay", "audit"):
         return run_log_tool(args, settings)
+    if args.command == "events":
+        from deploy.events_cmd import run_events
+
+        return run_events(args, settings)
     if args.command == "schemas":
         from deploy.schemas import run_schemas
 
