@@ -76,34 +76,51 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
     return f"stream {factory.layout.stream}: {last or 0} events"
 
 
-class NatsEvents:
-    """One log line per connection event (nats-py's default logs a traceback per retry)."""
+async def discard(client: NATS) -> None:
+    """Release a connection that failed to open (its socket stays open otherwise)."""
+    import contextlib
 
-    def __init__(self) -> None:
-        self.connected = True
-        self.reported = False
+    import nats.errors
 
-    async def error(self, error: Exception) -> None:
-        if self.connected or not self.reported:
-            log.warning("NATS: %s: %s", type(error).__name__, error)
-            self.reported = not self.connected
+    with contextlib.suppress(nats.errors.Error, OSError):
+        await client.close()
+    transport = getattr(client, "_transport", None)
+    if transport is not None:
+        transport.close()
 
-    async def disconnected(self) -> None:
-        if self.connected:
-            log.warning("NATS: disconnected; reconnecting")
-        self.connected, self.reported = False, False
 
-    async def reconnected(self) -> None:
-        self.connected = True
-        log.warning("NATS: reconnected")
+def describe_error(error: BaseException) -> str:
+    """An exception in one short phrase (its type when it has no message)."""
+    text = str(error).strip()
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    return text or type(error).__name__
+
+
+class ServerUnreachable(RuntimeError):
+    """A server did not accept a connection within its timeout (the message says which)."""
 
 
 class Container:
     """Every adapter of one process, built from ``settings`` and the servers' ``urls``
-    (keys ``nats``, ``postgres``, ``redis``) on first use."""
+    (keys ``nats``, ``postgres``, ``redis``) on first use.
 
-    def __init__(self, settings: Settings, urls: dict[str, str], stack: AsyncExitStack) -> None:
+    Connecting to NATS gives up after ``MUSTER_NATS_TIMEOUT`` with :class:`ServerUnreachable`
+    (one clear message, not a traceback per try). Once connected, a long-running process's
+    connection reconnects for as long as it runs; a ``one_shot`` tool's (``muster audit``,
+    ``replay``...) never reconnects, so the tool ends instead of hanging.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        urls: dict[str, str],
+        stack: AsyncExitStack,
+        *,
+        one_shot: bool = False,
+    ) -> None:
         self.settings, self.urls = settings, urls
+        self.one_shot = one_shot
         self._stack = stack
         self._nats: NATS | None = None
         self._rest: DiscordRest | None = None
@@ -112,10 +129,12 @@ class Container:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, settings: Settings, urls: dict[str, str]) -> AsyncIterator[Container]:
+    async def open(
+        cls, settings: Settings, urls: dict[str, str], *, one_shot: bool = False
+    ) -> AsyncIterator[Container]:
         """A container whose parts are closed when the block ends."""
         async with AsyncExitStack() as stack:
-            yield cls(settings, urls, stack)
+            yield cls(settings, urls, stack, one_shot=one_shot)
 
     @cached_property
     def layout(self) -> Layout:
@@ -126,22 +145,81 @@ class Container:
         return self.urls["postgres"]
 
     async def nats(self) -> NATS:
-        """This process's NATS connection (reconnects for as long as the process runs)."""
+        """This process's NATS connection: the first connect fails after ``MUSTER_NATS_TIMEOUT``
+        with :class:`ServerUnreachable`; then it reconnects for as long as the process runs
+        (a ``one_shot`` tool's fails at once instead)."""
         if self._nats is None:
-            import nats
-
-            events = NatsEvents()
-            nc = await nats.connect(
-                [u.strip() for u in self.urls["nats"].split(",")],
-                connect_timeout=max(1, round(self.settings.nats_timeout)),
-                max_reconnect_attempts=-1,
-                error_cb=events.error,
-                disconnected_cb=events.disconnected,
-                reconnected_cb=events.reconnected,
-            )
+            nc = await self._connect_nats()
             self._stack.push_async_callback(nc.close)
             self._nats = nc
         return self._nats
+
+    def _servers(self) -> list[str]:
+        return [u.strip() for u in self.urls["nats"].split(",") if u.strip()]
+
+    async def _connect_nats(self) -> NATS:
+        """Connect within ``MUSTER_NATS_TIMEOUT`` or raise :class:`ServerUnreachable`; then
+        (services only) reconnect forever, logging one line per event, not a traceback."""
+        import asyncio
+
+        import nats
+        from nats.aio.client import Client as NATSClient
+
+        from deploy.redact import masked
+
+        failures: list[Exception] = []
+        connected = False
+        told = False  # the current outage's first error is logged, not every retry's
+
+        async def on_error(error: Exception) -> None:
+            nonlocal told
+            if not connected:  # quiet while connecting: one message at the end, not one per try
+                failures.append(error)
+            elif not told:
+                told = True
+                log.warning("NATS: %s", describe_error(error))
+
+        async def on_disconnected() -> None:
+            if connected and not self.one_shot and not nc.is_closed:
+                log.warning("NATS connection lost; reconnecting")
+
+        async def on_reconnected() -> None:
+            nonlocal told
+            told = False
+            log.warning("NATS reconnected")
+
+        timeout = self.settings.nats_timeout
+        nc = NATSClient()
+        try:
+            await asyncio.wait_for(
+                nc.connect(
+                    self._servers(),
+                    connect_timeout=max(1, round(timeout)),
+                    allow_reconnect=not self.one_shot,
+                    max_reconnect_attempts=1 if self.one_shot else -1,
+                    reconnect_time_wait=0.2 if self.one_shot else 1,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnected,
+                    reconnected_cb=on_reconnected,
+                ),
+                timeout,
+            )
+        except (TimeoutError, OSError, nats.errors.Error) as error:
+            await discard(nc)
+            refused = [e for e in [*failures, error] if "Authorization" in str(e)]
+            cause = refused[0] if refused else failures[-1] if failures else error
+            hint = (
+                "Check the user and password in MUSTER_NATS_URL"
+                if refused
+                else "Is the server (or `muster up`) running?"
+            )
+            raise ServerUnreachable(
+                f"cannot reach NATS at {masked(self.urls['nats'])} within {timeout:g}s "
+                f"(MUSTER_NATS_TIMEOUT): {describe_error(cause)}. {hint} "
+                "`muster doctor` checks every dependency."
+            ) from error
+        connected = True
+        return nc
 
     @cached_property
     def redis(self) -> Redis:

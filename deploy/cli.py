@@ -1,61 +1,120 @@
-"""The ``muster`` command: one entry point for running, checking and inspecting Muster."""
+"""The ``muster`` command: one entry point for running, checking and inspecting Muster.
+
+Every error that reaches it ends in one paragraph on stderr and exit code 1 (argparse's own
+usage errors: 2), with passwords and the bot token masked; ``--debug`` adds the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import traceback
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from deploy.redact import configure_logging
 from deploy.settings import Settings
+
+
+def _debug_flag(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", default=default, help="show tracebacks of errors"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """All subcommands and their options."""
+    from deploy import worker_cmd
+    from deploy.emulator import sandbox
+
     parser = argparse.ArgumentParser(
         prog="muster",
         description="Game-session scheduler for Discord communities. Settings: MUSTER_* env vars.",
     )
+    _debug_flag(parser, False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    up = commands.add_parser("up", help="run the whole system (embedded servers when no URLs)")
+
+    def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=description or help)
+        _debug_flag(sub, argparse.SUPPRESS)  # `muster --debug up` and `muster up --debug` alike
+        return sub
+
+    up = command("up", "run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
-    commands.add_parser("doctor", help="check every dependency and say how to fix problems")
-    projector = commands.add_parser("projector", help="run the projectors (read models, names)")
-    projector.add_argument("action", nargs="?", choices=["run", "retry-parked"], default="run")
-    replay = commands.add_parser("replay", help="rebuild read models from the log and compare")
+    command("doctor", "check every dependency and say how to fix problems")
+    projector = command("projector", "run the projectors (read models, names)")
+    projector.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "retry-parked"],
+        default="run",
+        help="run (default) or apply parked events again",
+    )
+    replay = command("replay", "rebuild read models from the log and compare")
     replay.add_argument("--swap", action="store_true", help="make the rebuilt schema live")
     replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
-    audit = commands.add_parser("audit", help="a game's full history from the log")
-    audit.add_argument("game_id")
+    audit = command("audit", "a game's full history from the log")
+    audit.add_argument("game_id", help="the game's id: a UUID, or game.<uuid> as audit prints")
     from deploy.events_cmd import add_parser as add_events_parser
 
-    add_events_parser(commands)
-    schemas = commands.add_parser("schemas", help="write the events' JSON Schemas to schemas/")
+    add_events_parser(command)
+    schemas = command("schemas", "write the events' JSON Schemas (in a checkout: to schemas/)")
     schemas.add_argument("--check", action="store_true", help="only check they are current")
-    worker = commands.add_parser("worker", help="drain external Discord operations (work queue)")
-    worker.add_argument("args", nargs=argparse.REMAINDER, help="options for the worker")
-    commands.add_parser("bot", help="run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
-    sandbox = commands.add_parser("sandbox", help="run the Discord emulator's sandbox page")
-    sandbox.add_argument("args", nargs=argparse.REMAINDER, help="options for the sandbox")
+    schemas.add_argument(
+        "--out", type=Path, help="directory to write (or, with --check, to compare)"
+    )
+    worker_cmd.add_arguments(
+        command("worker", "drain external Discord operations (work queue)", worker_cmd.summary())
+    )
+    sandbox.add_arguments(command("sandbox", "run the Discord emulator's sandbox page"))
+    command("bot", "run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand; errors a person can fix are printed without a traceback."""
+    """Run one subcommand; every error is printed as a sentence, not a traceback."""
     args = build_parser().parse_args(argv)
+    secrets: tuple[str, ...] = ()
     try:
         settings = Settings()
-    except ValidationError as error:
-        print(f"muster: invalid setting:\n{error}", file=sys.stderr)
-        return 1
-    try:
+        if settings.discord_token:
+            secrets = (settings.discord_token.get_secret_value(),)
+        configure_logging(logging.INFO if args.debug else logging.WARNING, secrets)
         return run_command(args, settings)
     except KeyboardInterrupt:
         return 130
-    except _user_errors() as error:
-        print(f"muster {args.command}: {error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - the CLI's edge: every error becomes a message
+        report(args, error, secrets)
         return 1
+
+
+def report(args: argparse.Namespace, error: BaseException, secrets: tuple[str, ...]) -> None:
+    """One paragraph on stderr (the traceback first with ``--debug``), secrets masked."""
+    from deploy.redact import redacted
+
+    if args.debug:
+        trace = "".join(traceback.format_exception(error))
+        print(redacted(trace, secrets), file=sys.stderr, end="")
+    message = redacted(f"muster {args.command}: {explain(error, args.debug)}", secrets)
+    print(message, file=sys.stderr, flush=True)
+
+
+def explain(error: BaseException, debug: bool = False) -> str:
+    """What went wrong, in words: known errors as they are, others with their type."""
+    from pydantic import ValidationError
+
+    from deploy.bootstrap import describe_error
+
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    if isinstance(error, ValidationError):
+        return f"invalid setting:\n{error}"
+    if isinstance(error, _user_errors()):
+        return describe_error(error)
+    hint = "" if debug else " (run with --debug for the traceback)"
+    if isinstance(error, OSError):
+        return f"{describe_error(error)}{hint}"
+    return f"{type(error).__name__}: {describe_error(error)}{hint}"
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: PLR0911 dispatch
@@ -77,18 +136,18 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
     if args.command == "schemas":
         from deploy.schemas import run_schemas
 
-        return run_schemas(check=args.check)
+        return run_schemas(check=args.check, directory=args.out)
     if args.command == "bot":
         from deploy.bot_cmd import main as bot_main
 
         return bot_main()
     if args.command == "worker":
-        from deploy.worker_cmd import main as worker_main
+        from deploy.worker_cmd import run
 
-        return worker_main(args.args)
-    from deploy.emulator.sandbox import main as sandbox_main
+        return run(args, settings)
+    from deploy.emulator.sandbox import run as run_sandbox
 
-    return sandbox_main(args.args)
+    return run_sandbox(args, settings)
 
 
 def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,13 +158,15 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     from deploy import projector_cmd
     from deploy.endpoints import resolve_urls
 
-    urls = resolve_urls(settings)
+    if args.command == "audit":
+        aggregate = projector_cmd.audited_aggregate(args.game_id)  # a bad id is a bad id
+        urls = resolve_urls(settings, needs=("nats",))
+        return asyncio.run(projector_cmd.run_audit(settings, urls, aggregate))
+    urls = resolve_urls(settings, needs=("nats", "postgres", "redis"))
     if args.command == "replay":
         return asyncio.run(
             projector_cmd.run_replay(settings, urls, make_live=args.swap, keep=args.keep)
         )
-    if args.command == "audit":
-        return asyncio.run(projector_cmd.run_audit(settings, urls, args.game_id))
     if args.action == "retry-parked":
         return asyncio.run(projector_cmd.run_retry_parked(settings, urls))
 
@@ -122,18 +183,25 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message already says what is wrong (no type name needed)."""
     import nats.errors
     import psycopg
+    import redis
     from eventsourcing.persistence import OperationalError
 
+    from deploy.bootstrap import ServerUnreachable
+    from deploy.emulator.sandbox import PortBusy
     from deploy.endpoints import NoServers
     from deploy.processes import ServerFailed
+    from deploy.supervise import ServiceFailed
+    from domain.errors import DomainError
     from projections.feed import FeedFailed
     from projections.runner import ProjectorRunning
 
     return (
-        ServerFailed, OperationalError, NoServers, ProjectorRunning, FeedFailed,
-        psycopg.OperationalError, nats.errors.Error,
+        ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
+        ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
+        redis.RedisError,
     )  # fmt: skip
 
 

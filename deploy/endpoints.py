@@ -37,6 +37,20 @@ def write_endpoints(data_dir: Path, urls: dict[str, str]) -> Path:
     return path
 
 
+def running_urls(settings: Settings) -> dict[str, str]:
+    """The servers of a ``muster up`` running with ``settings.data_dir`` (empty if none), with
+    its process id under ``pid``."""
+    path = endpoints_file(settings.data_dir)
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    pid = int(recorded.get("pid", 0))
+    if not pid or not Path(f"/proc/{pid}").exists():
+        return {}
+    return {key: str(value) for key, value in recorded.items()}
+
+
 def resolve_urls(settings: Settings, needs: tuple[str, ...] = KEYS) -> dict[str, str]:
     """Each needed server's URL: the configured one, else the running ``muster up``'s."""
     configured = {
@@ -44,13 +58,7 @@ def resolve_urls(settings: Settings, needs: tuple[str, ...] = KEYS) -> dict[str,
     }  # fmt: skip
     if all(configured[key] for key in needs):
         return {k: v for k, v in configured.items() if v and k in needs}
-    path = endpoints_file(settings.data_dir)
-    running: dict[str, str] = {}
-    if path.exists():
-        recorded = json.loads(path.read_text())
-        pid = int(recorded.get("pid", 0))
-        if pid and Path(f"/proc/{pid}").exists():
-            running = recorded
+    running = running_urls(settings)
     urls = {}
     for key in needs:
         url = configured[key] or running.get(key)

@@ -16,9 +16,10 @@ from typing import Any
 from deploy.settings import Settings
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``events tail`` and ``events export`` on the ``muster`` subcommands."""
-    events = commands.add_parser("events", help="follow or export the event log as JSON lines")
+def add_parser(command: Any) -> None:
+    """Register ``events tail`` and ``events export``; ``command(name, help)`` makes a
+    subcommand's parser (as ``deploy.cli`` does for all of them)."""
+    events = command("events", "follow or export the event log as JSON lines")
     actions = events.add_subparsers(dest="action", required=True, metavar="ACTION")
     tail = actions.add_parser("tail", help="print events as JSON lines, following new ones")
     _filters(tail)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from projections.reactions import SettingsReactions
 from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
+log = logging.getLogger("muster.projector")
+
 
 def layout_of(settings: Settings) -> Layout:
     return bootstrap.layout_of(settings)
@@ -29,15 +32,17 @@ def layout_of(settings: Settings) -> Layout:
 
 @asynccontextmanager
 async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
-    """A connection for the one-shot tools (replay, audit, retry-parked)."""
-    async with Container.open(settings, {"nats": url}) as container:
+    """A connection for the one-shot tools (replay, audit, retry-parked): it gives up after
+    ``MUSTER_NATS_TIMEOUT`` with one clear error instead of reconnecting forever."""
+    async with Container.open(settings, {"nats": url}, one_shot=True) as container:
         yield await container.nats()
 
 
 def projector_services(container: Container) -> list[Service]:
-    """The read models (PostgreSQL), display names (Redis) and the reactions to settings
-    changes (commands to the games a cap change reaches), as supervised services: all resume
-    from durable positions, so a failure restarts them with backoff."""
+    """The read models (PostgreSQL), display names (Redis), the reactions to settings changes
+    (commands to the games a cap change reaches) and, with a bot token, Discord's announcements
+    and DMs, as supervised services: each resumes from a durable position, so a failure restarts
+    it with backoff."""
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -66,16 +71,87 @@ def projector_services(container: Container) -> list[Service]:
         )
         await reactions.run(stop)
 
-    return [
+    services = [
         Service("read models", read_models),
         Service("display names", display_names),
         Service("settings reactions", settings_reactions),
     ]
+    if container.settings.discord_token:
+        services += discord_services(container)
+    else:
+        log.warning("no MUSTER_DISCORD_TOKEN: announcements and DMs are not projected")
+    return services
+
+
+def discord_services(container: Container) -> list[Service]:
+    """Announcements and DMs (``projections/discord``), rendered from the read models, and
+    their health (``projector.discord``: position, posts, edits, DMs, last error)."""
+    from gateways.health import HealthReporter
+    from projections.discord.projector import DiscordProjector
+    from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
+
+    current: list[DiscordProjector] = []
+    reporter: list[HealthReporter] = []
+
+    def figures() -> dict[str, object]:
+        return current[-1].figures() if current else {}
+
+    async def run(stop: asyncio.Event) -> None:
+        schema = container.settings.database_schema
+        await migrate(container.database_url, schema, MIGRATIONS)
+        await migrate(container.database_url, schema, DISCORD_MIGRATIONS)
+        projector = DiscordProjector(
+            await container.nats(), container.layout, container.database_url, schema,
+            outbound=await container.outbound(), commands=container.commands,
+        )  # fmt: skip
+        current[:] = [projector]
+        if reporter:
+            reporter[0].state = "running"
+        try:
+            await projector.run(stop)
+        except Exception as error:
+            if reporter:
+                reporter[0].state = "degraded"
+                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            raise
+
+    async def health(stop: asyncio.Event) -> None:
+        report = HealthReporter(await container.nats(), "projector.discord", figures)
+        reporter[:] = [report]
+        await report.run(stop)
+
+    return [
+        Service("Discord announcements and DMs", run),
+        Service("Discord projection health", health),
+    ]
+
+
+async def another_projector_running(settings: Settings, database_url: str) -> bool:
+    """Whether another runner (``muster up``'s, another ``muster projector``) holds the read
+    models' lock right now."""
+    from gateways.postgres import connect
+    from projections.read_models import ReadModels
+    from projections.runner import hold_projector_lock
+
+    schema = settings.database_schema
+    await migrate(database_url, schema, MIGRATIONS)
+    conn = await connect(database_url, schema)
+    try:
+        return not await hold_projector_lock(conn, schema, ReadModels().name)
+    finally:
+        await conn.close()  # releases the lock if this probe took it
 
 
 async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """The projectors alone, until ``stop`` is set (``muster projector``)."""
+    if await another_projector_running(settings, urls["postgres"]):
+        print(
+            f"another projector (`muster up`'s or another `muster projector`) is running on "
+            f"schema {settings.database_schema}: this one waits and takes over when it stops",
+            flush=True,
+        )
     async with Container.open(settings, urls) as container:
+        await container.nats()  # unreachable at start: one clear error, not endless restarts
         await supervise(projector_services(container), stop)
 
 
@@ -137,24 +213,37 @@ async def run_retry_parked(settings: Settings, urls: dict[str, str]) -> int:
     return 1 if still else 0
 
 
-async def run_audit(settings: Settings, urls: dict[str, str], game_id: str) -> int:
-    """Print a game's full history from the log itself."""
+def audited_aggregate(game_id: str) -> str:
+    """``game.<uuid>`` for a game id given bare or as ``game.<uuid>`` (as audit prints it)."""
     from domain.decisions import canonical_game_id
-    from domain.errors import InvalidCommand
+
+    bare = game_id.strip()
+    bare = bare.removeprefix("game.")
+    return f"game.{canonical_game_id(bare)}"
+
+
+async def run_audit(settings: Settings, urls: dict[str, str], aggregate: str) -> int:
+    """Print a game's full history (``aggregate`` from :func:`audited_aggregate`) from the log."""
+    import nats.js.errors
+
     from gateways.jetstream.wire import Wire
 
-    try:
-        aggregate = f"game.{canonical_game_id(game_id)}"
-    except InvalidCommand as error:
-        print(f"muster audit: {error}", file=sys.stderr)
-        return 1
     layout = layout_of(settings)
     async with nats_connection(settings, urls["nats"]) as nc:
+        try:
+            await nc.jetstream(timeout=settings.nats_timeout).stream_info(layout.stream)
+        except nats.js.errors.NotFoundError:
+            print(
+                f"muster audit: there is no event log yet: the stream {layout.stream} does not "
+                "exist on this NATS server (`muster up` creates it on first start)",
+                file=sys.stderr,
+            )
+            return 1
         records = await Wire(nc, layout, settings.nats_timeout).read(
             layout.subject_for(aggregate), 1
         )
     if not records:
-        print(f"no game {game_id} in the log")
+        print(f"no game {aggregate} in the log (stream {layout.stream})")
         return 1
     print(f"history of {aggregate} ({len(records)} events)")
     print(f"{'seq':>8}  {'v':>4}  {'time (UTC)':<19}  {'actor':<20} {'command':<24} event")

@@ -1,17 +1,36 @@
 """``muster schemas``: write the events' JSON Schemas and catalogue into ``schemas/``.
 
+The files live in the ``schemas`` package (package data, so an installed wheel carries them).
 CI checks them current (``muster schemas --check`` and ``tests/unit/test_schemas.py``), so the
-documented stream never drifts from the code.
+documented stream never drifts from the code. Writing them defaults to that package's directory
+only in a checkout (an editable install); elsewhere ``--out DIR`` says where.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 from domain.catalogue import catalogue, event_schemas, json_schema
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+def schemas_dir() -> Path:
+    """The ``schemas`` package's directory (in the checkout, or installed)."""
+    spec = find_spec("schemas")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    # An editable install made before schemas/ became a package does not map it yet.
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+SCHEMAS_DIR = schemas_dir()
+
+
+def in_checkout(directory: Path) -> bool:
+    """Whether ``directory`` is the ``schemas/`` of a source checkout (not an installed copy)."""
+    return (directory.parent / "pyproject.toml").exists()
 
 
 def _dump(document: object) -> str:
@@ -55,15 +74,25 @@ def stale_files(directory: Path = SCHEMAS_DIR) -> list[str]:
     return stale
 
 
-def run_schemas(check: bool, directory: Path = SCHEMAS_DIR) -> int:
+def run_schemas(check: bool, directory: Path | None = None) -> int:
     """Write (or with ``check``, verify) the schema files; exit 1 when stale in check mode."""
     if check:
-        stale = stale_files(directory)
+        where = directory or SCHEMAS_DIR
+        stale = stale_files(where)
         if stale:
-            print("schemas/ is out of date; run `muster schemas`. Stale: " + ", ".join(stale))
+            print(f"{where} is out of date; run `muster schemas`. Stale: " + ", ".join(stale))
             return 1
-        print("schemas/ is current.")
+        print(f"{where} is current.")
         return 0
+    if directory is None:
+        if not in_checkout(SCHEMAS_DIR):
+            print(
+                f"muster schemas: {SCHEMAS_DIR} belongs to an installed copy of Muster, not a "
+                "checkout; pass --out DIR to write the schemas elsewhere",
+                file=sys.stderr,
+            )
+            return 1
+        directory = SCHEMAS_DIR
     for old in directory.rglob("*.json"):
         old.unlink()
     for name, text in rendered().items():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from deploy.embedded import nats_server, redis_server
+from deploy.embedded import nats_client_url, nats_server, redis_client_url, redis_server
 from deploy.embedded_postgres import (
     ensure_database,
     postgres_server,
@@ -89,7 +89,7 @@ class LocalStack:
         self.endpoints = {
             "nats": endpoint(
                 "NATS JetStream", "nats", self.nats_url,
-                f"nats://127.0.0.1:{nats.port}" if nats else "",
+                nats_client_url(self.data_dir, nats.port) if nats else "",
             ),
             "postgres": endpoint(
                 "PostgreSQL", "postgres", self.database_url,
@@ -97,7 +97,7 @@ class LocalStack:
             ),
             "redis": endpoint(
                 "Redis", "redis", self.redis_url,
-                f"redis://127.0.0.1:{redis.port}/0" if redis else "",
+                redis_client_url(self.data_dir, redis.port) if redis else "",
             ),
         }  # fmt: skip
 

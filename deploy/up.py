@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import threading
 from collections.abc import AsyncIterator
@@ -14,16 +13,12 @@ from types import FrameType
 
 from deploy.bootstrap import ensure_event_log
 from deploy.endpoints import write_endpoints
+from deploy.redact import masked, redacted
 from deploy.settings import Settings
 from deploy.stack import LocalStack
 from deploy.watchdog import Watchdog
 
 log = logging.getLogger("muster.up")
-
-
-def masked(url: str) -> str:
-    """A URL fit to print: any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1***@", url)
 
 
 def print_table(stack: LocalStack, log_line: str) -> None:
@@ -41,14 +36,19 @@ def print_table(stack: LocalStack, log_line: str) -> None:
 async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
     """With no bot token: the Discord emulator with its demo guild and sandbox page; yields the
     settings that point Muster's Discord clients at it (its API base and bot token)."""
+    from contextlib import AsyncExitStack
+
     from pydantic import SecretStr
 
-    from deploy.emulator.sandbox import populate_demo
+    from deploy.emulator.sandbox import populate_demo, port_busy
     from deploy.emulator.server import DiscordEmulator
-    from deploy.processes import port_open
 
-    port = 0 if port_open("127.0.0.1", settings.sandbox_port) else settings.sandbox_port
-    async with DiscordEmulator("127.0.0.1", port) as emulator:
+    port = settings.sandbox_port  # fixed, so bookmarks and OAuth2 redirects keep working
+    async with AsyncExitStack() as running:
+        try:
+            emulator = await running.enter_async_context(DiscordEmulator("127.0.0.1", port))
+        except OSError as error:
+            raise port_busy("127.0.0.1", port, error) from error
         populate_demo(emulator)
         print(
             f"  Discord         emulator (no MUSTER_DISCORD_TOKEN): sandbox {emulator.sandbox_url}",
@@ -127,6 +127,10 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         redis_url=settings.redis_url,
         nats_sync_interval=settings.nats_sync_interval,
     )
+    if not settings.discord_token:  # a busy sandbox port is said before anything starts
+        from deploy.emulator.sandbox import check_port
+
+        check_port("127.0.0.1", settings.sandbox_port)
     print(f"Starting Muster (data in {stack.data_dir}) ...", flush=True)
     with stack:
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
@@ -140,7 +144,9 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
                 for line in watchdog.check():
                     print(f"muster up: {line}", flush=True)
                 if services.failed:
-                    print(f"muster up: {services.failed}; stopping everything", flush=True)
+                    print(
+                        redacted(f"muster up: {services.failed}; stopping everything"), flush=True
+                    )
                     break
             print("Stopping ...", flush=True)
         finally:

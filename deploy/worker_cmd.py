@@ -20,8 +20,20 @@ from deploy.settings import Settings
 log = logging.getLogger("muster.worker")
 
 
+def summary() -> str:
+    """The command's description for ``--help``."""
+    return __doc__.split("\n\n")[0].replace("``", "`") if __doc__ else "muster worker"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="muster worker", description=__doc__.splitlines()[0])
+    """The worker's options as a parser of its own (``python -m deploy.worker_cmd``)."""
+    parser = argparse.ArgumentParser(prog="muster worker", description=summary())
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The worker's options (also the ``muster worker`` subcommand's)."""
     p.add_argument("--durable", default="workers", help="consumer name shared by the workers")
     p.add_argument("--stream", help="work-queue stream (default DISCORD_OPS)")
     p.add_argument("--prefix", help="subject prefix of operations (default discord.ops)")
@@ -31,8 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-attempts", type=int, help="deliveries before an op is dead-lettered")
     p.add_argument("--concurrency", type=int, help="operations held at once")
     p.add_argument("--global-per-second", type=int, help="requests/s for the bot token")
-    p.add_argument("--channel-budget", help="message writes per channel, e.g. 5/5 (count/seconds)")
-    return p
+    p.add_argument(
+        "--channel-budget",
+        type=channel_budget,
+        help="message writes per channel, e.g. 5/5 (count/seconds)",
+    )
+
+
+def channel_budget(text: str) -> tuple[int, float]:
+    """``COUNT[/SECONDS]`` → (count, seconds); seconds default to 5."""
+    count, _, seconds = text.partition("/")
+    try:
+        return int(count), float(seconds or 5)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not COUNT/SECONDS, e.g. 5/5") from None
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -47,8 +71,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
         "global_per_second": args.global_per_second,
     }
     if args.channel_budget:
-        count, _, seconds = args.channel_budget.partition("/")
-        found["channel_budget"] = (int(count), float(seconds or 5))
+        found["channel_budget"] = args.channel_budget
     return found
 
 
@@ -71,10 +94,14 @@ async def run_worker(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``muster worker``; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings()
+    """Entry point of ``python -m deploy.worker_cmd``; returns the exit code."""
+    return run(build_parser().parse_args(argv), Settings())
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run ``muster worker`` with parsed ``args``; returns the exit code."""
+    from deploy.redact import configure_logging
+
     if not settings.discord_token:
         print(
             "muster worker: MUSTER_DISCORD_TOKEN is not set (with the emulator, set it and "
@@ -82,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    configure_logging(logging.INFO, secrets=(settings.discord_token.get_secret_value(),))
     from deploy.endpoints import NoServers, resolve_urls
 
     try:

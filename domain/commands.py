@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.events import ReminderStatus, Snowflake, WaitlistCap
+from domain.events import DirectMessageStatus, ReminderStatus, Snowflake, WaitlistCap
 
 SYSTEM_USER_ID = "0"
 """The actor id Muster's own processes use; no Discord user has id 0."""
@@ -134,6 +134,14 @@ class LeaveGame(Command, frozen=True, kw_only=True):
     game_id: str
 
 
+class RemovePlayer(AuthorizedCommand, frozen=True, kw_only=True):
+    """The host (or a server manager) takes a player off the game or its waitlist; the
+    freed seat goes to the head of the waitlist, and the player is told by DM."""
+
+    game_id: str
+    player_id: Snowflake
+
+
 class ClaimPlaceholder(Command, frozen=True, kw_only=True):
     """Replace a placeholder by yourself; you then join like any player."""
 
@@ -177,6 +185,20 @@ class ReconcileSeats(Command, frozen=True, kw_only=True):
     guild_version: int = 0
 
 
+class RecordDirectMessage(Command, frozen=True, kw_only=True):
+    """Record what became of a DM Muster owed a member because of the event at
+    ``source_position`` (Muster's Discord projection only); recorded once per event and
+    recipient."""
+
+    game_id: str
+    recipient_id: Snowflake
+    kind: str
+    source_position: int
+    status: DirectMessageStatus
+    detail: str = ""
+    message_id: Snowflake | None = None
+
+
 GuildCommand = ConfigureGuild
 ChannelCommand = ConfigureChannel
 GameCommand = (
@@ -190,9 +212,11 @@ GameCommand = (
     | RemovePlaceholder
     | JoinGame
     | LeaveGame
+    | RemovePlayer
     | ClaimPlaceholder
     | RecordAnnouncement
     | RecordReminder
     | ReconcileSeats
+    | RecordDirectMessage
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

@@ -23,8 +23,10 @@ from domain.commands import (
     LeaveGame,
     ReconcileSeats,
     RecordAnnouncement,
+    RecordDirectMessage,
     RecordReminder,
     RemovePlaceholder,
+    RemovePlayer,
     RescheduleGame,
     StartGame,
     UpdateGame,
@@ -84,6 +86,7 @@ GameDecision = Callable[[GameState, Any, Context], Sequence[GameEvent]]
 GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     JoinGame: membership.join,
     LeaveGame: membership.leave,
+    RemovePlayer: membership.remove_player,
     ClaimPlaceholder: membership.claim_placeholder,
     AddPlaceholder: membership.add_placeholder,
     RemovePlaceholder: membership.remove_placeholder,
@@ -95,6 +98,7 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     CompleteGame: lifecycle.complete,
     RecordAnnouncement: lifecycle.record_announcement,
     RecordReminder: lifecycle.record_reminder,
+    RecordDirectMessage: lifecycle.record_direct_message,
 }
 """The decision for each command on an existing game."""
 

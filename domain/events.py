@@ -22,6 +22,9 @@ Snowflake = Annotated[
 UtcDatetime = Annotated[datetime, msgspec.Meta(tz=True, description="ISO 8601, UTC")]
 Status = Literal["scheduled", "in_progress", "completed", "cancelled"]
 ReminderStatus = Literal["sent", "skipped", "failed"]
+DirectMessageStatus = Literal["sent", "refused", "failed", "skipped"]
+"""``refused``: the member does not accept DMs from the bot (Discord error 50007);
+``skipped``: not sent because it was no longer news (its event was too old when first seen)."""
 WaitlistCap = int | Literal["unlimited"]
 """How many players may wait for a seat: a number (0 = no waitlist) or ``"unlimited"``."""
 MoveReason = Literal["cap_lowered"]
@@ -180,6 +183,20 @@ class AnnouncementRecorded(
     message_id: Snowflake
 
 
+class DirectMessageRecorded(
+    GameEvent, frozen=True, kw_only=True, tag="game.direct_message_recorded.v1"
+):
+    """What became of one direct message Muster owed a member because of an event: once per
+    event (``source_position``, its log position) and recipient."""
+
+    user_id: Snowflake
+    kind: str
+    source_position: int
+    status: DirectMessageStatus
+    detail: str = ""
+    message_id: Snowflake | None = None
+
+
 class ReminderRecorded(GameEvent, frozen=True, kw_only=True, tag="game.reminder_recorded.v1"):
     """What became of one reminder: once per game start time, offset and user."""
 
@@ -224,6 +241,7 @@ GAME_EVENTS: tuple[type[GameEvent], ...] = (
     AnnouncementRecorded,
     ReminderRecorded,
     PlayerMovedToWaitlist,
+    DirectMessageRecorded,
 )
 ALL_EVENTS: tuple[type[Event], ...] = (*GAME_EVENTS, GuildConfigured, ChannelConfigured)
 """Every event type that may be in the log, current versions only."""

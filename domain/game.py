@@ -15,6 +15,8 @@ from domain.commands import SYSTEM_USER_ID, AuthorizedCommand, Command
 from domain.errors import GameNotOpen, NotHost
 from domain.events import (
     AnnouncementRecorded,
+    DirectMessageRecorded,
+    DirectMessageStatus,
     GameCancelled,
     GameCompleted,
     GameCreated,
@@ -58,7 +60,8 @@ class GameState(msgspec.Struct, kw_only=True):
     ``joined`` keeps seat order and ``waitlist`` queue order: arrival order, except that
     players a lower cap moved back wait at its head (``players`` holds both, for quick
     lookups); ``placeholders`` maps id → label in the order they were added;
-    ``reminders`` maps (offset, user) → status for the current start time.
+    ``reminders`` maps (offset, user) → status for the current start time;
+    ``direct_messages`` maps (source position, user) → what became of the DM.
     """
 
     game_id: str
@@ -75,6 +78,7 @@ class GameState(msgspec.Struct, kw_only=True):
     next_placeholder_id: int = 1
     announcement: Announcement | None = None
     reminders: dict[tuple[int, str], ReminderStatus] = {}
+    direct_messages: dict[tuple[int, str], DirectMessageStatus] = {}
 
     def waitlist_position(self, user_id: str) -> int | None:
         """1-based place in the waitlist, or None when not waiting."""
@@ -177,6 +181,8 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             state.announcement = Announcement(channel_id=channel, message_id=message)
         case ReminderRecorded(offset_minutes=offset, user_id=user, status=status):
             state.reminders[(offset, user)] = status
+        case DirectMessageRecorded(source_position=source, user_id=user, status=status):
+            state.direct_messages[(source, user)] = status
         case GameCreated():
             raise TypeError(f"game {game_id} was created twice")
         case _:

@@ -17,6 +17,7 @@ from domain.commands import (
     CompleteGame,
     CreateGame,
     RecordAnnouncement,
+    RecordDirectMessage,
     RecordReminder,
     RescheduleGame,
     StartGame,
@@ -25,6 +26,7 @@ from domain.commands import (
 from domain.errors import InvalidCommand, InvalidStatusChange, NotAllowed, ReminderAlreadyRecorded
 from domain.events import (
     AnnouncementRecorded,
+    DirectMessageRecorded,
     GameCancelled,
     GameCompleted,
     GameCreated,
@@ -219,6 +221,35 @@ def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> 
             scheduled_at=state.scheduled_at,
             status=command.status,
             detail=command.detail,
+        )
+    ]
+
+
+def record_direct_message(
+    state: GameState, command: RecordDirectMessage, ctx: Context
+) -> list[GameEvent]:
+    """One record per source event and recipient; a repeat changes nothing."""
+    _require_system(command, "record direct messages")
+    problems = Problems()
+    problems.snowflake("recipient_id", command.recipient_id)
+    problems.text("kind", command.kind, MAX_LABEL, required=True)
+    problems.text("detail", command.detail, MAX_DETAIL)
+    if command.message_id is not None:
+        problems.snowflake("message_id", command.message_id)
+    if command.source_position < 1:
+        problems.add("source_position", "must be a log position (1 or more)")
+    problems.raise_if_any()
+    if (command.source_position, command.recipient_id) in state.direct_messages:
+        return []
+    return [
+        DirectMessageRecorded(
+            **stamp(command, ctx.now),
+            user_id=command.recipient_id,
+            kind=command.kind,
+            source_position=command.source_position,
+            status=command.status,
+            detail=command.detail,
+            message_id=command.message_id,
         )
     ]
 

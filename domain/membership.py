@@ -28,6 +28,7 @@ from domain.commands import (
     LeaveGame,
     ReconcileSeats,
     RemovePlaceholder,
+    RemovePlayer,
 )
 from domain.errors import (
     AlreadyJoined,
@@ -95,10 +96,15 @@ def join(state: GameState, command: JoinGame, ctx: Context) -> list[GameEvent]:
     return _seat(state, command.user_id, ctx, stamp(command, ctx.now))
 
 
-def leave(state: GameState, command: LeaveGame, ctx: Context) -> list[GameEvent]:
-    """Leave a seat or the waitlist; a freed seat goes to the head of the waitlist."""
+def leave(
+    state: GameState, command: LeaveGame, ctx: Context, *, actor: str | None = None
+) -> list[GameEvent]:
+    """Leave a seat or the waitlist; a freed seat goes to the head of the waitlist. With
+    ``actor``, someone else (the host) took the player off."""
     state.require_open()
     user, s = command.user_id, stamp(command, ctx.now)
+    if actor is not None:
+        s["actor_id"] = actor
     cap = ctx.effective(state.details).max_players
     if not state.has(user):
         raise NotJoined(state.game_id, user)
@@ -118,6 +124,18 @@ def reconcile_seats(state: GameState, command: ReconcileSeats, ctx: Context) -> 
         return []
     cap = ctx.effective(state.details).max_players
     return [*rebalance(state.joined, state.waitlist, cap, stamp(command, ctx.now))]
+
+
+def remove_player(state: GameState, command: RemovePlayer, ctx: Context) -> list[GameEvent]:
+    """The host takes a player off the game (or its waitlist), as if they had left."""
+    require_manager(state, command, "remove players")
+    state.require_open()
+    if not state.has(command.player_id):
+        raise InvalidCommand(
+            "player_id", f"<@{command.player_id}> is not in this game or its waitlist"
+        )
+    return leave(state, LeaveGame(command_id=command.command_id, user_id=command.player_id,
+                                  game_id=command.game_id), ctx, actor=command.user_id)  # fmt: skip
 
 
 def claim_placeholder(state: GameState, command: ClaimPlaceholder, ctx: Context) -> list[GameEvent]:

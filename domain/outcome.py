@@ -12,6 +12,7 @@ import msgspec
 from domain.events import (
     AnnouncementRecorded,
     ChannelConfigured,
+    DirectMessageRecorded,
     Event,
     GameCancelled,
     GameCompleted,
@@ -47,6 +48,7 @@ Result = Literal[
     "placeholder_removed",
     "announcement_recorded",
     "reminder_recorded",
+    "direct_message_recorded",
     "guild_configured",
     "channel_configured",
     "seats_reconciled",
@@ -142,12 +144,15 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
         case PlaceholderClaimed(label=label, placeholder_id=pid) if seat is not None:
             claimed = msgspec.structs.replace(base, placeholder_id=pid)
             return _seated(claimed, seat, f"You took {label}'s place: ")
-        case PlayerLeft(user_id=user, from_waitlist=from_waitlist):
+        case PlayerLeft(user_id=user, from_waitlist=from_waitlist, actor_id=actor):
+            where = "the waitlist" if from_waitlist else "the game"
             return msgspec.structs.replace(
                 base,
                 result="left_waitlist" if from_waitlist else "left",
                 user_id=user,
-                message="You left the waitlist." if from_waitlist else "You left the game.",
+                message=f"You left {where}."
+                if actor == user
+                else f"Removed <@{user}> from {where}.",
             )
         case PlaceholderAdded(placeholder_id=pid, label=label):
             return msgspec.structs.replace(
@@ -185,6 +190,13 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
                 result="reminder_recorded",
                 user_id=user,
                 message=f"{offset}-minute reminder recorded as {status}.",
+            )
+        case DirectMessageRecorded(status=status, kind=kind, user_id=user):
+            return msgspec.structs.replace(
+                base,
+                result="direct_message_recorded",
+                user_id=user,
+                message=f"{kind} DM recorded as {status}.",
             )
         case GuildConfigured(changed=changed) | ChannelConfigured(changed=changed):
             where = "Server" if isinstance(first, GuildConfigured) else "Channel"

@@ -132,7 +132,7 @@ class EventFilter:
             chosen.types.add(name)
         for game in games or []:
             try:
-                chosen.games.add(canonical_game_id(game))
+                chosen.games.add(canonical_game_id(game.removeprefix("game.")))
             except InvalidCommand as error:
                 raise BadFilter(f"--game {game!r}: {error}") from error
         for kind, values, into in (

@@ -235,3 +235,47 @@ async def parked_events(conn: Conn) -> list[tuple[str, int, str, str, str]]:
         "SELECT projector, position, subject, type, error FROM parked_events ORDER BY position"
     )
     return list(await cur.fetchall())
+
+
+async def players_at(conn: Conn, game_id: str, position: int) -> tuple[list[str], list[str]]:
+    """Who was joined and who was waiting, in order, once the event at ``position`` had
+    happened (folded from the game's timeline; event types it does not know change nothing)."""
+    cur = await conn.execute(
+        "SELECT type, body->>'user_id', (body->>'position')::int FROM timeline "
+        "WHERE aggregate_id = %s AND position <= %s ORDER BY position",
+        (f"game.{game_id}", position),
+    )
+    joined: list[str] = []
+    waiting: list[str] = []
+    for kind, user, place in await cur.fetchall():
+        name = kind.rsplit(".v", 1)[0]
+        if name == "game.player_joined":
+            joined.append(user)
+        elif name == "game.player_waitlisted":
+            waiting.append(user)
+        elif name == "game.player_left":
+            for players in (joined, waiting):
+                if user in players:
+                    players.remove(user)
+        elif name == "game.player_promoted" and user in waiting:
+            waiting.remove(user)
+            joined.append(user)
+        elif name == "game.player_moved_to_waitlist" and user in joined:
+            joined.remove(user)
+            waiting.insert(max((place or len(waiting) + 1) - 1, 0), user)
+    return joined, waiting
+
+
+async def recorded_direct_message(
+    conn: Conn, game_id: str, source_position: int, user_id: str
+) -> str | None:
+    """What the log records of the DM owed to ``user_id`` for the event at
+    ``source_position`` (sent, refused, failed), or None."""
+    cur = await conn.execute(
+        "SELECT body->>'status' FROM timeline WHERE aggregate_id = %s "
+        "AND type = 'game.direct_message_recorded.v1' "
+        "AND (body->>'source_position')::bigint = %s AND body->>'user_id' = %s LIMIT 1",
+        (f"game.{game_id}", source_position, user_id),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
+import socket
+import sys
 from dataclasses import dataclass
 
 from deploy.emulator.model import Channel
 from deploy.emulator.people import GuildScript, Person
 from deploy.emulator.permissions import Permission
 from deploy.emulator.server import DiscordEmulator
+from deploy.settings import Settings
 
 
 @dataclass(slots=True)
@@ -64,7 +68,11 @@ async def serve(host: str, port: int, *, demo: bool = True) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
-    async with DiscordEmulator(host, port) as emu:
+    async with contextlib.AsyncExitStack() as running:
+        try:
+            emu = await running.enter_async_context(DiscordEmulator(host, port))
+        except OSError as error:
+            raise port_busy(host, port, error) from error
         if demo:
             populate_demo(emu)
         print(_banner(emu), flush=True)
@@ -72,19 +80,57 @@ async def serve(host: str, port: int, *, demo: bool = True) -> None:
     print("Discord emulator stopped.", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``muster sandbox``."""
-    parser = argparse.ArgumentParser(prog="muster sandbox", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+class PortBusy(RuntimeError):
+    """The sandbox's port is taken; the message names it and the setting to change."""
+
+
+def port_busy(host: str, port: int, error: OSError) -> PortBusy:
+    """The error for a sandbox that cannot listen on ``host:port``."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return PortBusy(
+        f"cannot listen on {host}:{port} for the sandbox page ({reason}): "
+        f"stop what uses port {port}, or choose another with MUSTER_SANDBOX_PORT (or "
+        "`muster sandbox --port`); 0 picks a free port"
+    )
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`PortBusy` now if ``host:port`` cannot be listened on (before anything
+    else is started); port 0 always can."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise port_busy(host, port, error) from error
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options (also the ``muster sandbox`` subcommand's)."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port of the sandbox page and API (default MUSTER_SANDBOX_PORT, 8765; 0 = free one)",
+    )
     parser.add_argument("--empty", action="store_true", help="start without the demo guild")
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(serve(args.host, args.port, demo=not args.empty))
-    except OSError as exc:
-        print(f"muster sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}")
-        return 1
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run ``muster sandbox`` with parsed ``args`` until SIGINT/SIGTERM."""
+    port = settings.sandbox_port if args.port is None else args.port
+    asyncio.run(serve(args.host, port, demo=not args.empty))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python -m deploy.emulator.sandbox``."""
+    from deploy.cli import main as cli_main
+
+    return cli_main(["sandbox", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ OutboundMode = Literal["direct", "in_process", "external"]
 class DiscordConfig:
     """Everything tunable; every default is what production should use."""
 
-    token: str
+    token: str = field(repr=False)  # a secret: never in a repr, a log line or a traceback
     api_base: str = "https://discord.com/api/v10"
 
     # -- cache ---------------------------------------------------------------------------

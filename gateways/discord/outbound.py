@@ -214,9 +214,13 @@ class Lanes:
                 if done.cancelled():
                     continue
                 try:
-                    done.set_result(await work())
+                    result = await work()
                 except Exception as exc:  # noqa: BLE001 - handed to whoever waits for it
-                    done.set_exception(exc)
+                    if not done.done():  # the caller may have given up meanwhile
+                        done.set_exception(exc)
+                else:
+                    if not done.done():
+                        done.set_result(result)
         finally:
             self._workers.pop(lane, None)
             if queue.empty():

@@ -36,6 +36,7 @@ def alive(pid: int) -> bool:
 def start_up(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, tuple[str, int]]]:
     """Run `muster up` in its own process; return it and {server: (url, pid)} once it is up."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
+    env["MUSTER_SANDBOX_PORT"] = "0"  # the default port may be another stack's on this machine
     proc = subprocess.Popen(
         [sys.executable, "-m", "deploy.cli", "up", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

@@ -107,4 +107,4 @@ def test_main_rejects_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         assert main(["--port", str(port)]) == 1
-    assert "cannot listen" in capsys.readouterr().out
+    assert "cannot listen" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from domain.events import (
     ALL_EVENTS,
     AnnouncementRecorded,
     ChannelConfigured,
+    DirectMessageRecorded,
     Event,
     GameCancelled,
     GameCompleted,
@@ -64,6 +65,9 @@ SAMPLES: list[Event] = [
         scheduled_at=LATER,
         status="failed",
         detail="DMs closed",
+    ),
+    DirectMessageRecorded(
+        **S, user_id="7", kind="promoted", source_position=12, status="sent", message_id="98"
     ),
     GuildConfigured(
         **S,
