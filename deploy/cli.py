@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
     audit = command("audit", "a game's full history from the log")
     audit.add_argument("game_id", help="the game's id: a UUID, or game.<uuid> as audit prints")
+    audit.add_argument("--at", metavar="SEQ|TIME", help="the game as it was at a sequence or time")
     from deploy.events_cmd import add_parser as add_events_parser
 
     add_events_parser(command)
@@ -159,9 +160,12 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.endpoints import resolve_urls
 
     if args.command == "audit":
+        from projections.timetravel import parse_point
+
         aggregate = projector_cmd.audited_aggregate(args.game_id)  # a bad id is a bad id
+        at = parse_point(args.at) if args.at else None  # so is a bad --at
         urls = resolve_urls(settings, needs=("nats",))
-        return asyncio.run(projector_cmd.run_audit(settings, urls, aggregate))
+        return asyncio.run(projector_cmd.run_audit(settings, urls, aggregate, at))
     urls = resolve_urls(settings, needs=("nats", "postgres", "redis"))
     if args.command == "replay":
         return asyncio.run(
@@ -197,10 +201,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from domain.errors import DomainError
     from projections.feed import FeedFailed
     from projections.runner import ProjectorRunning
+    from projections.timetravel import BadPoint
 
     return (
         ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
-        ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
+        ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error, BadPoint,
         redis.RedisError,
     )  # fmt: skip
 
