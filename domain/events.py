@@ -101,8 +101,18 @@ class GameCancelled(GameEvent, frozen=True, kw_only=True, tag="game.cancelled.v1
     previous_status: Status
 
 
-class GameStarted(GameEvent, frozen=True, kw_only=True, tag="game.started.v1"):
-    """The game is in progress; nobody can join or leave any more."""
+StartedBy = Literal["schedule", "host"]
+"""Who started a game: Muster at its start time, or a person by hand."""
+
+
+class GameStarted(GameEvent, frozen=True, kw_only=True, tag="game.started.v2"):
+    """The game is in progress; nobody can join or leave any more. ``started_by`` says whether
+    Muster started it at its time (``schedule``) or a person did (``host``).
+
+    v2 added ``started_by``; a v1 event is upcast by its actor (Muster's id ``0``: schedule).
+    """
+
+    started_by: StartedBy
 
 
 class GameCompleted(GameEvent, frozen=True, kw_only=True, tag="game.completed.v1"):
