@@ -72,8 +72,19 @@ def projector_services(container: Container) -> list[Service]:
         )
         await reactions.run(stop)
 
+    async def analytics(stop: asyncio.Event) -> None:
+        from projections.analytics import Analytics
+
+        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        runner = ProjectionRunner(
+            await container.nats(), container.layout, container.database_url,
+            container.settings.database_schema, projection=Analytics(),
+        )  # fmt: skip
+        await runner.run(stop)
+
     services = [
         Service("read models", read_models),
+        Service("analytics", analytics),
         Service("display names", display_names),
         Service("settings reactions", settings_reactions),
     ]
@@ -185,6 +196,12 @@ async def run_replay(
         rebuilt, progress, differences = await rebuild_and_compare(
             nc, layout_of(settings), urls["postgres"], settings.database_schema, on_batch=show
         )
+        from projections.analytics_replay import rebuild_analytics
+
+        _, analytics_differences = await rebuild_analytics(
+            nc, layout_of(settings), urls["postgres"], settings.database_schema, rebuilt
+        )
+        differences += analytics_differences
     elapsed = time.monotonic() - started
     print(f"\nrebuilt {progress.applied:,} events into schema {rebuilt} in {elapsed:.1f}s")
     if differences:
