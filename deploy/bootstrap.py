@@ -224,9 +224,12 @@ class Container:
     @cached_property
     def redis(self) -> Redis:
         """This process's Redis client (a connection pool)."""
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        client = Redis.from_url(self.urls["redis"])
+        # Blocking: past 256 connections a caller waits for one (up to 10 s) instead of failing
+        # at once with "Too many connections" (redis-py's default pool holds only 100).
+        pool = BlockingConnectionPool.from_url(self.urls["redis"], max_connections=256, timeout=10)
+        client = Redis.from_pool(pool)  # closing the client closes its pool
         self._stack.push_async_callback(client.aclose)
         return client
 

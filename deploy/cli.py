@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = command("up", "run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
     command("doctor", "check every dependency and say how to fix problems")
+    command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
     projector.add_argument(
         "action",
@@ -128,6 +129,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.doctor import run_doctor
 
         return run_doctor(settings)
+    if args.command == "api":
+        from deploy.api_cmd import main as api_main
+
+        return api_main(settings)
     if args.command in ("projector", "replay", "audit"):
         return run_log_tool(args, settings)
     if args.command == "events":
@@ -193,6 +198,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     import redis
     from eventsourcing.persistence import OperationalError
 
+    from deploy.api_cmd import PortTaken
     from deploy.bootstrap import ServerUnreachable
     from deploy.emulator.sandbox import PortBusy
     from deploy.endpoints import NoServers
@@ -205,8 +211,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     return (
         ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
-        ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error, BadPoint,
-        redis.RedisError,
+        ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
+        redis.RedisError, PortTaken, BadPoint,
     )  # fmt: skip
 
 

@@ -87,3 +87,24 @@ class Settings(BaseSettings):
     bot_health_interval: float = Field(
         default=5.0, gt=0, description="seconds between the bot's health reports"
     )
+
+    web_host: str = Field(default="127.0.0.1", description="address the web and API listen on")
+    web_port: int = Field(
+        default=8770, ge=0, le=65535, description="port of the web and API (stable default)"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="the web's public URL (OAuth2 redirect: PUBLIC_URL/auth/callback); "
+        "unset = http://WEB_HOST:WEB_PORT",
+    )
+    discord_client_id: str | None = Field(
+        default=None, description="OAuth2 application id for web login; unset = emulator's"
+    )
+    discord_client_secret: SecretStr | None = Field(
+        default=None, description="OAuth2 client secret for web login"
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the web session cookie; unset = generated once in DATA_DIR",
+    )
+    session_days: int = Field(default=7, gt=0, description="days a web session lasts unused")

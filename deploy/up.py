@@ -58,27 +58,32 @@ async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
             update={
                 "discord_token": SecretStr(emulator.bot_token),
                 "discord_api_base": emulator.api_base,
+                "discord_client_id": str(emulator.application_id),  # web login (OAuth2)
+                "discord_client_secret": SecretStr(emulator.world.application.client_secret),
             }
         )
 
 
 async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
+    from deploy.api_cmd import listen, serve_web
     from deploy.bootstrap import Container
     from deploy.bot_cmd import bot_services
     from deploy.projector_cmd import projector_services
-    from deploy.supervise import supervise
+    from deploy.supervise import Service, supervise
 
+    web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
     async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
             settings = await stack.enter_async_context(running_emulator(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
         services = projector_services(container) + bot_services(container)
+        services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
 
 
 class BackgroundServices:
-    """The asyncio parts of Muster (projectors, the Discord emulator, the bot; later the API)
+    """The asyncio parts of Muster (projectors, the Discord emulator, the bot, the web)
     on one loop thread beside the main thread, which owns the server processes."""
 
     def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
@@ -92,11 +97,12 @@ class BackgroundServices:
         self._thread.start()
 
     def _run(self) -> None:
+        from deploy.api_cmd import PortTaken
         from deploy.supervise import ServiceFailed
 
         try:
             self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
-        except ServiceFailed as error:
+        except (ServiceFailed, PortTaken) as error:
             self.failed = str(error)
         except Exception as error:
             log.exception("muster up's services failed")

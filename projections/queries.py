@@ -279,3 +279,103 @@ async def recorded_direct_message(
     )
     row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+class GameFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """Filters of :func:`games_page`; ``None`` means "any"."""
+
+    guild_ids: tuple[str, ...]
+    channel_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    category: str | None = None
+    host_id: str | None = None
+    participant_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def games_page(
+    conn: Conn, where: GameFilter, after: tuple[datetime, str] | None = None, limit: int = 50
+) -> tuple[list[GameSummary], tuple[datetime, str] | None]:
+    """Games matching ``where``, soonest first, after the cursor ``(scheduled_at, game_id)``;
+    returns the page and the cursor of the next one (``None`` on the last page). The category
+    filter applies to the resolved category (game, else channel, else guild)."""
+    clauses = ["g.guild_id = ANY(%s)"]
+    params: list[Any] = [list(where.guild_ids)]
+    optional: list[tuple[Any, str]] = [
+        (where.channel_id, "g.channel_id = %s"),
+        (where.statuses and list(where.statuses), "g.status = ANY(%s)"),
+        (where.host_id, "g.host_id = %s"),
+        (where.since, "g.scheduled_at >= %s"),
+        (where.until, "g.scheduled_at < %s"),
+        (where.category, "coalesce(g.details->>'category', c.settings->>'category', "
+                         "s.settings->>'category') = %s"),
+        (where.participant_id, "EXISTS (SELECT 1 FROM participants p WHERE "
+                               "p.game_id = g.game_id AND p.user_id = %s)"),
+    ]  # fmt: skip
+    for value, clause in optional:
+        if value:
+            clauses.append(clause)
+            params.append(value)
+    if after is not None:
+        clauses.append("(g.scheduled_at, g.game_id) > (%s, %s::uuid)")
+        params += [after[0], after[1]]
+    cur = await conn.execute(
+        f"SELECT {_GAME_COLUMNS} {_GAME_JOINS} WHERE {' AND '.join(clauses)} "
+        "ORDER BY g.scheduled_at, g.game_id LIMIT %s",
+        (*params, limit + 1),
+    )
+    rows = await cur.fetchall()
+    games = [_summary(row)[0] for row in rows[:limit]]
+    more = len(rows) > limit
+    return games, ((games[-1].scheduled_at, games[-1].game_id) if more and games else None)
+
+
+async def settings_of(
+    conn: Conn, guild_id: str, channel_id: str | None = None
+) -> tuple[Settings | None, Settings | None]:
+    """The guild's and (if given) the channel's own settings rows, ``None`` where unset."""
+    cur = await conn.execute("SELECT settings FROM guild_settings WHERE guild_id = %s", (guild_id,))
+    row = await cur.fetchone()
+    guild = msgspec.convert(row[0], Settings) if row else None
+    channel = None
+    if channel_id is not None:
+        cur = await conn.execute(
+            "SELECT settings FROM channel_settings WHERE channel_id = %s", (channel_id,)
+        )
+        row = await cur.fetchone()
+        channel = msgspec.convert(row[0], Settings) if row else None
+    return guild, channel
+
+
+async def game_details_of(conn: Conn, game_id: str) -> GameDetails | None:
+    """The host's own settings of a game (``None`` fields inherit)."""
+    cur = await conn.execute("SELECT details FROM games WHERE game_id = %s", (game_id,))
+    row = await cur.fetchone()
+    return msgspec.convert(row[0], GameDetails) if row else None
+
+
+async def log_position(conn: Conn, projector: str = "read_models") -> int:
+    """The last log position the projector applied (0 before the first)."""
+    cur = await conn.execute(
+        "SELECT position FROM projector_position WHERE name = %s", (projector,)
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def setting_levels_of_game(
+    conn: Conn, game_id: str
+) -> tuple[GameDetails, Settings | None, Settings | None] | None:
+    """A game's own settings and its channel's and guild's rows (for "inherited from where")."""
+    cur = await conn.execute(
+        f"SELECT g.details, c.settings, s.settings {_GAME_JOINS} WHERE g.game_id = %s", (game_id,)
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    return (
+        msgspec.convert(row[0], GameDetails),
+        msgspec.convert(row[1], Settings) if row[1] else None,
+        msgspec.convert(row[2], Settings) if row[2] else None,
+    )

@@ -33,7 +33,12 @@ GAME = "8f1c2a44-1111-4222-8333-444455556666"
 
 def muster_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
-    env.update(MUSTER_DATA_DIR=str(data_dir), MUSTER_SANDBOX_PORT="0", MUSTER_NATS_TIMEOUT="2")
+    env.update(
+        MUSTER_DATA_DIR=str(data_dir),
+        MUSTER_SANDBOX_PORT="0",
+        MUSTER_WEB_PORT="0",
+        MUSTER_NATS_TIMEOUT="2",
+    )
     env.update(extra)
     return env
 

@@ -37,6 +37,7 @@ def start_up(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, tuple[str
     """Run `muster up` in its own process; return it and {server: (url, pid)} once it is up."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSTER_")}
     env["MUSTER_SANDBOX_PORT"] = "0"  # the default port may be another stack's on this machine
+    env["MUSTER_WEB_PORT"] = "0"  # likewise the web's
     proc = subprocess.Popen(
         [sys.executable, "-m", "deploy.cli", "up", "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

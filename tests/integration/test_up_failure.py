@@ -39,7 +39,11 @@ def test_a_dead_service_stops_muster_up_with_exit_1_naming_it(
 ) -> None:
     monkeypatch.setattr(up, "run_services", services_with_a_dying_bot)
     settings = Settings(
-        nats_url=nats_url, database_url=database_url, redis_url=redis_url, sandbox_port=0
+        nats_url=nats_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        sandbox_port=0,
+        web_port=0,
     )
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

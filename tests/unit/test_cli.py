@@ -105,6 +105,7 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "bot": [([], {})],
     # `events tail|export` options are tried in tests/unit/events/test_events_cli.py
     "events": [(["tail"], {"action": "tail"}), (["export", "-o", "x"], {"action": "export"})],
+    "api": [([], {})],
 }
 
 

@@ -1,0 +1,82 @@
+"""Game views kept in memory and invalidated by the log.
+
+Every viewer of a game sees the same roster, so its view (and its JSON and ETag) is built once
+and kept until the log says the game changed: :class:`~api.live.LiveHub` records each game's
+newest log position as events arrive from JetStream, and the web's own writes record theirs at
+once (read-your-writes). A view built from read models that had not yet applied the newest
+event is not kept. Display names can change without an event, so views also expire after
+``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from api import models
+
+
+@dataclass(frozen=True)
+class CachedGame:
+    view: models.GameDetail
+    body: bytes
+    etag: str
+    expires: float
+
+
+class GameCache:
+    """Views by game id, valid while no newer event of that game was seen."""
+
+    def __init__(
+        self, ttl: float = 5.0, size: int = 5_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self.latest: dict[str, int] = {}
+        self._views: OrderedDict[str, CachedGame] = OrderedDict()
+        self._flights: dict[str, asyncio.Task[CachedGame | None]] = {}
+
+    async def build(
+        self, game_id: str, load: Callable[[], Awaitable[models.GameDetail | None]]
+    ) -> CachedGame | None:
+        """Build a view once however many ask at the same time (``None``: no such game)."""
+        flight = self._flights.get(game_id)
+        if flight is None:
+
+            async def run() -> CachedGame | None:
+                try:
+                    view = await load()
+                    return None if view is None else self.put(view)
+                finally:
+                    self._flights.pop(game_id, None)
+
+            flight = self._flights[game_id] = asyncio.ensure_future(run())
+        return await asyncio.shield(flight)
+
+    def saw(self, game_id: str, position: int) -> None:
+        """The log holds an event of ``game_id`` at ``position``."""
+        if position > self.latest.get(game_id, 0):
+            self.latest[game_id] = position
+
+    def get(self, game_id: str) -> CachedGame | None:
+        found = self._views.get(game_id)
+        if found is None:
+            return None
+        if found.expires < self.clock() or found.view.position < self.latest.get(game_id, 0):
+            del self._views[game_id]
+            return None
+        return found
+
+    def put(self, view: models.GameDetail) -> CachedGame:
+        body = view.model_dump_json().encode()
+        etag = f'W/"{hashlib.sha256(body).hexdigest()[:20]}"'
+        cached = CachedGame(view, body, etag, self.clock() + self.ttl)
+        if view.position >= self.latest.get(view.game_id, 0):
+            self._views[view.game_id] = cached
+            self._views.move_to_end(view.game_id)
+            while len(self._views) > self.size:
+                self._views.popitem(last=False)
+        return cached
