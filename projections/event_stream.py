@@ -44,8 +44,8 @@ from gateways.jetstream.layout import (
     Layout,
 )
 
-PULL = 1_000  # messages asked for per pull request
-HIGH_WATER = 4_000  # no new pull while this many delivered messages wait
+PULL = 2_000  # messages asked for per pull request (the next goes out at half of it)
+HIGH_WATER = 10_000  # no new pull while this many delivered messages wait
 PULL_EXPIRES = 1.0  # seconds a pull waits on an idle log (tail)
 _SNOWFLAKE = re.compile(r"^[0-9]{1,20}$")
 _VERSIONED = re.compile(r"^(.+)\.v(\d+)$")
@@ -270,7 +270,7 @@ class StreamReader:
         self.last_seq = meta.sequence.stream
         self._caught_up = meta.num_pending == 0
         self._queue.put_nowait(msg)
-        if self._outstanding == 0 or self._caught_up:
+        if self._outstanding <= PULL // 2 or self._caught_up:
             self._wake.set()
 
     async def _pull_forever(self) -> None:
@@ -278,9 +278,9 @@ class StreamReader:
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
-            if self._outstanding == 0 and self._queue.qsize() < HIGH_WATER:
+            if self._outstanding <= PULL // 2 and self._queue.qsize() < HIGH_WATER:
                 request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
-                self._outstanding = PULL
+                self._outstanding += PULL
                 await self.nc.publish(
                     f"{subject}.{self._consumer}", json.dumps(request).encode(), reply=self._inbox
                 )
