@@ -208,3 +208,47 @@ def test_bad_filters_are_one_clear_paragraph(
     assert says in err
     assert "Traceback" not in err
     assert err.count("\n") == 1
+
+
+def test_export_then_import_into_an_empty_stream_replays_into_identical_read_models(
+    history: dict[str, Any], nats_url: str, database_url: str, read_schema: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from gateways.postgres import migrate
+    from projections.event_export import import_events
+    from projections.replay import MIGRATIONS, compare
+    from tests.conftest import drop_log, fresh_log_env
+    from tests.integration.conftest import project_until
+
+    env, copy_env = history["env"], fresh_log_env(nats_url)
+    copy_schema = f"{read_schema}_copy"
+    path = tmp_path / "events.jsonl"
+
+    async def run() -> list[Any]:
+        nc = await nats.connect(nats_url)
+        try:
+            with path.open("wb") as out:
+                await export_events(nc, layout_of(env), EventFilter(), JsonLinesWriter(out))
+            with path.open("rb") as lines:
+                assert await import_events(nc, layout_of(copy_env), lines) == history["last"]
+            await project_until(nc, env, database_url, read_schema, history["last"])
+            await migrate(database_url, copy_schema, MIGRATIONS)
+            await project_until(nc, copy_env, database_url, copy_schema, history["last"])
+            async with await psycopg.AsyncConnection.connect(database_url) as conn:
+                return await compare(conn, read_schema, copy_schema)
+        finally:
+            await nc.close()
+
+    try:
+        assert asyncio.run(run()) == []
+        again = export(copy_env, nats_url)
+        original = [json.loads(line) for line in path.read_bytes().splitlines()]
+        strip = ("stored_at", "subject")  # when and under which prefix it was stored again
+        assert [{k: v for k, v in r.items() if k not in strip} for r in again] == [
+            {k: v for k, v in r.items() if k not in strip} for r in original
+        ]
+    finally:
+        drop_log(copy_env)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{copy_schema}" CASCADE')
