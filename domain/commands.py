@@ -199,6 +199,14 @@ class RecordDirectMessage(Command, frozen=True, kw_only=True):
     message_id: Snowflake | None = None
 
 
+class RecordAttendance(AuthorizedCommand, frozen=True, kw_only=True):
+    """The host (or a manager) says, after the game, which seated players did not come; every
+    other seated player is recorded as present."""
+
+    game_id: str
+    no_shows: tuple[Snowflake, ...] = ()
+
+
 GuildCommand = ConfigureGuild
 ChannelCommand = ConfigureChannel
 GameCommand = (
@@ -218,5 +226,6 @@ GameCommand = (
     | RecordReminder
     | ReconcileSeats
     | RecordDirectMessage
+    | RecordAttendance
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from domain import lifecycle, membership
+from domain import attendance, lifecycle, membership
 from domain.aggregates import Aggregate, ChannelSettings, Game, GuildSettings
 from domain.commands import (
     AddPlaceholder,
@@ -23,6 +23,7 @@ from domain.commands import (
     LeaveGame,
     ReconcileSeats,
     RecordAnnouncement,
+    RecordAttendance,
     RecordDirectMessage,
     RecordReminder,
     RemovePlaceholder,
@@ -99,6 +100,7 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     RecordAnnouncement: lifecycle.record_announcement,
     RecordReminder: lifecycle.record_reminder,
     RecordDirectMessage: lifecycle.record_direct_message,
+    RecordAttendance: attendance.record_attendance,
 }
 """The decision for each command on an existing game."""
 

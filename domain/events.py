@@ -217,6 +217,14 @@ class ReminderRecorded(GameEvent, frozen=True, kw_only=True, tag="game.reminder_
     detail: str = ""
 
 
+class AttendanceRecorded(GameEvent, frozen=True, kw_only=True, tag="game.attendance_recorded.v1"):
+    """After the game, its host said who came: the seated players are ``present`` or
+    ``no_shows``. Recorded again, the latest record replaces the earlier one."""
+
+    present: tuple[Snowflake, ...]
+    no_shows: tuple[Snowflake, ...]
+
+
 class GuildConfigured(Event, frozen=True, kw_only=True, tag="guild.configured.v1"):
     """A server manager changed the guild's defaults; ``settings`` is complete."""
 
@@ -252,6 +260,7 @@ GAME_EVENTS: tuple[type[GameEvent], ...] = (
     ReminderRecorded,
     PlayerMovedToWaitlist,
     DirectMessageRecorded,
+    AttendanceRecorded,
 )
 ALL_EVENTS: tuple[type[Event], ...] = (*GAME_EVENTS, GuildConfigured, ChannelConfigured)
 """Every event type that may be in the log, current versions only."""

@@ -15,6 +15,7 @@ from domain.commands import SYSTEM_USER_ID, AuthorizedCommand, Command
 from domain.errors import GameNotOpen, NotHost
 from domain.events import (
     AnnouncementRecorded,
+    AttendanceRecorded,
     DirectMessageRecorded,
     DirectMessageStatus,
     GameCancelled,
@@ -129,7 +130,7 @@ def require_manager(state: GameState, command: AuthorizedCommand, action: str) -
         raise NotHost(state.game_id, command.user_id, state.host_id, action)
 
 
-def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912 one case per event
+def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912, PLR0915 one case per event
     """Apply one event; the state is changed in place (and returned)."""
     if state is None:
         if not isinstance(event, GameCreated):
@@ -183,6 +184,8 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             state.reminders[(offset, user)] = status
         case DirectMessageRecorded(source_position=source, user_id=user, status=status):
             state.direct_messages[(source, user)] = status
+        case AttendanceRecorded():
+            pass  # who came changes nothing the rules need (analytics keep it)
         case GameCreated():
             raise TypeError(f"game {game_id} was created twice")
         case _:

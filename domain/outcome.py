@@ -11,6 +11,7 @@ import msgspec
 
 from domain.events import (
     AnnouncementRecorded,
+    AttendanceRecorded,
     ChannelConfigured,
     DirectMessageRecorded,
     Event,
@@ -52,6 +53,7 @@ Result = Literal[
     "guild_configured",
     "channel_configured",
     "seats_reconciled",
+    "attendance_recorded",
     "unchanged",
 ]
 
@@ -197,6 +199,12 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
                 result="direct_message_recorded",
                 user_id=user,
                 message=f"{kind} DM recorded as {status}.",
+            )
+        case AttendanceRecorded(present=present, no_shows=no_shows):
+            return msgspec.structs.replace(
+                base,
+                result="attendance_recorded",
+                message=f"Attendance recorded: {len(present)} came, {len(no_shows)} did not.",
             )
         case GuildConfigured(changed=changed) | ChannelConfigured(changed=changed):
             where = "Server" if isinstance(first, GuildConfigured) else "Channel"

@@ -16,6 +16,7 @@ from domain.codec import EventMapper
 from domain.events import (
     ALL_EVENTS,
     AnnouncementRecorded,
+    AttendanceRecorded,
     ChannelConfigured,
     DirectMessageRecorded,
     Event,
@@ -69,6 +70,7 @@ SAMPLES: list[Event] = [
     DirectMessageRecorded(
         **S, user_id="7", kind="promoted", source_position=12, status="sent", message_id="98"
     ),
+    AttendanceRecorded(**S, present=("7",), no_shows=("8",)),
     GuildConfigured(
         **S,
         guild_id=GUILD,
