@@ -11,7 +11,8 @@ them. Definitions (also in ``docs/events.md``):
 * **waitlist conversions**: promotions from the waitlist / players who were waitlisted;
 * **leaves before start**: seated players who left, and how long before the start they did;
   **late leaves**: within :data:`LATE_MINUTES` of the start;
-* **popular times of week**: games by weekday and hour of their start (UTC).
+* **popular times of week**: games by weekday and hour of their start (UTC);
+* **attendance**: from the host's latest record after a game: no-shows / players recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import msgspec
 import psycopg
 
 from domain.events import (
+    AttendanceRecorded,
     GameCancelled,
     GameCompleted,
     GameCreated,
@@ -48,6 +50,7 @@ COLUMNS = (
 COMPARED = {
     "analytics_games": COLUMNS,
     "analytics_leaves": ("position", "game_id", "user_id", "left_at", "minutes_before_start"),
+    "analytics_attendance": ("game_id", "user_id", "guild_id", "present", "position"),
 }
 """The tables ``muster replay`` compares between the live and the rebuilt schema."""
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
@@ -141,6 +144,7 @@ class Analytics(ReadModels):
         games = [m for m in batch if m.aggregate_id.startswith("game.")]
         facts = await _load(conn, {game_uuid(m.aggregate_id) for m in games})
         leaves = []
+        attendance: dict[str, tuple[int, AttendanceRecorded]] = {}
         for message in games:
             game_id = game_uuid(message.aggregate_id)
             current = facts.get(game_id)
@@ -161,6 +165,8 @@ class Analytics(ReadModels):
                 facts[game_id] = updated
             if leave:
                 leaves.append(leave)
+            if isinstance(event, AttendanceRecorded):
+                attendance[game_id] = (message.seq, event)
             result.applied += 1
         result.applied += len(batch) - len(games)  # guild and channel events: nothing to count
         async with conn.cursor() as cur:
@@ -172,6 +178,7 @@ class Analytics(ReadModels):
                     "ON CONFLICT (position) DO NOTHING",
                     leaves,
                 )
+        await _write_attendance(conn, attendance, facts)
         if result.parked:
             from projections.read_model_sql import write_batch
 
@@ -180,6 +187,31 @@ class Analytics(ReadModels):
                 state_encoder=self.state_encoder,
             )  # fmt: skip
         return result
+
+
+async def _write_attendance(
+    conn: psycopg.AsyncConnection[Any],
+    records: dict[str, tuple[int, AttendanceRecorded]],
+    facts: dict[str, GameFacts],
+) -> None:
+    """Each game's latest attendance record replaces its earlier one."""
+    if not records:
+        return
+    await conn.execute(
+        "DELETE FROM analytics_attendance WHERE game_id = ANY(%s::uuid[])", (list(records),)
+    )
+    rows = [
+        (game_id, user, facts[game_id].guild_id, present, seq)
+        for game_id, (seq, event) in records.items()
+        if game_id in facts
+        for users, present in ((event.present, True), (event.no_shows, False))
+        for user in users
+    ]
+    if rows:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO analytics_attendance VALUES (%s, %s, %s, %s, %s)", rows
+            )
 
 
 async def _load(conn: psycopg.AsyncConnection[Any], game_ids: set[str]) -> dict[str, GameFacts]:

@@ -32,6 +32,9 @@ class Figures(msgspec.Struct, frozen=True, kw_only=True):
     leaves_before_start: int
     late_leaves: int
     avg_leave_minutes_before_start: float | None
+    attendance_recorded: int
+    no_shows: int
+    no_show_rate: float | None
 
 
 _BY = sql.SQL("""
@@ -39,13 +42,17 @@ WITH leaves AS (
     SELECT game_id, count(*) FILTER (WHERE minutes_before_start < %(late)s) AS late,
            sum(minutes_before_start) AS lead
     FROM analytics_leaves GROUP BY game_id
+), attendance AS (
+    SELECT game_id, count(*) AS recorded, count(*) FILTER (WHERE NOT present) AS absent
+    FROM analytics_attendance GROUP BY game_id
 )
 SELECT g.{key}, count(*), count(g.filled_at),
        avg(extract(epoch FROM g.filled_at - g.created_at) / 60),
        count(*) FILTER (WHERE g.status = 'cancelled'),
        sum(g.waitlisted), sum(g.promotions), sum(g.seat_leaves),
-       coalesce(sum(l.late), 0), sum(l.lead)
-FROM analytics_games g LEFT JOIN leaves l USING (game_id)
+       coalesce(sum(l.late), 0), sum(l.lead),
+       coalesce(sum(a.recorded), 0), coalesce(sum(a.absent), 0)
+FROM analytics_games g LEFT JOIN leaves l USING (game_id) LEFT JOIN attendance a USING (game_id)
 WHERE (%(guild)s::text IS NULL OR g.guild_id = %(guild)s)
   AND (%(channel)s::text IS NULL OR g.channel_id = %(channel)s)
   AND (%(host)s::text IS NULL OR g.host_id = %(host)s)
@@ -69,7 +76,8 @@ async def figures_by(
 
 
 def _figures(row: tuple[Any, ...]) -> Figures:
-    key, games, filled, to_fill, cancelled, waitlisted, promotions, leaves, late, lead = row
+    key, games, filled, to_fill, cancelled, waitlisted, promotions, leaves, late, lead = row[:10]
+    recorded, absent = int(row[10]), int(row[11])
     waitlisted, promotions, leaves = int(waitlisted), int(promotions), int(leaves)
     return Figures(
         key=key,
@@ -83,10 +91,41 @@ def _figures(row: tuple[Any, ...]) -> Figures:
         conversion_rate=promotions / waitlisted if waitlisted else None,
         leaves_before_start=leaves,
         late_leaves=int(late),
-        avg_leave_minutes_before_start=float(lead) / leaves
-        if leaves and lead is not None
-        else None,
+        avg_leave_minutes_before_start=_ratio(lead, leaves),
+        attendance_recorded=recorded,
+        no_shows=absent,
+        no_show_rate=absent / recorded if recorded else None,
     )
+
+
+def _ratio(total: Any, count: int) -> float | None:
+    return float(total) / count if count and total is not None else None
+
+
+class PlayerAttendance(msgspec.Struct, frozen=True):
+    """One player's record in one guild: games with attendance recorded, and no-shows."""
+
+    user_id: str
+    games: int
+    no_shows: int
+    no_show_rate: float
+
+
+async def no_shows_of(
+    conn: psycopg.AsyncConnection[Any], guild_id: str, user_id: str | None = None
+) -> list[PlayerAttendance]:
+    """Players of one guild (or one player) by no-shows, most first; other guilds never show."""
+    cur = await conn.execute(
+        """
+        SELECT user_id, count(*), count(*) FILTER (WHERE NOT present)
+        FROM analytics_attendance
+        WHERE guild_id = %(guild)s AND (%(user)s::text IS NULL OR user_id = %(user)s)
+        GROUP BY user_id ORDER BY 3 DESC, 1
+        """,
+        {"guild": guild_id, "user": user_id},
+    )
+    rows = await cur.fetchall()
+    return [PlayerAttendance(u, int(n), int(a), int(a) / int(n)) for u, n, a in rows]
 
 
 class TimeSlot(msgspec.Struct, frozen=True):

@@ -32,3 +32,13 @@ CREATE TABLE analytics_leaves (
     minutes_before_start  double precision NOT NULL
 );
 CREATE INDEX analytics_leaves_game ON analytics_leaves (game_id);
+
+CREATE TABLE analytics_attendance (
+    game_id   uuid NOT NULL,
+    user_id   text NOT NULL,
+    guild_id  text NOT NULL,
+    present   boolean NOT NULL,               -- false: a no-show
+    position  bigint NOT NULL,                -- the attendance record it comes from
+    PRIMARY KEY (game_id, user_id)
+);
+CREATE INDEX analytics_attendance_player ON analytics_attendance (guild_id, user_id);

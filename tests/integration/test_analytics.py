@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.app import MusterApp
-from domain.commands import CreateGame, RescheduleGame
+from domain.commands import CreateGame, RecordAttendance, RescheduleGame
 from domain.errors import DomainError
 from gateways.postgres import connect
-from projections.analytics import LATE_MINUTES, Analytics
-from projections.analytics_queries import figures_by, popular_times
+from projections.analytics import COMPARED, LATE_MINUTES, Analytics
+from projections.analytics_queries import figures_by, no_shows_of, popular_times
 from projections.analytics_replay import rebuild_analytics
 from projections.event_export import JsonLinesWriter, export_events
 from projections.event_stream import EventFilter
@@ -47,6 +47,7 @@ def independent(lines: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
                 "created": datetime.fromisoformat(body["occurred_at"]),
                 "start": datetime.fromisoformat(body["scheduled_at"]), "filled": None,
                 "cancelled": False, "waitlisted": 0, "promotions": 0, "leads": [],
+                "present": (), "absent": (),
             }  # fmt: skip
             continue
         g = games.get(game)
@@ -65,6 +66,8 @@ def independent(lines: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
             g["start"] = datetime.fromisoformat(body["scheduled_at"])
         elif kind == "game.cancelled":
             g["cancelled"] = True
+        elif kind == "game.attendance_recorded":  # the latest record counts
+            g["present"], g["absent"] = tuple(body["present"]), tuple(body["no_shows"])
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for dimension in ("guild", "channel", "host"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -89,7 +92,20 @@ def independent(lines: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
                 "leaves_before_start": len(leads),
                 "late_leaves": sum(lead < LATE_MINUTES for lead in leads),
                 "avg_leave_minutes_before_start": sum(leads) / len(leads) if leads else None,
+                "attendance_recorded": sum(len(g["present"]) + len(g["absent"]) for g in members),
+                "no_shows": sum(len(g["absent"]) for g in members),
             }  # fmt: skip
+            recorded = out[dimension][key]["attendance_recorded"]
+            out[dimension][key]["no_show_rate"] = (
+                out[dimension][key]["no_shows"] / recorded if recorded else None
+            )
+    players: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for g in games.values():
+        for user in g["present"] + g["absent"]:
+            players[(g["guild"], user)][0] += 1
+        for user in g["absent"]:
+            players[(g["guild"], user)][1] += 1
+    out["players"] = {k: tuple(v) for k, v in players.items()}  # type: ignore[assignment]
     out["times"] = dict(Counter(
         (g["start"].isoweekday(), g["start"].hour) for g in games.values()
     ))  # type: ignore[assignment]  # fmt: skip
@@ -102,7 +118,10 @@ def close(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def make_history(env: dict[str, str], starts: list[int], steps: list[tuple[int, Any]]) -> None:
+def make_history(
+    env: dict[str, str], starts: list[int], steps: list[tuple[int, Any]],
+    absent: frozenset[str] = frozenset(),
+) -> None:  # fmt: skip
     app = MusterApp(env=env)
     try:
         games = []
@@ -122,6 +141,13 @@ def make_history(env: dict[str, str], starts: list[int], steps: list[tuple[int, 
                     ))  # fmt: skip
                 else:
                     app.handle(command(game, index, kind, arg))
+        for n, game in enumerate(games):  # the host says who came, where the game started
+            joined = app.game(game).joined
+            with contextlib.suppress(DomainError):
+                app.handle(RecordAttendance(
+                    command_id=f"att{n}", user_id=PLACES[n][2], permissions=MANAGER,
+                    game_id=game, no_shows=tuple(u for u in joined if u in absent),
+                ))  # fmt: skip
     finally:
         app.close()
 
@@ -153,9 +179,15 @@ async def project_and_query(
         figures = {d: {f.key: f for f in await figures_by(conn, d)}
                    for d in ("guild", "channel", "host")}  # type: ignore[arg-type]  # fmt: skip
         times = {(t.weekday, t.hour): t.games for t in await popular_times(conn)}
+        players = {
+            (guild, p.user_id): (p.games, p.no_shows)
+            for guild in ("1", "2")
+            for p in await no_shows_of(conn, guild)
+        }
     finally:
         await conn.close()
-    return [json.loads(line) for line in out.data.splitlines()], {**figures, "times": times}
+    lines = [json.loads(line) for line in out.data.splitlines()]
+    return lines, {**figures, "times": times, "players": players}
 
 
 @settings(
@@ -164,20 +196,22 @@ async def project_and_query(
 @given(
     starts=st.lists(st.integers(1, 24 * 7), min_size=3, max_size=3),
     steps=st.lists(st.tuples(st.integers(0, 2), step), max_size=30),
+    absent=st.frozensets(st.sampled_from([str(200 + n) for n in range(8)])),
 )
 def test_analytics_equal_an_independent_computation_from_the_export(
     nats_url: str, database_url: str, read_schema: str, starts: list[int],
-    steps: list[tuple[int, Any]],
+    steps: list[tuple[int, Any]], absent: frozenset[str],
 ) -> None:  # fmt: skip
     env = fresh_log_env(nats_url)
     try:
-        make_history(env, starts, steps)
+        make_history(env, starts, steps, absent)
         _reset(database_url, read_schema)
         lines, projected = asyncio.run(project_and_query(env, nats_url, database_url, read_schema))
     finally:
         drop_log(env)
     expected = independent(lines)
     assert projected["times"] == expected["times"]
+    assert projected["players"] == expected["players"]
     for dimension in ("guild", "channel", "host"):
         assert set(projected[dimension]) == set(expected[dimension])
         for key, figures in projected[dimension].items():
@@ -189,7 +223,8 @@ def _reset(database_url: str, schema: str) -> None:
     import psycopg
 
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'TRUNCATE "{schema}".analytics_games, "{schema}".analytics_leaves')
+        tables = ", ".join(f'"{schema}".{table}' for table in COMPARED)
+        conn.execute(f"TRUNCATE {tables}")
         conn.execute(f"DELETE FROM \"{schema}\".projector_position WHERE name = 'analytics'")
 
 
@@ -197,8 +232,9 @@ async def test_replay_rebuilds_analytics_equal(
     event_log_env: dict[str, str], nats_url: str, database_url: str, read_schema: str
 ) -> None:
     steps = [(0, ("join", "201")), (0, ("join", "202")), (0, ("join", "203")),
-             (0, ("leave", "201")), (1, ("join", "204")), (2, ("cancel", None))]  # fmt: skip
-    await asyncio.to_thread(make_history, event_log_env, [2, 30, 50], steps)
+             (0, ("leave", "201")), (1, ("join", "204")), (2, ("cancel", None)),
+             (0, ("start", None))]  # fmt: skip
+    await asyncio.to_thread(make_history, event_log_env, [2, 30, 50], steps, frozenset({"203"}))
     lines, _ = await project_and_query(event_log_env, nats_url, database_url, read_schema)
     from gateways.postgres import migrate
     from projections.replay import MIGRATIONS
@@ -219,6 +255,10 @@ async def test_replay_rebuilds_analytics_equal(
         (channel,) = [f for f in await figures_by(conn, "channel", guild_id="1") if f.key == "11"]
         figures = (channel.games_filled, channel.waitlist_conversions, channel.leaves_before_start)
         assert figures == (1, 1, 1)
+        assert (channel.attendance_recorded, channel.no_shows, channel.no_show_rate) == (2, 1, 0.5)
+        players = [(p.user_id, p.games, p.no_shows) for p in await no_shows_of(conn, "1")]
+        assert players == [("203", 1, 1), ("202", 1, 0)]
+        assert await no_shows_of(conn, "2") == []  # guild isolation
         assert await figures_by(conn, "guild", guild_id="3") == []  # another guild sees nothing
     finally:
         await conn.close()
