@@ -68,10 +68,21 @@ def run_events(args: argparse.Namespace, settings: Settings) -> int:
     except (BadFilter, MissingExtra) as error:
         print(f"muster events {args.action}: {error}", file=sys.stderr)
         return 1
+    import nats.js.errors
+
     urls = resolve_urls(settings, needs=("nats",))
-    if args.action == "tail":
-        return asyncio.run(_tail(settings, urls["nats"], chosen, args))
-    return asyncio.run(_export(settings, urls["nats"], chosen, args, fmt))
+    try:
+        if args.action == "tail":
+            return asyncio.run(_tail(settings, urls["nats"], chosen, args))
+        return asyncio.run(_export(settings, urls["nats"], chosen, args, fmt))
+    except nats.js.errors.NotFoundError:
+        print(
+            f"muster events {args.action}: there is no event log yet: the stream "
+            f"{settings.events_stream} does not exist on this NATS server "
+            "(`muster up` creates it on first start).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _check_limit(args: argparse.Namespace) -> None:

@@ -252,3 +252,15 @@ def test_export_then_import_into_an_empty_stream_replays_into_identical_read_mod
         drop_log(copy_env)
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{copy_schema}" CASCADE')
+
+
+def test_no_log_yet_is_one_sentence(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("MUSTER_NATS_URL", nats_url)
+    monkeypatch.setenv("MUSTER_EVENTS_STREAM", "NO_SUCH_STREAM")
+    assert main(["events", "export", "-o", str(tmp_path / "x.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert "there is no event log yet: the stream NO_SUCH_STREAM does not exist" in err
+    assert "Traceback" not in err
