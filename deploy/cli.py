@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
     audit = command("audit", "a game's full history from the log")
     audit.add_argument("game_id", help="the game's id: a UUID, or game.<uuid> as audit prints")
+    audit.add_argument("--at", metavar="SEQ|TIME", help="the game as it was at a sequence or time")
+    from deploy.events_cmd import add_parser as add_events_parser
+
+    add_events_parser(command)
     schemas = command("schemas", "write the events' JSON Schemas (in a checkout: to schemas/)")
     schemas.add_argument("--check", action="store_true", help="only check they are current")
     schemas.add_argument(
@@ -136,6 +140,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         return api_main(settings)
     if args.command in ("projector", "replay", "audit"):
         return run_log_tool(args, settings)
+    if args.command == "events":
+        from deploy.events_cmd import run_events
+
+        return run_events(args, settings)
     if args.command == "schemas":
         from deploy.schemas import run_schemas
 
@@ -166,9 +174,12 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     from deploy.endpoints import resolve_urls
 
     if args.command == "audit":
+        from projections.timetravel import parse_point
+
         aggregate = projector_cmd.audited_aggregate(args.game_id)  # a bad id is a bad id
+        at = parse_point(args.at) if args.at else None  # so is a bad --at
         urls = resolve_urls(settings, needs=("nats",))
-        return asyncio.run(projector_cmd.run_audit(settings, urls, aggregate))
+        return asyncio.run(projector_cmd.run_audit(settings, urls, aggregate, at))
     urls = resolve_urls(settings, needs=("nats", "postgres", "redis"))
     if args.command == "replay":
         return asyncio.run(
@@ -205,11 +216,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from domain.errors import DomainError
     from projections.feed import FeedFailed
     from projections.runner import ProjectorRunning
+    from projections.timetravel import BadPoint
 
     return (
         ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
         ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
-        redis.RedisError, PortTaken,
+        redis.RedisError, PortTaken, BadPoint,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -71,8 +72,19 @@ def projector_services(container: Container) -> list[Service]:
         )
         await reactions.run(stop)
 
+    async def analytics(stop: asyncio.Event) -> None:
+        from projections.analytics import Analytics
+
+        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        runner = ProjectionRunner(
+            await container.nats(), container.layout, container.database_url,
+            container.settings.database_schema, projection=Analytics(),
+        )  # fmt: skip
+        await runner.run(stop)
+
     services = [
         Service("read models", read_models),
+        Service("analytics", analytics),
         Service("display names", display_names),
         Service("settings reactions", settings_reactions),
     ]
@@ -184,6 +196,12 @@ async def run_replay(
         rebuilt, progress, differences = await rebuild_and_compare(
             nc, layout_of(settings), urls["postgres"], settings.database_schema, on_batch=show
         )
+        from projections.analytics_replay import rebuild_analytics
+
+        _, analytics_differences = await rebuild_analytics(
+            nc, layout_of(settings), urls["postgres"], settings.database_schema, rebuilt
+        )
+        differences += analytics_differences
     elapsed = time.monotonic() - started
     print(f"\nrebuilt {progress.applied:,} events into schema {rebuilt} in {elapsed:.1f}s")
     if differences:
@@ -222,11 +240,15 @@ def audited_aggregate(game_id: str) -> str:
     return f"game.{canonical_game_id(bare)}"
 
 
-async def run_audit(settings: Settings, urls: dict[str, str], aggregate: str) -> int:
-    """Print a game's full history (``aggregate`` from :func:`audited_aggregate`) from the log."""
+async def run_audit(
+    settings: Settings, urls: dict[str, str], aggregate: str, at: int | datetime | None = None
+) -> int:
+    """Print a game's full history (``aggregate`` from :func:`audited_aggregate`) from the log;
+    with ``at`` (a stream sequence or a time), its history up to then and the game as it was."""
     import nats.js.errors
 
     from gateways.jetstream.wire import Wire
+    from projections.timetravel import describe, fold, steps_of, steps_until
 
     layout = layout_of(settings)
     async with nats_connection(settings, urls["nats"]) as nc:
@@ -245,6 +267,14 @@ async def run_audit(settings: Settings, urls: dict[str, str], aggregate: str) ->
     if not records:
         print(f"no game {aggregate} in the log (stream {layout.stream})")
         return 1
+    later = 0
+    if at is not None:
+        steps = steps_until(steps_of(records), at)
+        later = len(records) - len(steps)
+        records = records[: len(steps)]
+        if not records:
+            print(f"{aggregate} did not exist yet at {_point(at)}")
+            return 1
     print(f"history of {aggregate} ({len(records)} events)")
     print(f"{'seq':>8}  {'v':>4}  {'time (UTC)':<19}  {'actor':<20} {'command':<24} event")
     for record in records:
@@ -257,4 +287,14 @@ async def run_audit(settings: Settings, urls: dict[str, str], aggregate: str) ->
             f"{body.get('actor_id', ''):<20} {body.get('command_id', '')[:24]:<24} "
             f"{record.event.topic} {msgspec.json.encode(detail).decode()}"
         )
+    if at is not None:
+        state = fold(steps, aggregate)
+        print(f"\nas it was at {_point(at)} (version {records[-1].event.originator_version}, "
+              f"{later} later event(s) not shown):")  # fmt: skip
+        for line in describe(state) if state else []:
+            print(f"  {line}")
     return 0
+
+
+def _point(at: int | datetime) -> str:
+    return f"stream sequence {at}" if isinstance(at, int) else at.isoformat()

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 
 from domain.aggregates import Recorded
+from domain.commands import SYSTEM_USER_ID
 from domain.events import ALL_EVENTS, Event, type_name
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -32,7 +33,15 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 EVENT_TYPES: dict[str, type[Event]] = {type_name(t): t for t in ALL_EVENTS}
 """Current event types by stored name."""
 
-UPCASTERS: dict[str, tuple[str, Upcaster]] = {}
+
+def started_v1_to_v2(body: dict[str, Any]) -> dict[str, Any]:
+    """``game.started.v1`` had no ``started_by``: Muster's own start is the schedule's."""
+    return {**body, "started_by": "schedule" if body.get("actor_id") == SYSTEM_USER_ID else "host"}
+
+
+UPCASTERS: dict[str, tuple[str, Upcaster]] = {
+    "game.started.v1": ("game.started.v2", started_v1_to_v2),
+}
 """Old stored name → (next name, function turning an old body into the next one)."""
 
 

@@ -201,6 +201,14 @@ class RecordDirectMessage(Command, frozen=True, kw_only=True):
     message_id: Snowflake | None = None
 
 
+class RecordAttendance(AuthorizedCommand, frozen=True, kw_only=True):
+    """The host (or a manager) says, after the game, which seated players did not come; every
+    other seated player is recorded as present."""
+
+    game_id: str
+    no_shows: tuple[Snowflake, ...] = ()
+
+
 class RecordReminderIntent(Command, frozen=True, kw_only=True):
     """Say that one reminder is about to be sent (Muster's scheduler only), before the DM."""
 
@@ -252,5 +260,6 @@ GameCommand = (
     | RecordReminderIntent
     | MuteReminders
     | UnmuteReminders
+    | RecordAttendance
 )
 AnyCommand = GuildCommand | ChannelCommand | GameCommand

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from domain import lifecycle, membership
+from domain import attendance, lifecycle, membership
 from domain.aggregates import Aggregate, ChannelSettings, Game, GuildSettings
 from domain.commands import (
     AddPlaceholder,
@@ -25,6 +25,7 @@ from domain.commands import (
     MuteReminders,
     ReconcileSeats,
     RecordAnnouncement,
+    RecordAttendance,
     RecordDirectMessage,
     RecordReminder,
     RecordReminderIntent,
@@ -111,6 +112,7 @@ GAME_DECISIONS: dict[type[AnyCommand], GameDecision] = {
     RecordReminderIntent: lifecycle.record_reminder_intent,
     MuteReminders: lifecycle.mute,
     UnmuteReminders: lifecycle.unmute,
+    RecordAttendance: attendance.record_attendance,
 }
 """The decision for each command on an existing game."""
 

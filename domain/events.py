@@ -102,8 +102,18 @@ class GameCancelled(GameEvent, frozen=True, kw_only=True, tag="game.cancelled.v1
     previous_status: Status
 
 
-class GameStarted(GameEvent, frozen=True, kw_only=True, tag="game.started.v1"):
-    """The game is in progress; nobody can join or leave any more."""
+StartedBy = Literal["schedule", "host"]
+"""Who started a game: Muster at its start time, or a person by hand."""
+
+
+class GameStarted(GameEvent, frozen=True, kw_only=True, tag="game.started.v2"):
+    """The game is in progress; nobody can join or leave any more. ``started_by`` says whether
+    Muster started it at its time (``schedule``) or a person did (``host``).
+
+    v2 added ``started_by``; a v1 event is upcast by its actor (Muster's id ``0``: schedule).
+    """
+
+    started_by: StartedBy
 
 
 class GameCompleted(GameEvent, frozen=True, kw_only=True, tag="game.completed.v1"):
@@ -231,6 +241,14 @@ class RemindersUnmuted(GameEvent, frozen=True, kw_only=True, tag="game.reminders
     user_id: Snowflake
 
 
+class AttendanceRecorded(GameEvent, frozen=True, kw_only=True, tag="game.attendance_recorded.v1"):
+    """After the game, its host said who came: the seated players are ``present`` or
+    ``no_shows``. Recorded again, the latest record replaces the earlier one."""
+
+    present: tuple[Snowflake, ...]
+    no_shows: tuple[Snowflake, ...]
+
+
 class GuildConfigured(Event, frozen=True, kw_only=True, tag="guild.configured.v1"):
     """A server manager changed the guild's defaults; ``settings`` is complete."""
 
@@ -286,6 +304,7 @@ GAME_EVENTS: tuple[type[GameEvent], ...] = (
     ReminderIntentRecorded,
     RemindersMuted,
     RemindersUnmuted,
+    AttendanceRecorded,
 )
 ALL_EVENTS: tuple[type[Event], ...] = (
     *GAME_EVENTS,

@@ -15,6 +15,7 @@ from domain.commands import SYSTEM_USER_ID, AuthorizedCommand, Command
 from domain.errors import GameNotOpen, NotHost
 from domain.events import (
     AnnouncementRecorded,
+    AttendanceRecorded,
     DirectMessageRecorded,
     DirectMessageStatus,
     GameCancelled,
@@ -198,6 +199,8 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             state.muted.add(user)
         case RemindersUnmuted(user_id=user):
             state.muted.discard(user)
+        case AttendanceRecorded():
+            pass  # who came changes nothing the rules need (analytics keep it)
         case GameCreated():
             raise TypeError(f"game {game_id} was created twice")
         case _:

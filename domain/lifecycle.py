@@ -44,6 +44,7 @@ from domain.events import (
     ReminderRecorded,
     RemindersMuted,
     RemindersUnmuted,
+    StartedBy,
 )
 from domain.game import Context, GameState, require_manager, stamp
 from domain.membership import place, rebalance
@@ -167,7 +168,8 @@ def cancel(state: GameState, command: CancelGame, ctx: Context) -> list[GameEven
 def start(state: GameState, command: StartGame, ctx: Context) -> list[GameEvent]:
     require_manager(state, command, "start this game")
     _require_status(state, ("scheduled",), "started")
-    return [GameStarted(**stamp(command, ctx.now))]
+    by: StartedBy = "schedule" if command.user_id == SYSTEM_USER_ID else "host"
+    return [GameStarted(**stamp(command, ctx.now), started_by=by)]
 
 
 def complete(state: GameState, command: CompleteGame, ctx: Context) -> list[GameEvent]:

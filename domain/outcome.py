@@ -11,6 +11,7 @@ import msgspec
 
 from domain.events import (
     AnnouncementRecorded,
+    AttendanceRecorded,
     ChannelConfigured,
     DirectMessageRecorded,
     Event,
@@ -60,6 +61,7 @@ Result = Literal[
     "guild_configured",
     "channel_configured",
     "seats_reconciled",
+    "attendance_recorded",
     "unchanged",
 ]
 
@@ -228,6 +230,12 @@ def _main(base: Outcome, events: list[Event]) -> Outcome:  # noqa: PLR0911, PLR0
                 result="reminders_unmuted",
                 user_id=first.user_id,
                 message=f"You will get reminders about {where} again.",
+            )
+        case AttendanceRecorded(present=present, no_shows=no_shows):
+            return msgspec.structs.replace(
+                base,
+                result="attendance_recorded",
+                message=f"Attendance recorded: {len(present)} came, {len(no_shows)} did not.",
             )
         case GuildConfigured(changed=changed) | ChannelConfigured(changed=changed):
             where = "Server" if isinstance(first, GuildConfigured) else "Channel"

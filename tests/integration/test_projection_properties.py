@@ -101,7 +101,7 @@ def reference_fold(events: list[dict[str, Any]]) -> dict[str, Any]:
             placeholders[event["placeholder_id"]] = event["label"]
         elif kind in ("game.placeholder_removed.v1", "game.placeholder_claimed.v1"):
             del placeholders[event["placeholder_id"]]
-        elif kind == "game.started.v1":
+        elif kind.startswith("game.started."):  # v1 and v2
             status = "in_progress"
         elif kind == "game.cancelled.v1":
             status = "cancelled"

@@ -59,7 +59,7 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "doctor": [([], {})],
     "projector": [([], {"action": "run"}), (["retry-parked"], {"action": "retry-parked"})],
     "replay": [(["--swap", "--keep"], {"swap": True, "keep": True})],
-    "audit": [([GAME], {"game_id": GAME})],
+    "audit": [([GAME], {"game_id": GAME}), ([GAME, "--at", "5"], {"at": "5"})],
     "schemas": [(["--check", "--out", "/tmp/s"], {"check": True, "out": Path("/tmp/s")})],
     "worker": [
         (
@@ -103,6 +103,8 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
         (["--port", "0", "--host", "::1", "--empty"], {"port": 0, "host": "::1", "empty": True})
     ],
     "bot": [([], {})],
+    # `events tail|export` options are tried in tests/unit/events/test_events_cli.py
+    "events": [(["tail"], {"action": "tail"}), (["export", "-o", "x"], {"action": "export"})],
     "api": [([], {})],
     "scheduler": [([], {})],
 }

@@ -16,6 +16,7 @@ from domain.codec import EventMapper
 from domain.events import (
     ALL_EVENTS,
     AnnouncementRecorded,
+    AttendanceRecorded,
     ChannelConfigured,
     DirectMessageRecorded,
     Event,
@@ -52,7 +53,7 @@ SAMPLES: list[Event] = [
     ),
     GameRescheduled(**S, scheduled_at=LATER + timedelta(hours=1), previous_scheduled_at=LATER),
     GameCancelled(**S, reason="rain", previous_status="scheduled"),
-    GameStarted(**S),
+    GameStarted(**S, started_by="host"),
     GameCompleted(**S),
     PlayerJoined(**S, user_id="123456789012345678", joined_count=1, max_players=4),
     PlayerWaitlisted(**S, user_id="8", position=1),
@@ -74,6 +75,7 @@ SAMPLES: list[Event] = [
     DirectMessageRecorded(
         **S, user_id="7", kind="promoted", source_position=12, status="sent", message_id="98"
     ),
+    AttendanceRecorded(**S, present=("7",), no_shows=("8",)),
     GuildConfigured(
         **S,
         guild_id=GUILD,
@@ -186,7 +188,7 @@ def test_the_app_stores_through_the_mapper_with_a_compressor() -> None:
 def test_the_catalogue_describes_every_event() -> None:
     entries = catalogue()
     assert [e.type for e in entries] == [type_name(t) for t in ALL_EVENTS]
-    assert all(e.summary and e.version == 1 for e in entries)
+    assert all(e.summary and e.version == int(e.type.rsplit(".v", 1)[1]) for e in entries)
     assert {e.aggregate for e in entries} == {"game", "guild", "channel"}
     schemas = event_schemas()
     for name, schema in schemas.items():

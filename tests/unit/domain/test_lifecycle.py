@@ -289,7 +289,7 @@ def test_status_moves_forward_only(scenario: Scenario) -> None:
     with pytest.raises(InvalidStatusChange):
         scenario.when(CompleteGame(command_id="c0", user_id=HOST, game_id=GAME))
     scenario.when(StartGame(command_id="s", user_id=SYSTEM_USER_ID, game_id=GAME))
-    assert scenario.then() == [GameStarted(**S)]
+    assert scenario.then() == [GameStarted(**S, started_by="schedule")]
     for command in (
         StartGame(command_id="s2", user_id=HOST, game_id=GAME),
         RescheduleGame(
@@ -312,7 +312,7 @@ def test_status_moves_forward_only(scenario: Scenario) -> None:
 
 @pytest.mark.parametrize("started", [False, True])
 def test_cancel_from_scheduled_or_in_progress(scenario: Scenario, started: bool) -> None:
-    scenario.given(created(), *([GameStarted(**S)] if started else []))
+    scenario.given(created(), *([GameStarted(**S, started_by="host")] if started else []))
     outcome = scenario.when(
         CancelGame(command_id="c", user_id=HOST, game_id=GAME, reason=" Host is ill ")
     )

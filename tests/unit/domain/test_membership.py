@@ -157,8 +157,8 @@ def test_leaving_a_game_you_are_not_in_is_refused(scenario: Scenario) -> None:
 @pytest.mark.parametrize(
     ("events", "status"),
     [
-        ([GameStarted(**S)], "in_progress"),
-        ([GameStarted(**S), GameCompleted(**S)], "completed"),
+        ([GameStarted(**S, started_by="host")], "in_progress"),
+        ([GameStarted(**S, started_by="host"), GameCompleted(**S)], "completed"),
         ([GameCancelled(**S, previous_status="scheduled")], "cancelled"),
     ],
 )

@@ -117,7 +117,7 @@ def test_intents_need_a_joined_unmuted_player_of_a_scheduled_game(scenario: Scen
         scenario.when(intent("i1", user="8"))
     with pytest.raises(InvalidCommand, match="muted"):
         scenario.when(intent("i2"))
-    scenario.given(RemindersUnmuted(**S, user_id="7"), GameStarted(**S))
+    scenario.given(RemindersUnmuted(**S, user_id="7"), GameStarted(**S, started_by="host"))
     with pytest.raises(InvalidStatusChange):
         scenario.when(intent("i3"))
 
