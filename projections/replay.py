@@ -91,6 +91,24 @@ async def rebuild_and_compare(
     rebuilt = checked_schema(f"{live}_rebuild_{time.strftime('%Y%m%d%H%M%S')}")
     await migrate(database_url, rebuilt, MIGRATIONS)
     runner = ProjectionRunner(nc, layout, database_url, rebuilt)
+    progress, differences = await catch_up_and_compare(
+        runner, database_url, live, rebuilt, name=name, on_batch=on_batch
+    )
+    return rebuilt, progress, differences
+
+
+async def catch_up_and_compare(
+    runner: ProjectionRunner,
+    database_url: str,
+    live: str,
+    rebuilt: str,
+    *,
+    name: str,
+    tables: dict[str, tuple[str, ...]] = COMPARED,
+    on_batch: Callable[..., None] | None = None,
+) -> tuple[Progress, list[Difference]]:
+    """Run ``runner`` (projecting into ``rebuilt``) up to the live projection ``name``'s
+    position, then compare ``tables`` while holding that position still (``FOR SHARE``)."""
     conn = await connect(database_url, live)
     try:
         while True:
@@ -105,7 +123,7 @@ async def rebuild_and_compare(
                 )
                 row = await cur.fetchone()
                 if (int(row[0]) if row else 0) == runner.progress.position:
-                    return rebuilt, runner.progress, await compare(conn, live, rebuilt)
+                    return runner.progress, await compare(conn, live, rebuilt, tables)
     finally:
         await conn.close()
 
