@@ -239,31 +239,23 @@ async def parked_events(conn: Conn) -> list[tuple[str, int, str, str, str]]:
 
 async def players_at(conn: Conn, game_id: str, position: int) -> tuple[list[str], list[str]]:
     """Who was joined and who was waiting, in order, once the event at ``position`` had
-    happened (folded from the game's timeline; event types it does not know change nothing)."""
+    happened: the game's timeline up to there, folded with the domain's own ``evolve``."""
+    from domain.codec import EventMapper
+    from domain.events import GameEvent
+    from domain.game import GameState, evolve
+
     cur = await conn.execute(
-        "SELECT type, body->>'user_id', (body->>'position')::int FROM timeline "
+        "SELECT type, body::text FROM timeline "
         "WHERE aggregate_id = %s AND position <= %s ORDER BY position",
         (f"game.{game_id}", position),
     )
-    joined: list[str] = []
-    waiting: list[str] = []
-    for kind, user, place in await cur.fetchall():
-        name = kind.rsplit(".v", 1)[0]
-        if name == "game.player_joined":
-            joined.append(user)
-        elif name == "game.player_waitlisted":
-            waiting.append(user)
-        elif name == "game.player_left":
-            for players in (joined, waiting):
-                if user in players:
-                    players.remove(user)
-        elif name == "game.player_promoted" and user in waiting:
-            waiting.remove(user)
-            joined.append(user)
-        elif name == "game.player_moved_to_waitlist" and user in joined:
-            joined.remove(user)
-            waiting.insert(max((place or len(waiting) + 1) - 1, 0), user)
-    return joined, waiting
+    mapper = EventMapper()
+    state: GameState | None = None
+    for topic, body in await cur.fetchall():
+        event = mapper.decode(topic, body.encode())
+        if isinstance(event, GameEvent):  # a game's subject holds only game events
+            state = evolve(state, event, game_id)
+    return (list(state.joined), list(state.waitlist)) if state else ([], [])
 
 
 async def recorded_direct_message(
