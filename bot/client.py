@@ -1,5 +1,6 @@
-"""The discord.py client: a ``CommandTree`` with ``/game`` and ``/config``, persistent buttons,
-member events, one cog per concern (games, listing, configuration).
+"""The discord.py client: a ``CommandTree`` with ``/game``, ``/config`` and ``/reminders``,
+persistent buttons (Join, Leave, the reminder DMs' mute buttons, Record attendance), member
+events, one cog per concern (games, listing, configuration, reminders).
 
 Everything the bot uses is handed in as :class:`BotParts` by the composition root
 (``deploy/bot_cmd.py``); the bot builds no adapter itself.
@@ -21,11 +22,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.attendance import AttendButton
 from bot.buttons import JoinButton, LeaveButton
 from bot.limits import PerUserLimit
 from bot.mentions import MemberSearch
 from bot.profiles import ProfileObserver
 from bot.readside import GameReads
+from bot.reminders import MuteGameButton, MuteGuildButton
 from bot.respond import Responder
 from domain.ports import CommandPort
 
@@ -84,6 +87,9 @@ class MusterBot(commands.Bot):
             guild_only=True,
             default_permissions=discord.Permissions(manage_channels=True),
         )  # fmt: skip
+        self.reminders_group = app_commands.Group(
+            name="reminders", description="Mute or unmute your game reminders", guild_only=True
+        )
         self.started_at = time.time()
         self.connected = False
         self.synced: list[app_commands.AppCommand] = []
@@ -93,12 +99,15 @@ class MusterBot(commands.Bot):
         from bot.configuration import ConfigurationCog
         from bot.games import GamesCog
         from bot.listing import ListingCog
+        from bot.reminders import RemindersCog
 
-        self.add_dynamic_items(JoinButton, LeaveButton)
-        for cog in (GamesCog(self), ListingCog(self), ConfigurationCog(self)):
+        self.add_dynamic_items(
+            JoinButton, LeaveButton, MuteGameButton, MuteGuildButton, AttendButton
+        )
+        for cog in (GamesCog(self), ListingCog(self), ConfigurationCog(self), RemindersCog(self)):
             await self.add_cog(cog)
-        self.tree.add_command(self.game_group)
-        self.tree.add_command(self.config_group)
+        for group in (self.game_group, self.config_group, self.reminders_group):
+            self.tree.add_command(group)
         self.tree.error(self.on_tree_error)
         if self.parts.sync_commands:
             self.synced = await self.tree.sync()

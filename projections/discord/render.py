@@ -19,8 +19,8 @@ MAX_DESCRIPTION = 4096
 MAX_FIELD = 1024
 MAX_CONTENT = 2000
 MAX_EMBED = 6000
-JOIN, LEAVE = "muster:join:", "muster:leave:"
-STYLE_SUCCESS, STYLE_DANGER = 3, 4
+JOIN, LEAVE, ATTEND = "muster:join:", "muster:leave:", "muster:attend:"
+STYLE_PRIMARY, STYLE_SUCCESS, STYLE_DANGER = 1, 3, 4
 COLOURS = {"scheduled": 0x2ECC71, "in_progress": 0x3498DB, "completed": 0x95A5A6,
            "cancelled": 0xE74C3C}  # fmt: skip
 STATUS_WORDS = {"in_progress": "In progress", "completed": "Completed", "cancelled": "Cancelled"}
@@ -75,7 +75,8 @@ def _lines(game: GameDetail) -> tuple[list[str], list[str]]:
 
 
 def buttons(game: GameDetail) -> list[Json]:
-    """Join (or "Join waitlist") and Leave, with the states the rules ask for."""
+    """Join (or "Join waitlist") and Leave, with the states the rules ask for; once the game is
+    completed, "Record attendance" too (the host's; the bot refuses anyone else)."""
     scheduled = game.status == "scheduled"
     full = game.joined_count >= game.max_players
     cap = game.settings.waitlist_cap
@@ -94,7 +95,11 @@ def buttons(game: GameDetail) -> list[Json]:
         "custom_id": f"{LEAVE}{game.game_id}",
         "disabled": not scheduled,
     }
-    return [{"type": 1, "components": [join, leave]}]
+    row = [join, leave]
+    if game.status == "completed":
+        row.append({"type": 2, "style": STYLE_PRIMARY, "label": "Record attendance",
+                    "custom_id": f"{ATTEND}{game.game_id}"})  # fmt: skip
+    return [{"type": 1, "components": row}]
 
 
 def announcement(game: GameDetail) -> Body:

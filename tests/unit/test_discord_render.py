@@ -94,10 +94,24 @@ def test_full_game_offers_the_waitlist_until_it_is_full_too() -> None:
 @pytest.mark.parametrize("status", ["in_progress", "completed", "cancelled"])
 def test_both_buttons_are_disabled_once_the_game_is_not_scheduled(status: str) -> None:
     body = render.announcement(game(joined=1, status=status))
-    assert all(b["disabled"] for b in buttons(body).values())
+    assert buttons(body)["join"]["disabled"]
+    assert buttons(body)["leave"]["disabled"]
     word = render.STATUS_WORDS[status]
     assert body.embeds[0]["title"] == f"Catan — {word}"
     assert f"**Status:** {word}" in body.embeds[0]["description"]
+
+
+@pytest.mark.parametrize("status", ["scheduled", "in_progress", "completed", "cancelled"])
+def test_record_attendance_is_offered_once_the_game_is_completed(status: str) -> None:
+    shown = buttons(render.announcement(game(joined=2, status=status)))
+    if status != "completed":
+        assert "attend" not in shown
+        return
+    attend = shown["attend"]
+    assert attend["custom_id"] == f"muster:attend:{GAME}"
+    assert attend["label"] == "Record attendance"
+    assert not attend.get("disabled")
+    assert list(shown) == ["join", "leave", "attend"]
 
 
 def test_long_lists_end_with_n_more_and_everything_fits_discords_limits() -> None:

@@ -36,8 +36,11 @@ from domain.app import MusterApp
 from domain.commands import CreateGame
 from domain.events import Event
 from gateways.commands import InProcessCommands
-from gateways.discord import DiscordConfig, DiscordRest
+from gateways.discord import DiscordConfig, DiscordRest, open_outbound
+from gateways.postgres import migrate
 from gateways.profiles import Profile, ensure_profiles_stream, publish_profile
+from projections.discord.projector import DiscordProjector
+from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
 from projections.freshness import wait_for_position
 from projections.runner import ProjectionRunner
 from tests.integration.conftest import layout_of, read_schema  # noqa: F401 (fixture)
@@ -72,8 +75,84 @@ class Muster:
     runner: ProjectionRunner
     running: asyncio.Task[None] | None = None
     posted: list[int] = field(default_factory=list)
+    rest: DiscordRest | None = None
+    wiring: dict[str, Any] = field(default_factory=dict)  # env, database_url, schema
+    background: list[tuple[asyncio.Event, asyncio.Task[None], Any]] = field(default_factory=list)
 
-    async def new_game(self, title: str = "Catan", max_players: int = 2, **extra: Any) -> str:
+    async def start_announcements(self) -> None:
+        """Run the real Discord projection (projections/discord) on this log: games created
+        from now on are announced by it, and kept true by its edits."""
+        assert self.rest is not None
+        env, url, schema = self.wiring["env"], self.wiring["database_url"], self.wiring["schema"]
+        await migrate(url, schema, DISCORD_MIGRATIONS)
+        outbound = await open_outbound(self.rest)
+        projector = DiscordProjector(
+            self.nc, layout_of(env), url, schema, outbound=outbound, commands=self.port
+        )
+        stop = asyncio.Event()
+        self.background.append((stop, asyncio.create_task(projector.run(stop)), outbound))
+
+    async def stop_background(self) -> None:
+        for stop, task, outbound in reversed(self.background):
+            stop.set()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+            await outbound.close()
+        self.background.clear()
+
+    def announcement(self, game_id: str) -> dict[str, Any] | None:
+        """The game's announcement as the channel shows it (the message with its Join)."""
+        wanted = f"muster:join:{game_id}"
+        for message in self.emu.channel_messages(self.games):
+            ids = [c.get("custom_id") for row in message.get("components") or []
+                   for c in row["components"]]  # fmt: skip
+            if wanted in ids:
+                return message
+        return None
+
+    async def announced_game(self, title: str = "Catan", max_players: int = 2) -> str:
+        """A game created through the port and announced by the real projection."""
+        game_id = await self.new_game(title, max_players, announce=False)
+        message = await self.emu.until(lambda: self.announcement(game_id), within=15)
+        self.posted.append(int(message["id"]))
+        return game_id
+
+    def shown_players(self, game_id: str) -> list[str] | None:
+        """The lines of the announcement's "Players (n/max)" field."""
+        message = self.announcement(game_id)
+        if message is None:
+            return None
+        for f in message["embeds"][0]["fields"]:
+            if f["name"].startswith("Players ("):
+                return [line for line in f["value"].splitlines() if line != "—"]
+        return None
+
+    def _changed(self, game_id: str, before: list[str] | None) -> Predicate:
+        return lambda: self.shown_players(game_id) != before
+
+    async def converged(self, game_id: str, within: float = 20) -> list[str]:
+        """Wait until the announcement's Players list equals the read model's joined players
+        (in seat order; past Discord's field limit, the shown ones then "+N more"); the
+        joined players' ids. Raises AssertionError naming both when it does not."""
+        joined: list[str] = []
+        shown: list[str] | None = None
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    await self.projected()
+                    detail = await self.reads.game(game_id)
+                    assert detail is not None
+                    joined = [p.user_id or "" for p in detail.participants if p.kind == "joined"]
+                    shown = self.shown_players(game_id)
+                    if shown is not None and _same_players(shown, joined):
+                        return joined
+                    await self.emu.until(self._changed(game_id, shown), within)
+        except TimeoutError:
+            raise AssertionError(f"announcement shows {shown}, read model has {joined}") from None
+
+    async def new_game(
+        self, title: str = "Catan", max_players: int = 2, *, announce: bool = True, **extra: Any
+    ) -> str:
         """A game created through the port (as the host), with its announcement posted."""
         outcome = await self.port.send(
             CreateGame(
@@ -89,7 +168,8 @@ class Muster:
             )
         )
         assert outcome.game_id is not None
-        self.announce(outcome.game_id, title)
+        if announce:
+            self.announce(outcome.game_id, title)
         return outcome.game_id
 
     def announce(self, game_id: str, title: str) -> int:
@@ -216,17 +296,27 @@ async def muster(
         await _ready(bot, running)
         harness = Muster(
             emu, guild, games, host, members, app, port, bot, ReadModels(pool), nc, prefix,
-            clock, runner, running,
+            clock, runner, running, rest=rest,
+            wiring={"env": event_log_env, "database_url": database_url, "schema": read_schema},
         )  # fmt: skip
         try:
             yield harness
         finally:
+            await harness.stop_background()
             await harness.bot.close()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(harness.running or running, 5)
             stop.set()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(projecting, 10)
+
+
+def _same_players(shown: list[str], joined: list[str]) -> bool:
+    mentions = [f"<@{user}>" for user in joined]
+    if shown and shown[-1].startswith("+") and shown[-1].endswith(" more"):
+        head = shown[:-1]
+        return head == mentions[: len(head)] and shown[-1] == f"+{len(joined) - len(head)} more"
+    return shown == mentions
 
 
 async def _ready(bot: MusterBot, running: asyncio.Task[None]) -> None:

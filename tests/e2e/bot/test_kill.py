@@ -1,5 +1,6 @@
 """The bot process SIGKILLed mid-burst and started again: every click has exactly one event,
-or its member saw a failure; nobody is told "You're in" without an event."""
+or its member saw a failure; nobody is told "You're in" without an event; the announcement
+(posted and edited by the real Discord projection) converges to the read model."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ async def test_bot_killed_and_restarted_mid_burst(
 ) -> None:
     await muster.bot.close()  # the in-test bot steps aside; the process below answers
     await muster.emu.until(lambda: not any(s.conn for s in muster.emu.gateway.sessions.values()))
-    game = await muster.new_game(max_players=50)
+    await muster.start_announcements()
+    game = await muster.announced_game(max_players=50)
     msg = muster.posted[0]
     people = [muster.guild.member(f"k{n}") for n in range(30)]
     first = await start_bot(muster, event_log_env)
@@ -73,3 +75,6 @@ async def test_bot_killed_and_restarted_mid_burst(
             assert str(it.id) in failed or it.response_type == 5
     assert all(answered(it) for it in later)
     assert sum(f"discord:{it.id}" in events for it in later) == len(later)
+    # The announcement converges to the read model: its Players are exactly those seated.
+    joined = await muster.converged(game)
+    assert len(joined) == len(events)

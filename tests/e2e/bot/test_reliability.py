@@ -12,11 +12,13 @@ import pytest
 from bot.client import wanted_intents
 from bot.run import IntentsMissing, check_intents
 from deploy.emulator import DiscordEmulator, point_discord_py_at
+from deploy.emulator.requestlog import RequestRecord
 from domain.events import PlayerJoined, PlayerWaitlisted
 from gateways.health import HealthReporter, read_health
 from tests.e2e.bot.conftest import Muster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+EDIT_ROUTE = "PATCH /channels/{channel_id}/messages/{message_id}"
 
 
 def clicks_of(muster: Muster, game: str) -> Counter[str]:
@@ -67,7 +69,8 @@ async def test_fifty_joins_in_a_second_get_one_answer_and_one_event_each(muster:
 
 
 async def test_gateway_dropped_mid_burst_loses_no_click(muster: Muster) -> None:
-    game = await muster.new_game(max_players=50)
+    await muster.start_announcements()
+    game = await muster.announced_game(max_players=50)
     its = await burst(muster, game, 30, drop_after=12)
     await settled(muster, its)
     events = clicks_of(muster, game)
@@ -76,6 +79,41 @@ async def test_gateway_dropped_mid_burst_loses_no_click(muster: Muster) -> None:
     for it in its:
         # Every click has exactly one event, or the member saw "This interaction failed".
         assert (f"discord:{it.id}" in events) != (str(it.id) in failed), it.id
+    # The announcement converges to the read model: its Players are exactly those seated.
+    joined = await muster.converged(game)
+    assert len(joined) == len(events)
+
+
+async def test_fifty_members_join_in_a_second_through_the_announcement(muster: Muster) -> None:
+    """Clicks on the real announcement: the final message is right, at most 3 edits, no 429."""
+    await muster.start_announcements()
+    game = await muster.announced_game(max_players=50)
+    message_id = muster.posted[0]
+    edits_before = len(edits_of(muster, message_id))
+    its = await burst(muster, game, 50)
+    assert its[-1].created_at - its[0].created_at < 1.0  # the 50 clicks came within a second
+    await settled(muster, its)
+    assert all(muster.reply(it).startswith("You're in — ") for it in its)
+    joined = await muster.converged(game)
+    assert sorted(joined) == sorted(str(it.user_id) for it in its)
+    message = muster.announcement(game)
+    assert message is not None
+    assert [f["name"] for f in message["embeds"][0]["fields"]] == ["Players (50/50)"]
+    [join] = [c for row in message["components"] for c in row["components"]
+              if c["custom_id"] == f"muster:join:{game}"]  # fmt: skip
+    assert join["label"] == "Join waitlist"
+    edits = edits_of(muster, message_id)[edits_before:]
+    print(f"50 joins through the bot: {len(edits)} edits, {muster.emu.requests.total_429} x 429")
+    assert 1 <= len(edits) <= 3
+    assert muster.emu.requests.total_429 == 0
+
+
+def edits_of(muster: Muster, message_id: int) -> list[RequestRecord]:
+    """The emulator's log of PATCHes of one message (its edits), oldest first."""
+    return [
+        r for r in muster.emu.requests.entries(EDIT_ROUTE)
+        if r.path.rstrip("/").endswith(f"/messages/{message_id}")
+    ]  # fmt: skip
 
 
 async def test_health_reports_the_bot(muster: Muster) -> None:

@@ -87,7 +87,8 @@ async def sandbox(
                     while not _ready(await read_health(nc)):
                         assert not services.done(), services
                         await asyncio.sleep(0.1)
-                assert len(await box.call("/commands")) == 2  # /game and /config
+                names = sorted(c["name"] for c in await box.call("/commands"))
+                assert names == ["config", "game", "reminders"]
                 yield box
         finally:
             stop.set()
