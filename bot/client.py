@@ -70,6 +70,8 @@ class MusterBot(commands.Bot):
     """Muster in Discord. ``responder`` answers every interaction."""
 
     def __init__(self, parts: BotParts, *, intents: discord.Intents | None = None) -> None:
+        # Muster never joins voice: no warning that voice libraries are missing.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents or wanted_intents(),
