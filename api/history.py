@@ -66,8 +66,7 @@ async def detail_of(web: Web, state: GameState, steps: list[Step]) -> models.Gam
 
     def players(ids: list[str]) -> list[models.Player]:
         return [
-            models.Player(user_id=u, display_name=names[u], position=i,
-                          avatar_url=avatars.get(u))  # fmt: skip
+            models.Player(user_id=u, display_name=names[u], position=i, avatar_url=avatars.get(u))
             for i, u in enumerate(ids, 1)
         ]
 

@@ -303,8 +303,12 @@ async def timeline_page(
     step = then.position if then else None
     earlier = [p for p in positions if step is not None and p < step]
     later = [p for p in positions if step is not None and p > step]
-    travel = {"then": then, "prev": earlier[-1] if earlier else None,
-              "next": later[0] if later else None, "first": positions[0] if positions else None}
+    travel = {
+        "then": then,
+        "prev": earlier[-1] if earlier else None,
+        "next": later[0] if later else None,
+        "first": positions[0] if positions else None,
+    }
     if then is not None and request.headers.get("hx-request"):
         return page(request, "timeline.html", block="asof", game=game, **travel)
     people = {e.actor_id for e in entries} | {

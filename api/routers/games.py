@@ -78,8 +78,11 @@ async def list_games(
 
 At = Annotated[
     str | None,
-    Query(max_length=40, description="the game as it was then: a log position (as the game's "
-          "history shows) or an ISO 8601 time"),
+    Query(
+        max_length=40,
+        description="the game as it was then: a log position (as the game's "
+        "history shows) or an ISO 8601 time",
+    ),
 ]
 
 
