@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as calmod
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from api import models
 from api.access import Membership, member_or_404, shared_guilds
 from api.errors import ApiError
-from api.history import game_as_of
+from api.history import game_as_of, state_at
 from api.render import page
 from api.routers.feeds import feed_url
 from api.routers.games import _create_command
@@ -29,6 +30,7 @@ from domain.errors import DomainError
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("muster.api")
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -199,7 +201,18 @@ async def game_context(web: Web, game_id: str, session: Session) -> dict[str, An
     guild = await web.discord.guild(game.guild_id) or {}
     channel = await web.discord.channel(game.channel_id) or {}
     return {"game": view, "joined": session.user_id in seated, "can_host": host_ok,
-            "guild": guild, "channel": channel}  # fmt: skip
+            "guild": guild, "channel": channel,
+            "muted": await muted_for(web, game.game_id, session.user_id)}  # fmt: skip
+
+
+async def muted_for(web: Web, game_id: str, user_id: str) -> bool | None:
+    """Whether the user muted this game's reminders (from its history; None if unknown)."""
+    try:
+        state = await state_at(web, game_id, None)
+    except Exception:  # the page still works without the toggle's state
+        log.warning("could not read the history of game %s", game_id, exc_info=True)
+        return None
+    return None if state is None else user_id in state.muted
 
 
 @router.get("/games/{game_id}", response_class=HTMLResponse)
@@ -303,7 +316,7 @@ async def timeline_page(
     step = then.position if then else None
     earlier = [p for p in positions if step is not None and p < step]
     later = [p for p in positions if step is not None and p > step]
-    travel = {
+    travel: dict[str, Any] = {
         "then": then,
         "prev": earlier[-1] if earlier else None,
         "next": later[0] if later else None,
