@@ -19,7 +19,8 @@ def _svg(width: int, height: int, title: str, body: str) -> Markup:
     # every text in ``body`` and ``title`` is escaped here; the rest is numbers
     return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-        f'role="img" aria-label="{escape(title)}" class="chart"><title>{escape(title)}</title>'
+        f'style="max-width: {width * 3 // 2}px" role="img" aria-label="{escape(title)}" '
+        f'class="chart"><title>{escape(title)}</title>'
         f"{body}</svg>"
     )
 
