@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar as calmod
-import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from api import models
 from api.access import Membership, member_or_404, shared_guilds
 from api.errors import ApiError
-from api.history import game_as_of, state_at
+from api.history import game_as_of
 from api.render import page
 from api.routers.feeds import feed_url
 from api.routers.games import _create_command
@@ -30,7 +29,6 @@ from domain.errors import DomainError
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger("muster.api")
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -200,19 +198,33 @@ async def game_context(web: Web, game_id: str, session: Session) -> dict[str, An
     host_ok = session.user_id == game.host_id or bool(member.permissions & 0x28)
     guild = await web.discord.guild(game.guild_id) or {}
     channel = await web.discord.channel(game.channel_id) or {}
-    return {"game": view, "joined": session.user_id in seated, "can_host": host_ok,
-            "guild": guild, "channel": channel,
-            "muted": await muted_for(web, game.game_id, session.user_id)}  # fmt: skip
+    return {
+        "game": view,
+        "joined": session.user_id in seated,
+        "can_host": host_ok,
+        "guild": guild,
+        "channel": channel,
+        "mutes": await mutes_of(web, game.game_id, game.guild_id, session.user_id),
+    }
 
 
-async def muted_for(web: Web, game_id: str, user_id: str) -> bool | None:
-    """Whether the user muted this game's reminders (from its history; None if unknown)."""
-    try:
-        state = await state_at(web, game_id, None)
-    except Exception:  # the page still works without the toggle's state
-        log.warning("could not read the history of game %s", game_id, exc_info=True)
-        return None
-    return None if state is None else user_id in state.muted
+_MUTES = """
+SELECT DISTINCT ON (aggregate_id) aggregate_id, type LIKE '%%.reminders_muted.%%'
+FROM timeline
+WHERE aggregate_id = ANY(%(ids)s) AND body->>'user_id' = %(user)s
+  AND type IN ('game.reminders_muted.v1', 'game.reminders_unmuted.v1',
+               'guild.reminders_muted.v1', 'guild.reminders_unmuted.v1')
+ORDER BY aggregate_id, position DESC
+"""
+
+
+async def mutes_of(web: Web, game_id: str, guild_id: str, user_id: str) -> tuple[bool, bool]:
+    """Whether the user muted this game's reminders, and all of its server's (the timeline)."""
+    ids = [f"game.{game_id}", f"guild.{guild_id}"]
+    async with web.pool.connection() as conn:
+        cur = await conn.execute(_MUTES, {"ids": ids, "user": user_id})
+        found = {aggregate: bool(muted) for aggregate, muted in await cur.fetchall()}
+    return found.get(ids[0], False), found.get(ids[1], False)
 
 
 @router.get("/games/{game_id}", response_class=HTMLResponse)

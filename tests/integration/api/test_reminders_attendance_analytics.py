@@ -59,6 +59,9 @@ def test_mute_and_unmute_a_game_and_a_server(web_stack: WebStack) -> None:
     assert "<html" not in toggled.text
     server = bob.post(f"/api/v1/guilds/{web_stack.guild_id}/reminders/mute")
     assert server.status_code == 200, server.text
+    assert 'data-testid="server-mute-state"' in bob.get(f"/games/{game_id}").text
+    assert 'data-testid="server-mute-state"' not in web_stack.login("chen").get(
+        f"/games/{game_id}").text  # fmt: skip
     back = bob.post(f"/api/v1/guilds/{web_stack.guild_id}/reminders/unmute")
     assert back.status_code == 200, back.text
 
