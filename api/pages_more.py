@@ -15,11 +15,21 @@ from api.render import page
 from api.routers.analytics import analytics_of
 from api.routers.guilds import text_channels
 from api.routers.reminders import attendance_command, mute_command
+from api.services import Web
 from api.sessions import MaybeSession, WebDep
 from api.writes import command_id, send
 from domain.errors import DomainError
+from projections import analytics_queries as aq
 
 router = APIRouter(include_in_schema=False)
+
+
+async def host_figures(web: Web, guild_id: str) -> list[aq.Figures]:
+    """Every host of the server (for the filter, whatever is chosen)."""
+    async with web.pool.connection() as conn:
+        return await aq.figures_by(conn, "host", guild_id=guild_id)
+
+
 Id = Annotated[str | None, Query(pattern=r"^\d{0,20}$")]
 
 
@@ -35,7 +45,8 @@ async def analytics_page(
     channels = await text_channels(web, guild_id)
     found = await analytics_of(web, guild_id, channel or None, host or None)
     channel_names = {c.id: f"#{c.name}" for c in channels}
-    hosts = await web.display_names(guild_id, [f.key for f in found.by_host])
+    every_host = found.by_host if not (channel or host) else await host_figures(web, guild_id)
+    hosts = await web.display_names(guild_id, [f.key for f in every_host])
     t = found.totals
     rates = [
         ("Fill rate", t.fill_rate, charts.percent(t.fill_rate)),

@@ -103,6 +103,10 @@ def test_attendance_from_the_page_and_the_api_then_analytics(web_stack: WebStack
     assert html.text.count("<svg") >= 4
     assert 'data-testid="no-shows"' in html.text
     assert "cdn" not in html.text.lower().split("<svg", 1)[1]
+    bob_only = hana.get(f"/guilds/{web_stack.guild_id}/analytics",
+                        params={"host": web_stack.user_id("bob")})  # fmt: skip
+    assert 'data-testid="no-games"' in bob_only.text
+    assert ">Hana</option>" in bob_only.text  # the other hosts stay in the filter
 
 
 def test_outsiders_get_404(web_stack: WebStack) -> None:
