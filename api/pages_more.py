@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api import charts
 from api.access import member_or_404
+from api.errors import from_domain
 from api.pages import game_context, login_redirect, user
 from api.render import page
 from api.routers.analytics import analytics_of
@@ -113,7 +114,7 @@ async def attendance_submit(
     try:
         message = (await send(web, command)).message
     except DomainError as error:
-        message, status = error.message, 409
+        message, status = error.message, from_domain(error).status
     context = await game_context(web, game_id, session)
     return page(request, "game.html", status_code=status, attendance_message=message,
                 **context)  # fmt: skip

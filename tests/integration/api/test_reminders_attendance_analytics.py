@@ -50,6 +50,9 @@ def test_mute_and_unmute_a_game_and_a_server(web_stack: WebStack) -> None:
     again = bob.post(f"/api/v1/games/{game_id}/reminders/mute",
                      headers={"Idempotency-Key": "mute-1"})  # fmt: skip
     assert again.json()["replayed"] is True
+    no_token = web_stack.login("bob")
+    del no_token.headers["X-CSRF-Token"]
+    assert no_token.post(f"/games/{game_id}/unmute").status_code == 403  # CSRF, like every form
     page = bob.get(f"/games/{game_id}")
     assert re.search(r'data-testid="mute-state">muted<', page.text)
     toggled = bob.post(f"/games/{game_id}/unmute", data={"csrf_token": bob.headers["X-CSRF-Token"]},
@@ -81,6 +84,9 @@ def test_attendance_from_the_page_and_the_api_then_analytics(web_stack: WebStack
     form = hana.post(f"/games/{game_id}/attendance", data={"csrf_token": csrf, "no_show": chen})
     assert form.status_code == 200, form.text
     assert 'data-testid="attendance-message"' in form.text
+    bob_form = bob.post(f"/games/{game_id}/attendance",
+                        data={"csrf_token": bob.headers["X-CSRF-Token"]})  # fmt: skip
+    assert bob_form.status_code == 403  # only the host or a manager
     refused = bob.post(f"/api/v1/games/{game_id}/attendance", json={"no_shows": []})
     assert refused.status_code == 403
     outsider = hana.post(f"/api/v1/games/{game_id}/attendance", json={"no_shows": ["123"]})
