@@ -21,8 +21,8 @@ authenticates requests, and every state-changing request carries `X-CSRF-Token` 
 
 def create_app(web: Web, *, live: bool = True) -> FastAPI:
     """The web application over ``web``'s ports; ``live`` follows the log for SSE."""
-    from api import pages, streams
-    from api.routers import auth, feeds, games, guilds, status
+    from api import pages, pages_more, streams
+    from api.routers import analytics, auth, feeds, games, guilds, reminders, status
 
     hub = LiveHub(web)
 
@@ -47,9 +47,10 @@ def create_app(web: Web, *, live: bool = True) -> FastAPI:
     app.state.web = web
     app.state.hub = hub
     install_error_handlers(app)
-    for module in (auth, games, guilds, feeds, status):
+    for module in (auth, games, guilds, analytics, reminders, feeds, status):
         app.include_router(module.router)
     app.include_router(pages.router)
+    app.include_router(pages_more.router)
     app.include_router(streams.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

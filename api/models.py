@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from domain import rules as limits
 
@@ -179,3 +179,55 @@ class TimelineEntry(BaseModel):
     actor_id: str
     command_id: str
     body: dict[str, object]
+
+
+class Figures(BaseModel):
+    """How the games of a server, channel or host filled (definitions in docs/web.md)."""
+
+    key: str = Field(description="the server, channel or host id")
+    games_scheduled: int
+    games_filled: int
+    fill_rate: float | None
+    avg_minutes_to_fill: float | None
+    games_cancelled: int
+    waitlisted: int
+    waitlist_conversions: int
+    conversion_rate: float | None
+    leaves_before_start: int
+    late_leaves: int
+    avg_leave_minutes_before_start: float | None
+    attendance_recorded: int
+    no_shows: int
+    no_show_rate: float | None
+
+
+class TimeSlot(BaseModel):
+    weekday: int = Field(description="1 = Monday … 7 = Sunday")
+    hour: int = Field(description="hour of the start, UTC")
+    games: int
+
+
+class PlayerNoShows(BaseModel):
+    user_id: str
+    display_name: str
+    games: int = Field(description="games with attendance recorded")
+    no_shows: int
+    no_show_rate: float
+
+
+class Analytics(BaseModel):
+    guild_id: str
+    channel_id: str | None
+    host_id: str | None
+    position: int = Field(description="the log position the figures include")
+    totals: Figures | None = Field(description="all matching games; null when there are none")
+    by_channel: list[Figures]
+    by_host: list[Figures]
+    popular_times: list[TimeSlot]
+    no_shows: list[PlayerNoShows] = Field(description="current members, most no-shows first")
+
+
+class Attendance(BaseModel):
+    no_shows: list[Annotated[str, StringConstraints(pattern=r"^\d{1,20}$")]] = Field(
+        default=[], max_length=100, description="user ids of seated players who did not come"
+    )

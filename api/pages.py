@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from api import models
 from api.access import Membership, member_or_404, shared_guilds
 from api.errors import ApiError
+from api.history import game_as_of
 from api.render import page
 from api.routers.feeds import feed_url
 from api.routers.games import _create_command
@@ -197,8 +198,33 @@ async def game_context(web: Web, game_id: str, session: Session) -> dict[str, An
     host_ok = session.user_id == game.host_id or bool(member.permissions & 0x28)
     guild = await web.discord.guild(game.guild_id) or {}
     channel = await web.discord.channel(game.channel_id) or {}
-    return {"game": view, "joined": session.user_id in seated, "can_host": host_ok,
-            "guild": guild, "channel": channel}  # fmt: skip
+    return {
+        "game": view,
+        "joined": session.user_id in seated,
+        "can_host": host_ok,
+        "guild": guild,
+        "channel": channel,
+        "mutes": await mutes_of(web, game.game_id, game.guild_id, session.user_id),
+    }
+
+
+_MUTES = """
+SELECT DISTINCT ON (aggregate_id) aggregate_id, type LIKE '%%.reminders_muted.%%'
+FROM timeline
+WHERE aggregate_id = ANY(%(ids)s) AND body->>'user_id' = %(user)s
+  AND type IN ('game.reminders_muted.v1', 'game.reminders_unmuted.v1',
+               'guild.reminders_muted.v1', 'guild.reminders_unmuted.v1')
+ORDER BY aggregate_id, position DESC
+"""
+
+
+async def mutes_of(web: Web, game_id: str, guild_id: str, user_id: str) -> tuple[bool, bool]:
+    """Whether the user muted this game's reminders, and all of its server's (the timeline)."""
+    ids = [f"game.{game_id}", f"guild.{guild_id}"]
+    async with web.pool.connection() as conn:
+        cur = await conn.execute(_MUTES, {"ids": ids, "user": user_id})
+        found = {aggregate: bool(muted) for aggregate, muted in await cur.fetchall()}
+    return found.get(ids[0], False), found.get(ids[1], False)
 
 
 @router.get("/games/{game_id}", response_class=HTMLResponse)
@@ -287,20 +313,36 @@ async def edit_submit(request: Request, game_id: str, web: WebDep,
 
 
 @router.get("/games/{game_id}/timeline", response_class=HTMLResponse)
-async def timeline_page(request: Request, game_id: str, web: WebDep,
-                        session: MaybeSession) -> Response:  # fmt: skip
+async def timeline_page(
+    request: Request, game_id: str, web: WebDep, session: MaybeSession,
+    at: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:  # fmt: skip
+    """The game's history; ``at`` (a position) also shows the game as it was then."""
     if session is None:
         return login_redirect(request)
     game, _ = await game_or_404(web, game_id, session.user_id)
     async with web.pool.connection() as conn:
         entries = await queries.game_timeline(conn, game.game_id)
+    positions = [e.position for e in entries]
+    then = await game_as_of(web, game.game_id, at) if at else None
+    step = then.position if then else None
+    earlier = [p for p in positions if step is not None and p < step]
+    later = [p for p in positions if step is not None and p > step]
+    travel: dict[str, Any] = {
+        "then": then,
+        "prev": earlier[-1] if earlier else None,
+        "next": later[0] if later else None,
+        "first": positions[0] if positions else None,
+    }
+    if then is not None and request.headers.get("hx-request"):
+        return page(request, "timeline.html", block="asof", game=game, **travel)
     people = {e.actor_id for e in entries} | {
         str(e.body[k]) for e in entries for k in ("user_id", "host_id") if e.body.get(k)
     }
     people |= {str(u) for e in entries for u in e.body.get("promoted", []) or []}
     names = await web.display_names(game.guild_id, sorted(people - {"0"}))
     names["0"] = "Muster"
-    return page(request, "timeline.html", game=game, entries=entries, names=names)
+    return page(request, "timeline.html", game=game, entries=entries, names=names, **travel)
 
 
 @router.get("/guilds/{guild_id}/settings", response_class=HTMLResponse)

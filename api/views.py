@@ -110,7 +110,10 @@ async def cached_game(web: Web, game_id: str) -> CachedGame | None:
 
 
 async def _build(web: Web, game_id: str) -> models.GameDetail | None:
-    async with web.pool.connection() as conn:
+    async with web.pool.connection() as conn, conn.transaction():
+        # one snapshot for the game row and its participants (a join committing between the
+        # two reads would otherwise show a player with the old count)
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         game = await queries.game_detail(conn, game_id)
     return None if game is None else await game_view(web, game)
 

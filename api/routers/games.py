@@ -12,6 +12,7 @@ from msgspec import UNSET
 from api import models
 from api.access import member_or_404, shared_guilds
 from api.errors import ApiError
+from api.history import game_as_of
 from api.routers import ERRORS
 from api.sessions import Session, SessionDep, WebDep
 from api.views import (
@@ -75,12 +76,26 @@ async def list_games(
     return not_modified(request, response, body) or body
 
 
+At = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="the game as it was then: a log position (as the game's "
+        "history shows) or an ISO 8601 time",
+    ),
+]
+
+
 @router.get("/{game_id}", response_model=models.GameDetail, summary="A game")
 async def get_game(
-    game_id: str, request: Request, response: Response, web: WebDep, session: SessionDep
-) -> Any:
-    """Players, waitlist and placeholders with display names; settings with their source."""
+    game_id: str, request: Request, response: Response, web: WebDep, session: SessionDep,
+    at: At = None,
+) -> Any:  # fmt: skip
+    """Players, waitlist and placeholders with display names; settings with their source.
+    With ``at``, the game as it was at that point of its history."""
     cached, _ = await visible_game(web, game_id, session.user_id)
+    if at is not None:
+        return await game_as_of(web, cached.view.game_id, at)
     headers = {"ETag": cached.etag}
     if cached.etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -142,7 +157,7 @@ async def update_game(
     """Change details (host or server manager); ``null`` settings inherit again."""
     game, member = await game_or_404(web, game_id, session.user_id)
     given = body.model_dump(exclude_unset=True)
-    changes: dict[str, Any] = {name: given.get(name, UNSET) for name in body.model_fields}
+    changes: dict[str, Any] = {name: given.get(name, UNSET) for name in type(body).model_fields}
     if changes["title"] is None or changes["description"] is None:
         raise ApiError(422, "invalid_request", "title and description cannot be null.",
                        field="title" if changes["title"] is None else "description")  # fmt: skip

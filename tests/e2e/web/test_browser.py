@@ -1,6 +1,8 @@
 """A real browser (Debian's Chromium through Playwright) through the emulated Discord:
-log in → create a game with a bad mention → pick a suggestion → game page → a member joins →
-the open page shows them without a reload. Screenshots of the main pages go to docs/screenshots.
+log in → create a game with a bad mention → pick a suggestion → game page → Muster announces it
+in the emulated #games → a member clicks Join there → the open page shows them without a
+reload; the history steps through versions; analytics; reminders muted from a phone.
+Screenshots of the main pages go to docs/screenshots.
 """
 
 from __future__ import annotations
@@ -83,7 +85,11 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     expect(page.locator("time").first).to_contain_text("2031")
     game_id = game_id_from(page.url)
 
-    # Dmitri clicks Join on the announcement in the emulated Discord (the real bot answers):
+    # Muster's Discord projection announces the game in #games; Dmitri clicks its Join button
+    # in the emulated Discord (the real bot answers):
+    message = web_stack.call(web_stack.announcement(game_id))
+    announced = web_stack.demo.games.messages[message]
+    assert announced.embeds[0]["title"] == "Board game night"
     expect(page.get_by_test_id("live")).to_have_text("listening")  # the stream is subscribed
     web_stack.click_join("dmitri", game_id)
     expect(players).to_contain_text("dmitri", timeout=10_000)  # no reload: SSE swapped it in
@@ -96,7 +102,18 @@ def test_log_in_create_with_suggestion_and_see_a_join_live(
     expect(
         page.get_by_role("cell", name="game.player_joined.v1", exact=False).first
     ).to_be_visible()
+    page.get_by_role("link", name="Step through its versions").click()  # HTMX, no reload
+    as_of = page.get_by_test_id("as-of")
+    expect(as_of).to_contain_text("Board game night")
+    expect(page.get_by_test_id("as-of-count")).to_have_text("0/6")  # the seats come next
+    page.get_by_test_id("later").click()
+    expect(page).to_have_url(re.compile(r"/timeline\?at=\d+$"))
     shot(page, "timeline")
+
+    page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}/analytics")
+    expect(page.get_by_test_id("games-scheduled")).to_be_visible()
+    expect(page.locator("svg.chart").first).to_be_visible()
+    shot(page, "analytics")
     page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}")
     expect(page.get_by_role("link", name="Board game night")).to_be_visible()
     expect(page.get_by_test_id("live")).to_have_text("listening")
@@ -134,4 +151,9 @@ def test_join_and_leave_buttons_on_a_phone(web_stack: WebStack, browser: Browser
     shot(page, "game-phone")
     page.get_by_role("button", name="Leave").click()
     expect(page.get_by_role("status")).to_contain_text("You left")
+    page.get_by_test_id("reminders-mute").click()
+    expect(page.get_by_test_id("mute-state")).to_have_text("muted")
+    page.goto(f"{web_stack.url}/guilds/{web_stack.guild_id}/analytics")
+    expect(page.get_by_test_id("games-scheduled")).to_be_visible()
+    shot(page, "analytics-phone")
     context.close()

@@ -122,24 +122,24 @@ class WebStack:
             await asyncio.sleep(0.05)
         raise RuntimeError("the bot did not become ready")
 
-    async def announce(self, game_id: str) -> int:
-        """Post a game's announcement with Join and Leave as the bot (what projections/discord
-        will do once it lands); returns the message id."""
-        buttons = [
-            {"type": 2, "style": 3, "label": "Join", "custom_id": f"muster:join:{game_id}"},
-            {"type": 2, "style": 2, "label": "Leave", "custom_id": f"muster:leave:{game_id}"},
-        ]
-        msg = self.emu.messages.create(
-            self.demo.games, self.emu.world.application.bot_user_id,
-            {"content": "A game", "components": [{"type": 1, "components": buttons}]},
-        )  # fmt: skip
-        return int(msg.id)
+    async def announcement(self, game_id: str, timeout: float = 20) -> int:
+        """The id of the game's announcement in #games, once Muster's Discord projection
+        (``projections/discord``) has posted it with its Join button."""
+        join = f"muster:join:{game_id}"
+        async with asyncio.timeout(timeout):
+            while True:
+                for message in list(self.demo.games.messages.values()):
+                    ids = [c.get("custom_id") for row in message.components
+                           for c in row.get("components", [])]  # fmt: skip
+                    if join in ids:
+                        return int(message.id)
+                await asyncio.sleep(0.05)
 
     def click_join(self, who: str, game_id: str) -> None:
         """``who`` clicks Join on the game's announcement in the emulated Discord."""
 
         async def click() -> None:
-            message = await self.announce(game_id)
+            message = await self.announcement(game_id)
             interaction = await self.demo.people[who].click(message, f"muster:join:{game_id}")
             assert interaction.response_type is not None, "the bot did not answer the click"
 

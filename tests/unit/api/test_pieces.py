@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.errors import ApiError, from_domain
+from api.history import point_or_422
 from api.views import decode_cursor, encode_cursor, sources
 from api.writes import command_id
 from deploy.api_cmd import PortTaken, listen
@@ -63,3 +64,13 @@ def test_a_taken_port_is_reported_clearly() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(PortTaken, match=f"port {port} .* MUSTER_WEB_PORT"):
             listen(Settings(web_port=port))
+
+
+def test_at_is_a_position_or_a_time_else_one_422() -> None:
+    assert point_or_422("42") == 42
+    assert point_or_422("2026-11-30T18:00:00") == datetime(2026, 11, 30, 18, tzinfo=UTC)
+    for bad in ("0", "-3", "yesterday", ""):
+        with pytest.raises(ApiError) as raised:
+            point_or_422(bad)
+        assert (raised.value.status, raised.value.code, raised.value.field) == (
+            422, "invalid_at", "at")  # fmt: skip

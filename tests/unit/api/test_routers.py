@@ -10,7 +10,12 @@ import pytest
 from api import create_app
 from api.config import SESSION_COOKIE
 from api.sessions import create_session, signer
-from domain.commands import ConfigureGuild, CreateGame
+from domain.commands import (
+    ConfigureGuild,
+    CreateGame,
+    MuteGuildReminders,
+    UnmuteGuildReminders,
+)
 from tests.unit.api.fakes import CHANNEL, GUILD, FakeCommands, fake_web
 
 WHEN = "2031-01-01T20:00:00Z"
@@ -120,3 +125,20 @@ async def test_login_says_when_it_is_not_configured() -> None:
         answer = await client.get("/auth/login")
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "login_not_configured"
+
+
+async def test_server_mutes_go_through_the_port_with_the_users_key(
+    client_as: tuple[object, FakeCommands],
+) -> None:
+    login, commands = client_as
+    bob, stranger = await login("4"), await login("99")  # type: ignore[operator]
+    path = f"/api/v1/guilds/{GUILD}/reminders"
+    muted = await bob.post(f"{path}/mute", params={"wait": "false"},
+                           headers={"Idempotency-Key": "m-1"})  # fmt: skip
+    assert muted.status_code == 200, muted.text
+    assert (await bob.post(f"{path}/unmute", params={"wait": "false"})).status_code == 200
+    assert (await stranger.post(f"{path}/mute")).status_code == 404
+    first, second = commands.sent
+    assert isinstance(first, MuteGuildReminders)
+    assert (first.command_id, first.user_id, first.guild_id) == ("api:4:m-1", "4", GUILD)
+    assert isinstance(second, UnmuteGuildReminders)
