@@ -58,6 +58,7 @@ from domain.errors import (
     GameFull,
     GameNotFound,
     GameNotOpen,
+    InvalidCommand,
     InvalidStatusChange,
     NotJoined,
     PlaceholderNotFound,
@@ -169,7 +170,11 @@ class GameMachine(RuleBasedStateMachine):
         self.caps["game"], self.waitlist_caps["game"] = cap, waitlist_cap
         seated, waiting = players[: self.cap()], players[self.cap() :]
         limit = self.waitlist_cap()
-        error = GameFull if limit is not None and len(waiting) > limit else None
+        error: type[DomainError] | None = None
+        if self.now >= LATER:  # time passed its start: a game in the past is refused
+            error = InvalidCommand
+        elif limit is not None and len(waiting) > limit:
+            error = GameFull
         command = CreateGame(
             command_id=self.cid(), **ADMIN, guild_id=GUILD, channel_id=CHANNEL, title="Game",
             scheduled_at=LATER,
@@ -478,6 +483,17 @@ def test_found_a_lower_own_cap_moves_the_latest_seated() -> None:
         ("update_game", {"cap": 1, "waitlist_cap": None}),
         ("update_game", {"cap": 2, "waitlist_cap": None}),
     )  # fmt: skip
+
+
+def test_found_creating_a_game_after_its_time_is_refused() -> None:
+    """Deep run: two days passed before the game was created for a time now past; the
+    domain refuses it (InvalidCommand) and the model must expect that, not a created game."""
+    run_steps(
+        ("time_passes", {"minutes": 1}),
+        ("time_passes", {"minutes": 479}),
+        *[("time_passes", {"minutes": 600})] * 4,
+        ("create", {**NO_CAP, "players": [], "labels": 0}),
+    )
 
 
 @pytest.mark.deep
