@@ -201,15 +201,18 @@ def record_announcement(
     ]
 
 
-def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> list[GameEvent]:
-    """Exactly one record per start time, offset and user."""
+def _unrecorded_reminder(
+    state: GameState, command: RecordReminder | RecordReminderIntent, detail: str = ""
+) -> tuple[int, str]:
+    """Check a reminder command (Muster only, valid fields, the current start time, not
+    recorded yet); its key (offset, recipient)."""
     _require_system(command, "record reminders")
     problems = Problems()
     problems.snowflake("recipient_id", command.recipient_id)
     problems.number(
         "offset_minutes", command.offset_minutes, MIN_REMINDER_MINUTES, MAX_REMINDER_MINUTES
     )
-    problems.text("detail", command.detail, MAX_DETAIL)
+    problems.text("detail", detail, MAX_DETAIL)
     problems.utc("scheduled_at", command.scheduled_at)
     problems.raise_if_any()
     if command.scheduled_at != state.scheduled_at:
@@ -221,6 +224,12 @@ def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> 
     key = (command.offset_minutes, command.recipient_id)
     if key in state.reminders:
         raise ReminderAlreadyRecorded(state.game_id, *key, state.scheduled_at, state.reminders[key])
+    return key
+
+
+def record_reminder(state: GameState, command: RecordReminder, ctx: Context) -> list[GameEvent]:
+    """Exactly one record per start time, offset and user."""
+    _unrecorded_reminder(state, command, command.detail)
     return [
         ReminderRecorded(
             **stamp(command, ctx.now),
@@ -267,23 +276,7 @@ def record_reminder_intent(
 ) -> list[GameEvent]:
     """Before a reminder DM goes out: once per start time, offset and user; refused once
     the reminder is recorded; nothing new when the intent is already there."""
-    _require_system(command, "record reminders")
-    problems = Problems()
-    problems.snowflake("recipient_id", command.recipient_id)
-    problems.number(
-        "offset_minutes", command.offset_minutes, MIN_REMINDER_MINUTES, MAX_REMINDER_MINUTES
-    )
-    problems.utc("scheduled_at", command.scheduled_at)
-    problems.raise_if_any()
-    if command.scheduled_at != state.scheduled_at:
-        raise InvalidCommand(
-            "scheduled_at",
-            f"the game was rescheduled to {state.scheduled_at:%Y-%m-%d %H:%M} UTC; "
-            "this reminder was for the old time",
-        )
-    key = (command.offset_minutes, command.recipient_id)
-    if key in state.reminders:
-        raise ReminderAlreadyRecorded(state.game_id, *key, state.scheduled_at, state.reminders[key])
+    key = _unrecorded_reminder(state, command)
     if key in state.intents:
         return []
     _require_status(state, ("scheduled",), "reminded")
