@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     events_subject_prefix: str = Field(default="events", description="subject prefix of the log")
     command_threads: int = Field(
         default=8, gt=0, description="commands decided at once in one process (thread pool)"
+    )
+    commands: Literal["local", "nats"] = Field(
+        default="local",
+        description="how entry points reach the domain: in this process, or NATS request-reply "
+        "to `muster commands` workers",
+    )
+    command_workers: int = Field(
+        default=1, gt=0, description="partitions of the games over command workers (nats mode)"
+    )
+    command_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a command waits for its worker (nats mode)"
+    )
+    command_subject: str = Field(
+        default="muster.commands", description="subject prefix of command requests (nats mode)"
     )
     name_ttl: int = Field(default=3600, gt=0, description="seconds a display name stays cached")
 
@@ -117,3 +131,14 @@ class Settings(BaseSettings):
     scheduler_metrics_port: int | None = Field(
         default=None, description="port for `muster scheduler`'s Prometheus metrics; unset = off"
     )
+
+    @model_validator(mode="after")
+    def _commands_outside_the_log(self) -> Settings:
+        """Command requests must not be captured by the log's stream (it would answer them)."""
+        log, commands = self.events_subject_prefix + ".", self.command_subject + "."
+        if commands.startswith(log) or log.startswith(commands):
+            raise ValueError(
+                f"MUSTER_COMMAND_SUBJECT ({self.command_subject}) must not overlap the log's "
+                f"subjects ({self.events_subject_prefix}.>): the stream would capture commands"
+            )
+        return self
