@@ -147,3 +147,13 @@ def test_a_creation_without_game_id_goes_where_its_game_will_live() -> None:
 def test_an_unaddressable_command_is_refused_before_sending() -> None:
     with pytest.raises(InvalidCommand):
         route(JoinGame(command_id="j", user_id="7", game_id="not-a-uuid"), "p", 2)
+
+
+def test_command_subjects_may_not_overlap_the_log() -> None:
+    from pydantic import ValidationError
+
+    from deploy.settings import Settings
+
+    with pytest.raises(ValidationError, match="the stream would capture commands"):
+        Settings(events_subject_prefix="events", command_subject="events.commands")
+    assert Settings(events_subject_prefix="events").command_subject == "muster.commands"
