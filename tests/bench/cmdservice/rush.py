@@ -115,7 +115,7 @@ def start_workers(log: Log, workers: int) -> list[subprocess.Popen[str]]:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-        )  # fmt: skip
+        )
         for k in range(workers)
     ]
     for proc in procs:
@@ -182,7 +182,7 @@ def run_clients(
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(processes)
     ]
     for client in clients:
