@@ -193,11 +193,13 @@ def multi_process(url: str, rush_joins: int, games: int, joins: int) -> None:
         table(
             [
                 (r.name, f"{r.rate:,.0f}", f"{r.seconds:.2f}", str(r.errors()),
+                 f"{r.client_cores:.2f}", " + ".join(f"{c:.2f}" for c in r.worker_cores) or "-",
                  "/".join(f"{m:.0f}" for m in r.worker_peak_mib) or "-",
                  f"{r.rate / across[1].rate:.2f}")
                 for r in across
             ],
-            ("run", "commands/s", "seconds", "errors", "worker peak RSS MiB", "/ 1 worker"),
+            ("run", "commands/s", "seconds", "errors", "client CPU (cores)",
+             "worker CPU (cores)", "worker peak RSS MiB", "/ 1 worker"),
         )
     )  # fmt: skip
     base_ratio, base = p99s[False]

@@ -64,13 +64,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     errors[type(error).__name__] += 1
                 latencies.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(join(n) for n in range(args.count)))
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     return {
         "tag": args.tag,
         "count": args.count,
         "seconds": seconds,
+        "cores": cpu / seconds,
         "p50": percentile(latencies, 0.50),
         "p99": percentile(latencies, 0.99),
         "errors": dict(errors),

@@ -54,6 +54,12 @@ class Run:
     clients: list[dict[str, object]]
     seconds: float
     worker_peak_mib: list[float] = field(default_factory=list)
+    worker_cores: list[float] = field(default_factory=list)
+
+    @property
+    def client_cores(self) -> float:
+        """CPU the entry-point processes used while sending, in cores (summed)."""
+        return sum(float(c["cores"]) for c in self.clients)  # type: ignore[arg-type]
 
     @property
     def count(self) -> int:
@@ -133,6 +139,13 @@ def peak_mib(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a live process used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(procs: list[subprocess.Popen[str]]) -> list[float]:
@@ -246,8 +259,11 @@ def across_games(log: Log, games: int, joins: int, workers: int) -> Run:
     procs = start_workers(log, workers)
     try:
         name = f"across games, {workers} command worker{'s' if workers > 1 else ''}"
+        before = [cpu_seconds(p.pid) for p in procs]
         run = run_clients(name, log, "nats", ids, joins // 2, workers=workers, in_flight=64)
+        used = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
     finally:
         peaks = stop(procs)
     run.worker_peak_mib = peaks
+    run.worker_cores = [u / run.seconds for u in used]
     return run
