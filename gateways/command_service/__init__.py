@@ -4,7 +4,12 @@
 :class:`CommandWorker` answers it (``muster commands``). :mod:`.wire` says what crosses.
 """
 
-from gateways.command_service.client import CommandTimeout, CommandUnavailable, NatsCommands
+from gateways.command_service.client import (
+    CommandTimeout,
+    CommandUnavailable,
+    NatsCommands,
+    unserved_partitions,
+)
 from gateways.command_service.wire import CommandFailed, partition_of
 from gateways.command_service.worker import CommandWorker
 
@@ -15,4 +20,5 @@ __all__ = [
     "CommandWorker",
     "NatsCommands",
     "partition_of",
+    "unserved_partitions",
 ]

@@ -21,6 +21,7 @@ from domain.commands import AnyCommand
 from domain.decisions import target
 from domain.outcome import Outcome
 from gateways.command_service.wire import (
+    PING,
     decode_reply,
     encode_request,
     partition_of,
@@ -122,3 +123,19 @@ class NatsCommands:
         """Wait for commands in flight, then refuse new ones (the connection is not ours)."""
         self._closed = True
         await self._idle.wait()
+
+
+async def unserved_partitions(
+    nc: NATS, prefix: str, workers: int, timeout: float = 2.0
+) -> list[int]:
+    """The partitions of ``workers`` that no command worker answers (``muster doctor``)."""
+
+    async def served(k: int) -> bool:
+        try:
+            await nc.request(subject_of(prefix, workers, k), PING, timeout=timeout)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            return False
+        return True
+
+    answers = await asyncio.gather(*(served(k) for k in range(workers)))
+    return [k for k, ok in enumerate(answers) if not ok]

@@ -100,6 +100,9 @@ def route(command: AnyCommand, prefix: str, workers: int) -> str:
 
 # -- requests -----------------------------------------------------------------------------------
 
+PING, PONG = b"ping", b"pong"
+"""A request that only asks whether a partition is served (``muster doctor``), and its answer."""
+
 
 def encode_request(command: AnyCommand) -> bytes:
     return _encoder.encode(Request(type(command).__name__, msgspec.Raw(_encoder.encode(command))))
@@ -174,6 +177,8 @@ def rebuild(refused: Refused) -> DomainError:
 
 __all__ = [
     "COMMAND_TYPES",
+    "PING",
+    "PONG",
     "BadRequest",
     "CommandFailed",
     "decode_reply",

@@ -24,6 +24,8 @@ import nats.errors
 from domain.errors import DomainError
 from domain.ports import CommandPort
 from gateways.command_service.wire import (
+    PING,
+    PONG,
     BadRequest,
     decode_request,
     encode_error,
@@ -108,6 +110,10 @@ class CommandWorker:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, msg: Msg) -> None:
+        if msg.data == PING:
+            if msg.reply:
+                await msg.respond(PONG)
+            return
         try:
             command = decode_request(msg.data)
             outcome = await self.port.send(command)

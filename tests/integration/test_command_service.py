@@ -130,3 +130,25 @@ async def test_a_worker_that_does_not_answer_is_a_timeout_that_says_a_retry_is_s
         with pytest.raises(CommandTimeout, match="same command_id is safe"):
             await container.commands.send(create())
         assert len(taken) == 1
+
+
+async def test_doctor_names_the_partitions_no_worker_serves(
+    event_log_env: dict[str, str], database_url: str, redis_url: str
+) -> None:
+    from deploy.doctor import check_commands
+
+    urls = urls_of(event_log_env, database_url, redis_url)
+    async with AsyncExitStack() as stack:
+        await start_worker(stack, settings_of(event_log_env), urls, 3, 1)
+        settings = settings_of(
+            event_log_env, commands="nats", command_workers=3, nats_url=urls["nats"]
+        )
+        check = await asyncio.to_thread(check_commands, settings)
+        assert check.problem == "no command worker answers for partition(s) 0, 2"
+        assert "muster commands --workers 3 --worker 0" in check.fix
+        await start_worker(stack, settings_of(event_log_env), urls, 3, 0)
+        await start_worker(stack, settings_of(event_log_env), urls, 3, 2)
+        check = await asyncio.to_thread(check_commands, settings)
+        assert (check.problem, check.detail.endswith("every partition answers")) == ("", True)
+    local = await asyncio.to_thread(check_commands, settings_of(event_log_env))
+    assert local.problem == ""
