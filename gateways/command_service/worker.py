@@ -2,8 +2,10 @@
 
 Each request is handled by the in-process port (``MusterApp.handle`` in a bounded pool), so a
 worker is the one writer of its games and keeps their aggregates warm in its cache; games of
-other partitions never reach it. Requests are answered concurrently (one task each); commands
-on one game still take turns inside the app.
+other partitions never reach it. Requests are answered concurrently (one task each), and the
+commands of one game take turns in the order they arrived (a FIFO lock per aggregate, before
+the pool): a burst on one game holds one pool thread, not all of them, so other games' commands
+do not wait behind it, and callers in different processes are served in turn.
 
 Crash safety comes from the domain, not from here: a worker killed mid-command either stored
 the command's events atomically or not at all, and the caller, seeing a timeout, sends the same
@@ -15,12 +17,14 @@ returns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import nats.errors
 
+from domain.decisions import target
 from domain.errors import DomainError
 from domain.ports import CommandPort
 from gateways.command_service.wire import (
@@ -65,6 +69,7 @@ class CommandWorker:
         self.refused = 0
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._turns = Turns()
         self.serving = asyncio.Event()
 
     @property
@@ -116,7 +121,8 @@ class CommandWorker:
             return
         try:
             command = decode_request(msg.data)
-            outcome = await self.port.send(command)
+            async with self._turns.turn(target(command)):
+                outcome = await self.port.send(command)
         except DomainError as error:
             self.refused += 1
             data = encode_error(error)
@@ -137,3 +143,27 @@ class CommandWorker:
             await msg.respond(data)
         except nats.errors.Error as error:  # the caller will time out and may send it again
             log.warning("could not answer a command: %s", error)
+
+
+class Turns:
+    """One FIFO asyncio lock per key, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
