@@ -49,7 +49,8 @@ QUEUE = "muster-commands"
 
 
 class CommandWorker:
-    """Serve ``partitions`` (of ``workers``) on ``nc`` with ``port`` (the in-process one)."""
+    """Serve ``partitions`` (of ``workers``) on ``nc`` with ``port`` (the in-process one);
+    at most ``max_in_flight`` requests at once, the others wait in the subscription's buffer."""
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class CommandWorker:
         prefix: str,
         workers: int,
         partitions: Sequence[int],
+        max_in_flight: int = 1024,
     ) -> None:
         bad = [k for k in partitions if not 0 <= k < workers]
         if bad or not partitions:
@@ -70,6 +72,7 @@ class CommandWorker:
         self.failed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._turns = Turns()
+        self._slots = asyncio.Semaphore(max_in_flight)
         self.serving = asyncio.Event()
 
     @property
@@ -109,10 +112,16 @@ class CommandWorker:
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _on_request(self, msg: Msg) -> None:
-        # nats-py awaits this callback before delivering the next message: hand off at once.
+        # nats-py awaits this callback before delivering the next message: hand off at once,
+        # unless max_in_flight are taken (then requests wait in the subscription's buffer).
+        await self._slots.acquire()
         task = asyncio.create_task(self._answer(msg))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
 
     async def _answer(self, msg: Msg) -> None:
         if msg.data == PING:
