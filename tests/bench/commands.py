@@ -224,15 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--multi-only", action="store_true", help="only (6) and (7)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
-    sizes, pairs, games = SIZES, PAIRS, GAMES
+    sizes, pairs, spread = SIZES, PAIRS, GAMES
     if args.smoke:
         args.commands, args.hot = 2 * GAMES, 50
         sizes, pairs = (10, 200), 20
-        args.rush, args.across, games = 40, 80, 8
+        args.rush, args.across, spread = 40, 80, 8
     with bench_stack() as stack:
         url = stack.url("nats")
         if args.multi_only:
-            multi_process(url, args.rush, games, args.across)
+            multi_process(url, args.rush, spread, args.across)
             return 0
         print(f"command benchmark: {args.commands} commands, {GAMES} games, {args.threads} threads")
         a = raw_nats_appends(url, "cmdraw", args.commands, writers=args.threads)
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         two = concurrent_joins("(2) JoinGame on one hot game", app, [hot], args.hot, args.threads)
         app.close()
         rows = cost_by_history(fresh_log_env(url), sizes, pairs)
-        multi_process(url, args.rush, games, args.across)
+        multi_process(url, args.rush, spread, args.across)
     four, five = on_popo(args.commands, args.threads)
 
     figures = [a, b, c, one, two, four, five]
