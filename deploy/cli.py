@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = command("up", "run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
+    up.add_argument(
+        "--command-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N command worker processes (default 0: commands in this process)",
+    )
     command("doctor", "check every dependency and say how to fix problems")
     command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
@@ -70,11 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_arguments(command("sandbox", "run the Discord emulator's sandbox page"))
     command("bot", "run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
+    from deploy import commands_cmd
+
+    commands_cmd.add_arguments(
+        command("commands", "run a command worker (one writer per game)", commands_cmd.summary())
+    )
     command("scheduler", "send reminders, start and end games on time")
     return parser
 
 
-LONG_RUNNING = {"up", "projector", "bot", "api", "scheduler", "worker", "sandbox"}
+LONG_RUNNING = {"up", "projector", "bot", "api", "scheduler", "worker", "sandbox", "commands"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +141,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
     if args.command == "up":
         from deploy.up import run_up
 
-        return run_up(settings, data_dir=args.data_dir)
+        return run_up(settings, data_dir=args.data_dir, command_workers=args.command_workers)
     if args.command == "doctor":
         from deploy.doctor import run_doctor
 
@@ -156,6 +168,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.scheduler_cmd import main as scheduler_main
 
         return scheduler_main([])
+    if args.command == "commands":
+        from deploy.commands_cmd import run as run_commands
+
+        return run_commands(args, settings)
     if args.command == "worker":
         from deploy.worker_cmd import run
 

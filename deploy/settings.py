@@ -54,6 +54,20 @@ class Settings(BaseSettings):
     command_threads: int = Field(
         default=8, gt=0, description="commands decided at once in one process (thread pool)"
     )
+    commands: Literal["local", "nats"] = Field(
+        default="local",
+        description="how entry points reach the domain: in this process, or NATS request-reply "
+        "to `muster commands` workers",
+    )
+    command_workers: int = Field(
+        default=1, gt=0, description="partitions of the games over command workers (nats mode)"
+    )
+    command_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a command waits for its worker (nats mode)"
+    )
+    command_subject: str = Field(
+        default="muster.commands", description="subject prefix of command requests (nats mode)"
+    )
     name_ttl: int = Field(default=3600, gt=0, description="seconds a display name stays cached")
 
     discord_token: SecretStr | None = Field(default=None, description="bot token; unset = emulator")
@@ -152,5 +166,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"MUSTER_BOT_SHARD_IDS {ids} must be distinct shard ids from 0 to "
                 f"{self.bot_shards - 1} (MUSTER_BOT_SHARDS is {self.bot_shards})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _commands_outside_the_log(self) -> Settings:
+        """Command requests must not be captured by the log's stream (it would answer them)."""
+        log, commands = self.events_subject_prefix + ".", self.command_subject + "."
+        if commands.startswith(log) or log.startswith(commands):
+            raise ValueError(
+                f"MUSTER_COMMAND_SUBJECT ({self.command_subject}) must not overlap the log's "
+                f"subjects ({self.events_subject_prefix}.>): the stream would capture commands"
             )
         return self

@@ -24,12 +24,10 @@ ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 
 AWAITED_SETTINGS = {
-    "MUSTER_COMMANDS",  # command service: local | nats
-    "MUSTER_COMMAND_WORKERS",  # partitions of the games over `muster commands`
     "MUSTER_EVENTS_REPLICAS",  # the log's stream at R3 on a NATS cluster
     "MUSTER_DATABASE_READ_URL",  # queries on a PostgreSQL replica
 }
-AWAITED_SUBCOMMANDS = {"commands"}
+AWAITED_SUBCOMMANDS: set[str] = set()
 AWAITED_OPTIONS = {("projector", "--partitions"), ("projector", "--partition")}
 
 
