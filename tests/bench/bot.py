@@ -112,6 +112,8 @@ class Side:
     acks: list[float] = field(default_factory=list)
     answers: list[float] = field(default_factory=list)
     block_p99s: list[float] = field(default_factory=list)
+    loop_cpu: float = 0.0  # seconds of CPU of this thread (the event loop's) during its blocks
+    all_cpu: float = 0.0  # seconds of CPU of the whole process (every thread) during its blocks
 
 
 async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float) -> None:
@@ -120,7 +122,10 @@ async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float)
     task = await start(client, emu.bot_token)
     gc.collect()
     gc.freeze()
+    loop_cpu, all_cpu = time.thread_time(), time.process_time()
     acks, answers = await paced(emu, users, side.message_id, lambda: side.custom_id, rate)
+    side.loop_cpu += time.thread_time() - loop_cpu
+    side.all_cpu += time.process_time() - all_cpu
     side.acks += acks
     side.answers += answers
     side.block_p99s.append(percentile(acks, 99))
@@ -132,10 +137,13 @@ def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
     acks, answers = side.acks, side.answers
     p50, p99 = percentile(acks, 50), percentile(acks, 99)
     blocks = " ".join(f"{p:.0f}" for p in side.block_p99s)
+    loop_ms, all_ms = (side.loop_cpu / len(acks) * 1000, side.all_cpu / len(acks) * 1000)
     print(
         f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
-        f"p99 vs floor {p99 / floor if floor else 0:4.2f}x  (block p99s: {blocks} ms)",
+        f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
+        f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
+        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms",
         flush=True,
     )
     return (
