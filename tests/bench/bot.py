@@ -113,7 +113,31 @@ class Side:
     answers: list[float] = field(default_factory=list)
     block_p99s: list[float] = field(default_factory=list)
     loop_cpu: float = 0.0  # seconds of CPU of this thread (the event loop's) during its blocks
+    full_gc: list[float] = field(default_factory=list)  # ms of each full collection in its blocks
     all_cpu: float = 0.0  # seconds of CPU of the whole process (every thread) during its blocks
+
+
+class FullCollections:
+    """Times every full (generation 2) garbage collection while active."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float) -> None:
@@ -123,12 +147,15 @@ async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float)
     gc.collect()
     gc.freeze()
     loop_cpu, all_cpu = time.thread_time(), time.process_time()
-    acks, answers = await paced(emu, users, side.message_id, lambda: side.custom_id, rate)
+    with FullCollections() as full:
+        acks, answers = await paced(emu, users, side.message_id, lambda: side.custom_id, rate)
     side.loop_cpu += time.thread_time() - loop_cpu
     side.all_cpu += time.process_time() - all_cpu
+    side.full_gc += full.pauses
     side.acks += acks
     side.answers += answers
     side.block_p99s.append(percentile(acks, 99))
+    gc.unfreeze()  # what this block's client leaves behind is collected as usual
     await client.close()
     await task
 
@@ -143,7 +170,8 @@ def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
         f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
         f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
-        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms",
+        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms; full GCs {len(side.full_gc)}, longest "
+        f"{max(side.full_gc, default=0):.0f} ms",
         flush=True,
     )
     return (
@@ -220,7 +248,6 @@ async def run(
                     await block(emu, side, users, rate)
             floor_p99 = percentile(floor.acks, 99)
             rows += [row(floor, rate, floor_p99), row(bot, rate, floor_p99)]
-    gc.unfreeze()
     return rows
 
 
