@@ -87,7 +87,9 @@ async def run_bot(
         await check_intents(bot)
         client = asyncio.create_task(bot.connect(reconnect=True), name="discord gateway")
         ready = asyncio.create_task(bot.wait_until_ready())
-        ready.add_done_callback(lambda done: done.cancelled() or settle_heap())
+        ready.add_done_callback(
+            lambda done: done.cancelled() or done.exception() is not None or settle_heap()
+        )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({client, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
