@@ -114,8 +114,8 @@ class Side:
     answers: list[float] = field(default_factory=list)
     block_p99s: list[float] = field(default_factory=list)
     loop_cpu: float = 0.0  # seconds of CPU of this thread (the event loop's) during its blocks
-    full_gc: list[float] = field(default_factory=list)  # ms of each full collection in its blocks
     all_cpu: float = 0.0  # seconds of CPU of the whole process (every thread) during its blocks
+    full_gc: list[float] = field(default_factory=list)  # ms of each full collection in its blocks
 
 
 class FullCollections:
