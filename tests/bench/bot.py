@@ -1,22 +1,32 @@
 """Benchmark of the bot: click → deferred ack, paced, against the emulator's echo-bot floor.
 
-Run: ``python -m tests.bench.bot [--clicks N] [--smoke]``. For each rate (50 and 200 clicks/s)
-it first measures a bare discord.py bot that only defers (the floor: emulator + discord.py on
-this machine), then Muster's bot on a real JetStream log (limit, defer, JoinGame through the
-command port, follow-up), with the same pacing in the same run. Prints p50/p99 of click →
-deferred ack and of click → answer, the ratio to the floor, peak RSS, and markdown rows.
-Emulator and bot share this process and its event loop (as in ``muster up``).
+Run: ``python -m tests.bench.bot [--clicks N] [--rounds R] [--smoke]``. For each rate (50 and
+200 clicks/s) it measures a bare discord.py bot that only defers and answers "ok" (the floor:
+emulator + discord.py on this machine) and Muster's bot on a real JetStream log (limit, defer,
+JoinGame through the command port, follow-up), with the same pacing, the same discord.py client
+and the same emulator. Prints p50/p99 of click → deferred ack and of click → answer, the ratio of
+the p99s, peak RSS, and markdown rows. Emulator and bot share this process and its event loop
+(as in ``muster up``).
+
+Fairness on a busy machine: the ``N`` clicks of each side are split into ``R`` blocks taken in
+turns (floor, bot, bot, floor, …), so both sides see the same stretch of the machine's load;
+before every block the heap is collected and frozen (``gc.collect(); gc.freeze()``, as the bot
+does once ready), so a full collection of what earlier blocks and the emulator left behind lands
+on neither side; the gateway sessions of clients that have gone are dropped, so no block pays
+for encoding events to earlier ones; each side's p50/p99 are over all its clicks.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import time
 import uuid
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,11 +43,12 @@ from bot.client import BotParts, MusterBot
 from bot.limits import PerUserLimit
 from domain.app import MusterApp
 from domain.commands import CreateGame
+from domain.ports import CommandPort
 from gateways.commands import InProcessCommands
 
 
 class EchoBot(discord.Client):
-    """The floor: defers every ``muster:`` click, nothing else."""
+    """The floor: defers every ``muster:`` click and answers "ok", nothing else."""
 
     def __init__(self) -> None:
         super().__init__(intents=discord.Intents.default(), guild_ready_timeout=0.1)
@@ -49,11 +60,12 @@ class EchoBot(discord.Client):
 
 async def start(client: discord.Client, token: str) -> asyncio.Task[None]:
     task = asyncio.create_task(client.start(token))
-    await asyncio.wait_for(client.wait_until_ready(), 20)
+    await asyncio.wait_for(client.wait_until_ready(), 60)
     return task
 
 
 ANSWERED: dict[int, float] = {}
+WAITING: set[int] = set()  # clicks of the current block not answered yet
 
 
 def record_answers(emu: DiscordEmulator) -> None:
@@ -62,6 +74,7 @@ def record_answers(emu: DiscordEmulator) -> None:
 
     def noted(it: Interaction, data: dict[str, Any]) -> Any:
         ANSWERED.setdefault(it.id, emu.world.clock.time())
+        WAITING.discard(it.id)
         return followup(it, data)
 
     emu.responses.followup = noted  # type: ignore[method-assign]
@@ -79,36 +92,112 @@ async def paced(
         delay = t0 + n / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        clicks.append(emu.interactions.click(user, message, custom_id()))
-
-    seen = ANSWERED
-
-    def answered() -> bool:
-        return all(it.id in seen for it in clicks)
-
-    await emu.until(answered, within=60)
+        it = emu.interactions.click(user, message, custom_id())
+        clicks.append(it)
+        WAITING.add(it.id)
+    # A count, not a scan of every click on each world change: the wait costs both sides alike.
+    await emu.until(lambda: not WAITING, within=60)
     acks = [((it.responded_at or 0) - it.created_at) * 1000 for it in clicks]
-    answers = [(seen[it.id] - it.created_at) * 1000 for it in clicks]
+    answers = [(ANSWERED[it.id] - it.created_at) * 1000 for it in clicks]
     return acks, answers
 
 
-def row(name: str, rate: int, acks: list[float], answers: list[float], floor: float) -> tuple:
+@dataclass
+class Side:
+    """One side of a comparison: how to make its client and what its clicks press."""
+
+    name: str
+    client: Callable[[], discord.Client]
+    custom_id: str
+    message_id: int = 0
+    acks: list[float] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)
+    block_p99s: list[float] = field(default_factory=list)
+    loop_cpu: float = 0.0  # seconds of CPU of this thread (the event loop's) during its blocks
+    all_cpu: float = 0.0  # seconds of CPU of the whole process (every thread) during its blocks
+    full_gc: list[float] = field(default_factory=list)  # ms of each full collection in its blocks
+
+
+class FullCollections:
+    """Times every full (generation 2) garbage collection while active."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> FullCollections:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float) -> None:
+    """Start the side's client, settle the heap, click ``users`` at ``rate``/s, stop it."""
+    client = side.client()
+    task = await start(client, emu.bot_token)
+    gc.collect()
+    gc.freeze()
+    loop_cpu, all_cpu = time.thread_time(), time.process_time()
+    with FullCollections() as full:
+        acks, answers = await paced(emu, users, side.message_id, lambda: side.custom_id, rate)
+    side.loop_cpu += time.thread_time() - loop_cpu
+    side.all_cpu += time.process_time() - all_cpu
+    side.full_gc += full.pauses
+    side.acks += acks
+    side.answers += answers
+    side.block_p99s.append(percentile(acks, 99))
+    gc.unfreeze()  # what this block's client leaves behind is collected as usual
+    await client.close()
+    await task
+    forget_ended_sessions(emu)
+
+
+def forget_ended_sessions(emu: DiscordEmulator) -> None:
+    """Drop the gateway sessions of clients that have gone.
+
+    discord.py's ``close()`` ends with close code 4000 (aiohttp answers the close handshake
+    first), so the emulator, like Discord, keeps the session for a RESUME that never comes and
+    encodes and buffers every later event for it too: each later block would pay for every
+    earlier client.
+    """
+    sessions = emu.gateway.sessions
+    for session_id in [sid for sid, session in sessions.items() if session.conn is None]:
+        del sessions[session_id]
+
+
+def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
+    acks, answers = side.acks, side.answers
     p50, p99 = percentile(acks, 50), percentile(acks, 99)
+    blocks = " ".join(f"{p:.0f}" for p in side.block_p99s)
+    loop_ms, all_ms = (side.loop_cpu / len(acks) * 1000, side.all_cpu / len(acks) * 1000)
     print(
-        f"  {name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
-        f"p99 vs floor {p99 / floor if floor else 0:4.2f}x",
+        f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
+        f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
+        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms; full GCs {len(side.full_gc)}, longest "
+        f"{max(side.full_gc, default=0):.0f} ms",
         flush=True,
     )
     return (
-        name, f"{rate}/s", f"{p50:.1f} ms", f"{p99:.1f} ms",
+        side.name, f"{rate}/s", f"{p50:.1f} ms", f"{p99:.1f} ms",
         f"{percentile(answers, 99):.1f} ms", f"{p99 / floor if floor else 0:.2f}x",
         f"{peak_rss_mib():.0f} MiB",
     )  # fmt: skip
 
 
-async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
+def in_process_port(nats_url: str) -> tuple[CommandPort, Callable[[], Any]]:
+    """The command port ``muster bot`` uses in one process: MusterApp on the JetStream log."""
     env = {
         "PERSISTENCE_MODULE": "gateways.jetstream", "MUSTER_NATS_URL": nats_url,
         "MUSTER_EVENTS_STREAM": f"BENCH_{uuid.uuid4().hex[:8]}",
@@ -116,6 +205,20 @@ async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, .
     }  # fmt: skip
     app = MusterApp(env=env)
     port = InProcessCommands(app)
+
+    async def close() -> None:
+        await port.aclose()
+        app.close()
+
+    return port, close
+
+
+async def run(
+    clicks: int, rates: list[int], port: CommandPort, rounds: int = 4
+) -> list[tuple[str, ...]]:
+    """Floor and bot at each rate, ``rounds`` blocks each, in turns; ``port`` is the bot's
+    command port (any :class:`~domain.ports.CommandPort`, e.g. one to command workers)."""
+    rows: list[tuple[str, ...]] = []
     limits = RateLimits(global_per_second=10_000, default=(10_000, 1.0))
     async with DiscordEmulator(rate_limits=limits) as emu:
         guild = emu.people.guild("Bench")
@@ -124,27 +227,21 @@ async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, .
         people = [guild.member(f"m{n}").id for n in range(clicks)]
         await point_discord_py_at(emu.api_base)
         record_answers(emu)
-        for rate in rates:
-            echo = EchoBot()
-            task = await start(echo, emu.bot_token)
-            msg = emu.messages.create(
-                games, emu.world.application.bot_user_id,
-                {"content": "echo", "components": [{"type": 1, "components": [
-                    {"type": 2, "style": 1, "label": "Echo", "custom_id": "muster:echo"}]}]},
-            )  # fmt: skip
-            acks, answers = await paced(emu, people, msg.id, lambda: "muster:echo", rate)
-            floor = percentile(acks, 99)
-            rows.append(row("echo floor", rate, acks, answers, floor))
-            await echo.close()
-            await task
+        bot_id = emu.world.application.bot_user_id
 
-            bot = MusterBot(
-                BotParts(commands=port, limit=PerUserLimit(1000, 1), sync_commands=False)
-            )
-            task = await start(bot, emu.bot_token)
+        def button(label: str, custom_id: str) -> int:
+            components = [{"type": 2, "style": 1, "label": label, "custom_id": custom_id}]
+            body = {"content": label, "components": [{"type": 1, "components": components}]}
+            return emu.messages.create(games, bot_id, body).id
+
+        def muster_bot() -> discord.Client:
+            parts = BotParts(commands=port, limit=PerUserLimit(1000, 1), sync_commands=False)
+            return MusterBot(parts)
+
+        for rate in rates:
             outcome = await port.send(
                 CreateGame(
-                    command_id=f"bench:{rate}",
+                    command_id=f"bench:{rate}:{uuid.uuid4().hex[:8]}",
                     user_id=str(host.id),
                     permissions=0x20,
                     guild_id=str(guild.id),
@@ -155,18 +252,17 @@ async def run(clicks: int, rates: list[int], nats_url: str) -> list[tuple[str, .
                     waitlist_cap="unlimited",
                 )
             )
-            custom = f"muster:join:{outcome.game_id}"
-            msg = emu.messages.create(
-                games, emu.world.application.bot_user_id,
-                {"content": "game", "components": [{"type": 1, "components": [
-                    {"type": 2, "style": 3, "label": "Join", "custom_id": custom}]}]},
-            )  # fmt: skip
-            acks, answers = await paced(emu, people, msg.id, lambda c=custom: c, rate)
-            rows.append(row("muster bot", rate, acks, answers, floor))
-            await bot.close()
-            await task
-    await port.aclose()
-    app.close()
+            floor = Side("echo floor", EchoBot, "muster:echo")
+            bot = Side("muster bot", muster_bot, f"muster:join:{outcome.game_id}")
+            for side in (floor, bot):
+                side.message_id = button(side.name, side.custom_id)
+            per = max(1, clicks // rounds)
+            for n in range(rounds):
+                users = people[n * per : (n + 1) * per]
+                for side in (floor, bot) if n % 2 == 0 else (bot, floor):
+                    await block(emu, side, users, rate)
+            floor_p99 = percentile(floor.acks, 99)
+            rows += [row(floor, rate, floor_p99), row(bot, rate, floor_p99)]
     return rows
 
 
@@ -264,14 +360,27 @@ async def announced(clicks: int, rate: int, urls: dict[str, str]) -> tuple[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bot", description=__doc__)
-    parser.add_argument("--clicks", type=int, default=600, help="clicks per rate")
+    parser.add_argument("--clicks", type=int, default=600, help="clicks per side and rate")
+    parser.add_argument("--rounds", type=int, default=4, help="blocks per side, taken in turns")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a check, not a figure)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    clicks = 20 if args.smoke else args.clicks
-    print(f"bot benchmark: {clicks} clicks per rate, one member per click", flush=True)
+    clicks, rounds = (20, 2) if args.smoke else (args.clicks, args.rounds)
+    print(
+        f"bot benchmark: {clicks} clicks per side and rate in {rounds} blocks each, "
+        "one member per click",
+        flush=True,
+    )
     with bench_stack() as stack:
-        rows = asyncio.run(run(clicks, [50, 200], stack.url("nats")))
+
+        async def compare() -> list[tuple[str, ...]]:
+            port, close = in_process_port(stack.url("nats"))
+            try:
+                return await run(clicks, [50, 200], port, rounds)
+            finally:
+                await close()
+
+        rows = asyncio.run(compare())
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
         shown = asyncio.run(announced(min(clicks, 40), 50, urls))
         if shown:
