@@ -64,8 +64,11 @@ async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
         )
 
 
-async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
-    """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
+async def run_services(
+    settings: Settings, urls: dict[str, str], stop: asyncio.Event, projectors: int = 1
+) -> None:
+    """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set
+    (``projectors`` read-model workers: the first here, the others as processes)."""
     from deploy.api_cmd import listen, serve_web
     from deploy.bootstrap import Container
     from deploy.bot_cmd import bot_services
@@ -78,7 +81,11 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
         if not settings.discord_token:
             settings = await stack.enter_async_context(running_emulator(settings))
         container = await stack.enter_async_context(Container.open(settings, urls))
-        services = projector_services(container) + bot_services(container)
+        from deploy.projector_workers import worker_services
+        from projections.partitions import Partition
+
+        services = projector_services(container, Partition(0, projectors))
+        services += worker_services(urls, projectors) + bot_services(container)
         services.append(scheduler_service(container))
         services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
@@ -88,8 +95,8 @@ class BackgroundServices:
     """The asyncio parts of Muster (projectors, the Discord emulator, the bot, the web)
     on one loop thread beside the main thread, which owns the server processes."""
 
-    def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
-        self.settings, self.urls = settings, urls
+    def __init__(self, settings: Settings, urls: dict[str, str], projectors: int = 1) -> None:
+        self.settings, self.urls, self.projectors = settings, urls, projectors
         self.failed = ""
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
@@ -103,7 +110,8 @@ class BackgroundServices:
         from deploy.supervise import ServiceFailed
 
         try:
-            self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
+            running = run_services(self.settings, self.urls, self._stop, self.projectors)
+            self._loop.run_until_complete(running)
         except (ServiceFailed, PortTaken) as error:
             self.failed = str(error)
         except Exception as error:
@@ -118,8 +126,11 @@ class BackgroundServices:
             self._thread.join(15)
 
 
-def run_up(settings: Settings, data_dir: Path | None = None) -> int:
+def run_up(settings: Settings, data_dir: Path | None = None, projectors: int = 1) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+    from projections.partitions import Partition
+
+    Partition(0, projectors)  # a count below 1 is refused before anything starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
@@ -144,7 +155,7 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
         endpoints = write_endpoints(stack.data_dir, urls)  # before "up": tools may use it then
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
-        services = BackgroundServices(settings, urls)
+        services = BackgroundServices(settings, urls, projectors)
         services.start()
         watchdog = Watchdog(stack.processes)
         try:
