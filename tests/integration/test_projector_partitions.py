@@ -101,7 +101,7 @@ async def position_rows(database_url: str, schema: str) -> dict[str, int]:
 
 async def timeline_count(database_url: str, schema: str) -> int:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        cur = await conn.execute(f'SELECT count(*) FROM "{schema}".timeline')  # noqa: S608
+        cur = await conn.execute(f'SELECT count(*) FROM "{schema}".timeline')
         row = await cur.fetchone()
     assert row is not None
     return int(row[0])
@@ -148,7 +148,11 @@ async def test_replay_with_worker_processes_matches_each_live_worker(
     assert rows["read_models/1of2"] == last // 2
 
     applied, differences = await replay_differences(
-        nc, event_log_env, database_url, read_schema, partitions=None  # as live: 2 processes
+        nc,
+        event_log_env,
+        database_url,
+        read_schema,
+        partitions=None,  # as live: 2 processes
     )
     assert differences == []
     assert applied == await timeline_count(database_url, read_schema)
