@@ -14,8 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-import nats
-
+from gateways.jetstream import headers
 from gateways.jetstream.layout import Layout
 from gateways.postgres import connect
 from projections.partitions import Partition, layout_rows
@@ -66,7 +65,7 @@ def run_worker(job: WorkerJob) -> WorkerResult:
 
 
 async def _project(job: WorkerJob) -> Progress:
-    nc = await nats.connect([u.strip() for u in job.nats_url.split(",") if u.strip()])
+    nc = await headers.connect([u.strip() for u in job.nats_url.split(",") if u.strip()])
     try:
         runner = ProjectionRunner(
             nc, Layout(job.stream, job.prefix), job.database_url, job.schema,
