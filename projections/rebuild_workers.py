@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from gateways.jetstream import headers
 from gateways.jetstream.layout import Layout
@@ -110,3 +113,36 @@ async def _polled(job: WorkerJob) -> Progress:
         await conn.close()
     reached = min(rows.values(), default=0)
     return Progress(position=reached, applied=reached)
+
+
+def follow(job: WorkerJob, commits: Any, stop: Any) -> None:
+    """Process entry point: project partition ``job.index`` until ``stop`` (a multiprocessing
+    event) is set, putting ``(index, position, time.monotonic())`` on ``commits`` after each
+    commit, and ``(index, -1, peak RSS MiB)`` at the end (for the benchmark's lag figures)."""
+
+    async def main() -> None:
+        nc = await headers.connect([u.strip() for u in job.nats_url.split(",") if u.strip()])
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=lambda: (stop.wait(), loop.call_soon_threadsafe(stopping.set)), daemon=True
+        ).start()
+        try:
+            runner = ProjectionRunner(
+                nc, Layout(job.stream, job.prefix), job.database_url, job.schema,
+                partition=Partition(job.index, job.count),
+            )  # fmt: skip
+            await runner.run(
+                stopping,
+                on_batch=lambda p: commits.put((job.index, p.position, time.monotonic())),
+            )
+        finally:
+            await nc.close()
+
+    if job.uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
+    commits.put((job.index, -1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
