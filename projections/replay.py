@@ -107,15 +107,93 @@ async def rebuild_and_compare(
     partitions = partitions or live_count
     if partitions > 1 or live_count > 1:
         url = nats_url or (nc.connected_url.geturl() if nc.connected_url else "")
+        count = partitions
+
+        async def bulk(target: int) -> None:
+            from projections.rebuild_workers import WorkerJob, run_workers
+
+            jobs = [
+                WorkerJob(
+                    url, layout.stream, layout.prefix, database_url, rebuilt, k, count, target
+                )
+                for k in range(count)
+            ]
+            report = functools.partial(on_batch, target=target) if on_batch else None
+            bulk_done.append((await run_workers(jobs, report))[0])
+
+        bulk_done: list[Progress] = []
+        await _bulk_catch_up(database_url, live, rebuilt, name, bulk)
         progress, differences = await parallel_catch_up_and_compare(
             url, layout, database_url, live, rebuilt, count=partitions, name=name, on_batch=on_batch
         )
+        for done in bulk_done:
+            progress.applied += done.applied
+            progress.parked += done.parked
+            progress.duplicates += done.duplicates
         return rebuilt, progress, differences
     runner = ProjectionRunner(nc, layout, database_url, rebuilt)
+
+    async def bulk_single(target: int) -> None:
+        report = functools.partial(on_batch, target=target) if on_batch else None
+        await runner.run(asyncio.Event(), until=target, on_batch=report)
+
+    await _bulk_catch_up(database_url, live, rebuilt, name, bulk_single)
     progress, differences = await catch_up_and_compare(
         runner, database_url, live, rebuilt, name=name, on_batch=on_batch
     )
     return rebuilt, progress, differences
+
+
+async def _bulk_catch_up(
+    database_url: str, live: str, rebuilt: str, name: str, run: Callable[[int], Any]
+) -> None:
+    """The first, long part of a rebuild: up to where the live projection is now, into the
+    fresh schema without its secondary indexes, which are built once at the end (cheaper
+    than keeping them up to date row by row)."""
+    conn = await connect(database_url, live)
+    try:
+        target = min((await layout_rows(conn, name)).values(), default=0)  # every worker's
+    finally:
+        await conn.close()
+    if target == 0:
+        return
+    indexes = await drop_secondary_indexes(database_url, rebuilt)
+    try:
+        await run(target)
+    finally:
+        await create_indexes(database_url, indexes)
+
+
+SECONDARY_INDEXES = """
+SELECT i.indexname, i.indexdef FROM pg_indexes i
+WHERE i.schemaname = %s AND NOT EXISTS (
+    SELECT 1 FROM pg_constraint c
+    JOIN pg_class x ON x.oid = c.conindid JOIN pg_namespace n ON n.oid = x.relnamespace
+    WHERE n.nspname = i.schemaname AND x.relname = i.indexname
+)
+ORDER BY i.indexname
+"""
+
+
+async def drop_secondary_indexes(database_url: str, schema: str) -> list[str]:
+    """Drop a fresh schema's indexes that back no constraint (a rebuild only needs the keys and
+    the unique ``msg_id``); returns the statements that create them again."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cur = await conn.execute(SECONDARY_INDEXES, (schema,))
+        found = await cur.fetchall()
+        for name, _ in found:
+            await conn.execute(
+                sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+            )
+    return [definition for _, definition in found]
+
+
+async def create_indexes(database_url: str, statements: list[str]) -> None:
+    """Build indexes (the statements :func:`drop_secondary_indexes` returned)."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("SET maintenance_work_mem = '256MB'")
+        for statement in statements:
+            await conn.execute(statement)
 
 
 def targets_for(live_rows: dict[str, int], name: str, count: int) -> dict[int, int] | None:
