@@ -240,3 +240,28 @@ async def test_the_split_is_the_one_nats_partition_transform_makes(
         await js.delete_stream(view)
     assert seen == {True: total}
     assert total > 50
+
+
+@pytest.mark.slow
+async def test_up_runs_the_further_workers_as_processes_and_stops_them(
+    event_log_env: dict[str, str], database_url: str, redis_url: str, nats_url: str,
+    read_schema: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from deploy.projector_workers import worker_services
+
+    for key, value in {**event_log_env, "MUSTER_DATABASE_SCHEMA": read_schema}.items():
+        monkeypatch.setenv(key, value)  # what the worker process inherits
+    last = await asyncio.to_thread(write_log, event_log_env, 80)
+    services = worker_services({"nats": nats_url, "postgres": database_url, "redis": redis_url}, 2)
+    assert [service.name for service in services] == ["read models 2 of 2"]
+    stop = asyncio.Event()
+    running = asyncio.create_task(services[0].run(stop))
+    deadline = asyncio.get_running_loop().time() + 60
+    while (await position_rows(database_url, read_schema)).get("read_models/1of2", 0) < last:
+        assert not running.done(), running.exception()
+        assert asyncio.get_running_loop().time() < deadline, "worker 2 of 2 did not catch up"
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait_for(running, 30)  # stopped with SIGTERM, no error
+    rows = await position_rows(database_url, read_schema)
+    assert rows == {"read_models/0of2": 0, "read_models/1of2": last}  # worker 1 was not run
