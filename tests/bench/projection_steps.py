@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m tests.bench.projection_steps [--events 200000]`` (``-
 
 One stream (the workload of :mod:`tests.bench.projections`), one raw ordered consumer as the
 baseline, then the same single-worker rebuild in a fresh process per step, each step adding one
-change to the previous:
+change to the previous (every step runs twice, in mirrored order, against a machine whose load
+changes during the run):
 
   S0  nats-py's client as it comes, asyncio's event loop, every index kept up to date;
   S1  + Muster's NATS client (:mod:`gateways.jetstream.headers`: faster header parsing);
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import multiprocessing
 import resource
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -100,7 +102,7 @@ async def fill_slim(nc: NATS, layout: Layout, total: int) -> None:
     await asyncio.gather(*pending)
 
 
-async def run(total: int) -> None:
+async def run(total: int, mirrored: bool = True) -> None:
     with bench_stack() as stack:
         nats_url, database_url = stack.url("nats"), stack.url("postgres")
         nc = await nats.connect(nats_url)
@@ -114,41 +116,53 @@ async def run(total: int) -> None:
               "here (Muster's writer adds the expected-sequence header too)")  # fmt: skip
         read_rate = await ordered_consumer_read(nc, layout, count)
         print(f"  raw read, ordered consumer (baseline): {read_rate:,.0f} events/s", flush=True)
-        feed_full = await feed_read(muster_nc, layout, count)
-        feed_slim = await feed_read(muster_nc, slim, count)
-        feed_full_stock = await feed_read(nc, layout, count)
-        print(f"  feed read: nats-py client {feed_full_stock:,.0f}/s; Muster's client "
-              f"{feed_full:,.0f}/s, fewer headers {feed_slim:,.0f}/s", flush=True)  # fmt: skip
-        results = []
+        # Each measure runs twice, in mirrored order (A B C C B A), so a machine that gets
+        # busier or quieter during the run does not favour the later steps.
+        reads = {"nats-py": (nc, layout), "muster": (muster_nc, layout), "slim": (muster_nc, slim)}
+        feed: dict[str, list[float]] = {name: [] for name in reads}
+        for name in [*reads, *reversed(reads)] if mirrored else reads:
+            client, where = reads[name]
+            feed[name].append(await feed_read(client, where, count))
+        print("  feed reads: " + ", ".join(f"{k} {_both(v)}" for k, v in feed.items()), flush=True)
+        rates: dict[int, list[float]] = {n: [] for n in range(len(STEPS))}
+        rss: list[float] = []
         context = multiprocessing.get_context("spawn")
-        for n, step in enumerate(STEPS):
+        order = [*range(len(STEPS)), *reversed(range(len(STEPS)))][: None if mirrored else 4]
+        for run_number, n in enumerate(order):
             with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                future = pool.submit(rebuild_step, step, nats_url, database_url, f"step{n}", count)
-                rate, rss = await asyncio.wrap_future(future)
-            results.append((step, rate, rss))
-            print(f"  {step.name}: {rate:,.0f} events/s, peak RSS {rss:.0f} MiB", flush=True)
+                future = pool.submit(
+                    rebuild_step, STEPS[n], nats_url, database_url, f"step{run_number}", count
+                )
+                rate, worker_rss = await asyncio.wrap_future(future)
+            rates[n].append(rate)
+            rss.append(worker_rss)
+            print(f"  {STEPS[n].name}: {rate:,.0f} events/s", flush=True)
         await muster_nc.close()
         await nc.close()
+    results = [(step, statistics.mean(rates[n])) for n, step in enumerate(STEPS)]
     base = results[0][1]
+    labels = {"nats-py": "feed read, nats-py client", "muster": "feed read, Muster's client",
+              "slim": "feed read, Muster's client, 2 stored headers instead of 5"}  # fmt: skip
     rows = [("raw read, nats-py ordered consumer (baseline)", f"{read_rate:,.0f} events/s",
              "1.00", "")]  # fmt: skip
     rows += [
-        ("feed read, nats-py client", f"{feed_full_stock:,.0f} events/s",
-         f"{feed_full_stock / read_rate:.2f}", ""),
-        ("feed read, Muster's client", f"{feed_full:,.0f} events/s",
-         f"{feed_full / read_rate:.2f}", ""),
-        ("feed read, Muster's client, 2 headers instead of 5", f"{feed_slim:,.0f} events/s",
-         f"{feed_slim / read_rate:.2f}", ""),
+        (labels[name], f"{_both(values)} events/s", f"{statistics.mean(values) / read_rate:.2f}",
+         "")
+        for name, values in feed.items()
     ]  # fmt: skip
     rows += [
-        (f"rebuild {step.name}", f"{rate:,.0f} events/s", f"{rate / read_rate:.2f}",
+        (f"rebuild {step.name}", f"{_both(rates[n])} events/s", f"{rate / read_rate:.2f}",
          f"{rate / base:.2f}")
-        for step, rate, _ in results
+        for n, (step, rate) in enumerate(results)
     ]  # fmt: skip
     print()
-    print(table(rows, ("step", "figure", "ratio to raw read", "ratio to S0")))
+    print(table(rows, ("step", "figure (run 1, run 2)", "mean to raw read", "mean to S0")))
     print(f"\npeak RSS of the benchmark process {peak_rss_mib():.0f} MiB; "
-          f"of a rebuild worker {max(rss for *_, rss in results):.0f} MiB")  # fmt: skip
+          f"of a rebuild worker {max(rss):.0f} MiB")  # fmt: skip
+
+
+def _both(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
-    asyncio.run(run(3_000 if args.smoke else args.events))
+    asyncio.run(run(3_000, mirrored=False) if args.smoke else run(args.events))
     return 0
 
 

@@ -411,12 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--lag-seconds", type=float, default=10.0, help="length of run (c)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="counts of (b)")
-    parser.add_argument("--no-uvloop", action="store_true", help="workers on asyncio's loop")
+    parser.add_argument("--uvloop", action="store_true", help="workers on uvloop (S2: no gain)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
     if args.smoke:
         args.events, args.lag_seconds, args.workers = 3_000, 1.0, [1, 2]
-    asyncio.run(run(args.events, args.lag_seconds, args.workers, not args.no_uvloop))
+    asyncio.run(run(args.events, args.lag_seconds, args.workers, args.uvloop))
     return 0
 
 
