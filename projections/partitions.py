@@ -21,6 +21,7 @@ twice).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ def fnv1a_32(data: bytes) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)  # a worker asks for every event; games recur
 def partition_of(aggregate_id: str, partitions: int) -> int:
     """The partition (``0 … partitions-1``) that owns an aggregate ``"<kind>.<key>"``.
 
