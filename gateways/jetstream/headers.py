@@ -4,9 +4,10 @@ nats-py 2.16 checks each header name for whitespace one character at a time in a
 (``any(c.isspace() for c in key)``); with Muster's six stored headers that was about a third of
 what receiving one stored event costs here (measured: 9.3 µs of header parsing per event against
 ~28 µs per event for a raw ordered-consumer read; 3.3 µs with this parser). :class:`Client`
-overrides only that parser, with one precompiled regular expression search per name (``\\s`` in a ``str`` pattern is exactly ``str.isspace``); the
-unit tests check it returns the same dict as nats-py's for arbitrary header blocks. If a future
-nats-py drops the method, the override is simply unused.
+overrides only that parser, with one precompiled regular expression search per name (``\\s`` in
+a ``str`` pattern is exactly ``str.isspace``); the unit tests check it returns the same dict as
+nats-py's for arbitrary header blocks. If a future nats-py drops the method, the override is
+simply unused.
 """
 
 from __future__ import annotations
