@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
 log = logging.getLogger(__name__)
 
 BATCH_RETRIES = 3
+POSITION_EVERY = 0.05  # seconds: how often a worker commits a position over others' events only
 UPSERT_POSITION = """
 INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
@@ -107,6 +109,8 @@ class ProjectionRunner:
         self.partition = partition or Partition()
         self.row = self.partition.row(self.projection.name)
         self.recheck_until = 0  # events up to here may be applied already (after a repartition)
+        self._pending = 0  # a position over others' events only, not committed yet
+        self._committed_at = 0.0
         self.progress = Progress()
 
     async def run(
@@ -133,13 +137,18 @@ class ProjectionRunner:
             cleanup.push_async_callback(feed.stop)
             await feed.start()
             while not stop.is_set() and (until is None or self.progress.position < until):
-                batch = await feed.next_batch(timeout=0.2)
+                batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
                 if until is not None:
                     batch = [m for m in batch if m.seq <= until]
-                if batch:
-                    await self._commit(conn, batch)
-                    if on_batch:
-                        on_batch(self.progress)
+                committed = await self._commit(conn, batch) if batch else False
+                if self._pending and (
+                    not batch or time.monotonic() - self._committed_at >= POSITION_EVERY
+                ):
+                    committed = await self._flush(conn)
+                if committed and on_batch:
+                    on_batch(self.progress)
+            if self._pending:
+                await self._flush(conn)
         return self.progress
 
     async def _claim(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> bool:
@@ -163,14 +172,16 @@ class ProjectionRunner:
             if stop.is_set():
                 return False
 
-    async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> None:
+    async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> bool:
+        """Apply a batch with its position; False when only a position over others' events
+        was noted, to be committed within :data:`POSITION_EVERY` (fewer transactions for
+        partitioned workers; their own events are never held back)."""
         position = batch[-1].seq
         if self.partition.count > 1:
             batch = [m for m in batch if self.partition.owns(m.aggregate_id)]
-            if not batch:  # nothing of ours: only the position moves
-                await self._apply(conn, batch, position)
-                self._count(BatchResult(), position)
-                return
+            if not batch:  # nothing of ours: only the position moves, soon
+                self._pending = position
+                return False
         for attempt in range(BATCH_RETRIES):
             try:
                 result = await self._apply(conn, batch, position)
@@ -180,7 +191,7 @@ class ProjectionRunner:
                 await asyncio.sleep(0.1 * 2**attempt)
                 continue
             self._count(result, position)
-            return
+            return True
         for message in batch:  # isolate the failing event: one transaction each
             try:
                 result = await self._apply(conn, [message], message.seq)
@@ -192,6 +203,16 @@ class ProjectionRunner:
         if self.progress.position < position:  # others' events after our last one
             await self._apply(conn, [], position)
             self._count(BatchResult(), position)
+        return True
+
+    async def _flush(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Commit the position noted over others' events."""
+        position, self._pending = self._pending, 0
+        if position <= self.progress.position:
+            return False
+        await self._apply(conn, [], position)
+        self._count(BatchResult(), position)
+        return True
 
     async def _apply(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], position: int
@@ -201,6 +222,9 @@ class ProjectionRunner:
                 batch = await self._not_applied(conn, batch)
             result = await self.projection.apply(conn, batch) if batch else BatchResult()
             await conn.execute(UPSERT_POSITION, (self.row, position))
+        self._committed_at = time.monotonic()
+        if position >= self._pending:
+            self._pending = 0
         return result
 
     async def _not_applied(
