@@ -163,9 +163,9 @@ class Container:
         import asyncio
 
         import nats
-        from nats.aio.client import Client as NATSClient
 
         from deploy.redact import masked
+        from gateways.jetstream.headers import Client as NATSClient  # faster header parsing
 
         failures: list[Exception] = []
         connected = False

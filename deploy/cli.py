@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="run N command worker processes (default 0: commands in this process)",
     )
+    up.add_argument(
+        "--projectors", type=int, default=1, metavar="N", help="read-model workers (processes)"
+    )
     command("doctor", "check every dependency and say how to fix problems")
     command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
@@ -58,9 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="run",
         help="run (default) or apply parked events again",
     )
+    projector.add_argument(
+        "--partitions", type=int, default=1, metavar="N", help="read-model workers in all"
+    )
+    projector.add_argument(
+        "--partition", type=int, default=0, metavar="K", help="this worker's share (0..N-1)"
+    )
     replay = command("replay", "rebuild read models from the log and compare")
     replay.add_argument("--swap", action="store_true", help="make the rebuilt schema live")
     replay.add_argument("--keep", action="store_true", help="keep the rebuilt schema to inspect")
+    replay.add_argument(
+        "--partitions", type=int, metavar="N", help="rebuild with N workers (default: as live)"
+    )
     audit = command("audit", "a game's full history from the log")
     audit.add_argument("game_id", help="the game's id: a UUID, or game.<uuid> as audit prints")
     audit.add_argument("--at", metavar="SEQ|TIME", help="the game as it was at a sequence or time")
@@ -141,7 +153,12 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
     if args.command == "up":
         from deploy.up import run_up
 
-        return run_up(settings, data_dir=args.data_dir, command_workers=args.command_workers)
+        return run_up(
+            settings,
+            data_dir=args.data_dir,
+            command_workers=args.command_workers,
+            projectors=args.projectors,
+        )
     if args.command == "doctor":
         from deploy.doctor import run_doctor
 
@@ -199,10 +216,15 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     urls = resolve_urls(settings, needs=("nats", "postgres", "redis"))
     if args.command == "replay":
         return asyncio.run(
-            projector_cmd.run_replay(settings, urls, make_live=args.swap, keep=args.keep)
+            projector_cmd.run_replay(
+                settings, urls, make_live=args.swap, keep=args.keep, partitions=args.partitions
+            )
         )
     if args.action == "retry-parked":
         return asyncio.run(projector_cmd.run_retry_parked(settings, urls))
+    from projections.partitions import Partition
+
+    partition = Partition(args.partition, args.partitions)  # a bad pair: one clear message
 
     async def until_signal() -> int:
         stop = asyncio.Event()
@@ -210,7 +232,7 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         print("projectors running; Ctrl-C to stop", flush=True)
-        await projector_cmd.run_projectors(settings, urls, stop)
+        await projector_cmd.run_projectors(settings, urls, stop, partition)
         return 0
 
     return asyncio.run(until_signal())
@@ -231,13 +253,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from deploy.supervise import ServiceFailed
     from domain.errors import DomainError
     from projections.feed import FeedFailed
+    from projections.partitions import BadPartition
     from projections.runner import ProjectorRunning
     from projections.timetravel import BadPoint
 
     return (
         ServerFailed, ServerUnreachable, ServiceFailed, OperationalError, NoServers, PortBusy,
         ProjectorRunning, FeedFailed, DomainError, psycopg.Error, nats.errors.Error,
-        redis.RedisError, PortTaken, BadPoint,
+        redis.RedisError, PortTaken, BadPoint, BadPartition,
     )  # fmt: skip
 
 

@@ -146,8 +146,9 @@ def check_projections(settings: Settings) -> Check:
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-            position = conn.execute(
-                "SELECT position FROM projector_position WHERE name = %s", ("read_models",)
+            position = conn.execute(  # partitioned workers: the smallest of their positions
+                "SELECT min(position) FROM projector_position WHERE name = 'read_models' "
+                "OR starts_with(name, 'read_models/') HAVING count(*) > 0"
             ).fetchone()
             parked = conn.execute(
                 "SELECT position, type, error FROM parked_events ORDER BY position"

@@ -20,6 +20,7 @@ from deploy.supervise import Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
+from projections.partitions import Partition
 from projections.reactions import SettingsReactions
 from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
@@ -39,11 +40,15 @@ async def nats_connection(settings: Settings, url: str) -> AsyncIterator[NATS]:
         yield await container.nats()
 
 
-def projector_services(container: Container) -> list[Service]:
+def projector_services(container: Container, partition: Partition | None = None) -> list[Service]:
     """The read models (PostgreSQL), display names (Redis), the reactions to settings changes
     (commands to the games a cap change reaches) and, with a bot token, Discord's announcements
     and DMs, as supervised services: each resumes from a durable position, so a failure restarts
-    it with backoff."""
+    it with backoff.
+
+    With ``partition`` K of N, the read models are this worker's share of the games; only
+    worker 0 runs the other projectors."""
+    partition = partition or Partition()
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -52,8 +57,12 @@ def projector_services(container: Container) -> list[Service]:
             container.layout,
             container.database_url,
             container.settings.database_schema,
+            partition=partition,
         )
         await runner.run(stop)
+
+    if partition.index > 0:
+        return [Service(f"read models {partition.index + 1} of {partition.count}", read_models)]
 
     async def display_names(stop: asyncio.Event) -> None:
         names = NameProjector(
@@ -138,9 +147,11 @@ def discord_services(container: Container) -> list[Service]:
     ]
 
 
-async def another_projector_running(settings: Settings, database_url: str) -> bool:
-    """Whether another runner (``muster up``'s, another ``muster projector``) holds the read
-    models' lock right now."""
+async def another_projector_running(
+    settings: Settings, database_url: str, partition: Partition | None = None
+) -> bool:
+    """Whether another runner (``muster up``'s, another ``muster projector``) holds this
+    worker's read-model lock right now."""
     from gateways.postgres import connect
     from projections.read_models import ReadModels
     from projections.runner import hold_projector_lock
@@ -149,14 +160,20 @@ async def another_projector_running(settings: Settings, database_url: str) -> bo
     await migrate(database_url, schema, MIGRATIONS)
     conn = await connect(database_url, schema)
     try:
-        return not await hold_projector_lock(conn, schema, ReadModels().name)
+        row = (partition or Partition()).row(ReadModels().name)
+        return not await hold_projector_lock(conn, schema, row)
     finally:
         await conn.close()  # releases the lock if this probe took it
 
 
-async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
+async def run_projectors(
+    settings: Settings,
+    urls: dict[str, str],
+    stop: asyncio.Event,
+    partition: Partition | None = None,
+) -> None:
     """The projectors alone, until ``stop`` is set (``muster projector``)."""
-    if await another_projector_running(settings, urls["postgres"]):
+    if await another_projector_running(settings, urls["postgres"], partition):
         print(
             f"another projector (`muster up`'s or another `muster projector`) is running on "
             f"schema {settings.database_schema}: this one waits and takes over when it stops",
@@ -164,7 +181,7 @@ async def run_projectors(settings: Settings, urls: dict[str, str], stop: asyncio
         )
     async with Container.open(settings, urls) as container:
         await container.nats()  # unreachable at start: one clear error, not endless restarts
-        await supervise(projector_services(container), stop)
+        await supervise(projector_services(container, partition), stop)
 
 
 def progress_line(progress: Progress, target: int, started: float) -> str:
@@ -182,9 +199,14 @@ def progress_line(progress: Progress, target: int, started: float) -> str:
 
 
 async def run_replay(
-    settings: Settings, urls: dict[str, str], make_live: bool, keep: bool = False
+    settings: Settings,
+    urls: dict[str, str],
+    make_live: bool,
+    keep: bool = False,
+    partitions: int | None = None,
 ) -> int:
-    """Rebuild into a fresh schema, compare with the live one, optionally swap."""
+    """Rebuild into a fresh schema (with ``partitions`` workers in parallel; default as many as
+    the live read models have), compare with the live one, optionally swap."""
     started = time.monotonic()
 
     def show(progress: Progress, *, target: int) -> None:
@@ -194,8 +216,9 @@ async def run_replay(
     async with nats_connection(settings, urls["nats"]) as nc:
         await migrate(urls["postgres"], settings.database_schema, MIGRATIONS)
         rebuilt, progress, differences = await rebuild_and_compare(
-            nc, layout_of(settings), urls["postgres"], settings.database_schema, on_batch=show
-        )
+            nc, layout_of(settings), urls["postgres"], settings.database_schema, on_batch=show,
+            partitions=partitions, nats_url=urls["nats"],
+        )  # fmt: skip
         from projections.analytics_replay import rebuild_analytics
 
         _, analytics_differences = await rebuild_analytics(

@@ -65,16 +65,23 @@ async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
 
 
 async def run_services(
-    settings: Settings, urls: dict[str, str], stop: asyncio.Event, command_workers: int = 0
+    settings: Settings,
+    urls: dict[str, str],
+    stop: asyncio.Event,
+    command_workers: int = 0,
+    projectors: int = 1,
 ) -> None:
-    """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
+    """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set
+    (``projectors`` read-model workers: the first here, the others as processes)."""
     from deploy.api_cmd import listen, serve_web
     from deploy.bootstrap import Container
     from deploy.bot_cmd import bot_services
     from deploy.commands_cmd import worker_services
     from deploy.projector_cmd import projector_services
+    from deploy.projector_workers import worker_services as projector_workers
     from deploy.scheduler_cmd import scheduler_service
     from deploy.supervise import Service, supervise
+    from projections.partitions import Partition
 
     web_socket = listen(settings)  # a taken port fails `muster up` at once, clearly
     async with contextlib.AsyncExitStack() as stack:
@@ -87,7 +94,8 @@ async def run_services(
             )
             workers = worker_services(settings, urls, command_workers)
         container = await stack.enter_async_context(Container.open(settings, urls))
-        services = workers + projector_services(container) + bot_services(container)
+        services = workers + projector_services(container, Partition(0, projectors))
+        services += projector_workers(urls, projectors) + bot_services(container)
         services.append(scheduler_service(container))
         services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
@@ -97,8 +105,14 @@ class BackgroundServices:
     """The asyncio parts of Muster (projectors, the Discord emulator, the bot, the web)
     on one loop thread beside the main thread, which owns the server processes."""
 
-    def __init__(self, settings: Settings, urls: dict[str, str], command_workers: int = 0) -> None:
-        self.settings, self.urls = settings, urls
+    def __init__(
+        self,
+        settings: Settings,
+        urls: dict[str, str],
+        command_workers: int = 0,
+        projectors: int = 1,
+    ) -> None:
+        self.settings, self.urls, self.projectors = settings, urls, projectors
         self.command_workers = command_workers
         self.failed = ""
         self._loop = asyncio.new_event_loop()
@@ -113,9 +127,10 @@ class BackgroundServices:
         from deploy.supervise import ServiceFailed
 
         try:
-            self._loop.run_until_complete(
-                run_services(self.settings, self.urls, self._stop, self.command_workers)
+            running = run_services(
+                self.settings, self.urls, self._stop, self.command_workers, self.projectors
             )
+            self._loop.run_until_complete(running)
         except (ServiceFailed, PortTaken) as error:
             self.failed = str(error)
         except Exception as error:
@@ -130,11 +145,20 @@ class BackgroundServices:
             self._thread.join(15)
 
 
-def run_up(settings: Settings, data_dir: Path | None = None, command_workers: int = 0) -> int:
+def run_up(
+    settings: Settings,
+    data_dir: Path | None = None,
+    command_workers: int = 0,
+    projectors: int = 1,
+) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly. With
-    ``command_workers``, commands are decided in that many ``muster commands`` processes."""
+    ``command_workers``, commands are decided in that many ``muster commands`` processes;
+    ``projectors`` read-model workers share the games."""
+    from projections.partitions import Partition
+
     if command_workers < 0:
         raise ValueError(f"--command-workers must be 0 or more, not {command_workers}")
+    Partition(0, projectors)  # a count below 1 is refused before anything starts
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
@@ -161,7 +185,7 @@ def run_up(settings: Settings, data_dir: Path | None = None, command_workers: in
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
         if command_workers:
             print(f"  {'commands':<15} {command_workers} worker processes (muster commands)")
-        services = BackgroundServices(settings, urls, command_workers)
+        services = BackgroundServices(settings, urls, command_workers, projectors)
         services.start()
         watchdog = Watchdog(stack.processes)
         try:

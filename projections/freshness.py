@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from projections.partitions import projection_position
+
 
 class ProjectionBehind(TimeoutError):
     """The projection did not reach the position in time (it is behind or stopped)."""
@@ -23,16 +25,14 @@ async def wait_for_position(
     timeout: float = 2.0,
     projector: str = "read_models",
 ) -> int:
-    """Return the projection's position once it is ``>= position``; raise after ``timeout``."""
+    """Return the projection's position once it is ``>= position``; raise after ``timeout``.
+
+    With partitioned workers, the projection's position is the smallest of theirs."""
     deadline = time.monotonic() + timeout
     pause = 0.002
     while True:
-        cur = await conn.execute(
-            "SELECT position FROM projector_position WHERE name = %s", (projector,)
-        )
-        row = await cur.fetchone()
+        reached = await projection_position(conn, projector)
         await conn.rollback()  # end the read so the next one sees new commits
-        reached = int(row[0]) if row else 0
         if reached >= position:
             return reached
         if time.monotonic() >= deadline:

@@ -15,6 +15,7 @@ import psycopg
 
 from domain.events import GameDetails, Settings
 from domain.rules import Effective, resolve
+from projections.partitions import projection_position
 
 Conn = psycopg.AsyncConnection[Any]
 
@@ -348,12 +349,9 @@ async def game_details_of(conn: Conn, game_id: str) -> GameDetails | None:
 
 
 async def log_position(conn: Conn, projector: str = "read_models") -> int:
-    """The last log position the projector applied (0 before the first)."""
-    cur = await conn.execute(
-        "SELECT position FROM projector_position WHERE name = %s", (projector,)
-    )
-    row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    """The last log position the projector applied (0 before the first; with partitioned
+    workers, the smallest of theirs)."""
+    return await projection_position(conn, projector)
 
 
 async def setting_levels_of_game(

@@ -7,6 +7,10 @@ lock); a second one waits for the first to stop.
 
 A batch that fails in PostgreSQL is rolled back and retried with backoff; if it keeps failing,
 its events are applied one per transaction, so only the failing event is parked.
+
+With ``partition`` (worker K of N, :mod:`projections.partitions`) the runner folds only the
+aggregates it owns; it still reads every event, so its position advances over the others' and
+the log's contiguous sequences keep detecting gaps.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -26,12 +31,14 @@ from gateways.jetstream.layout import Layout
 from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage, log_message
+from projections.partitions import Partition, claim_layout, layout_rows, partition_of
 from projections.read_model_sql import write_batch
 from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
 
 log = logging.getLogger(__name__)
 
 BATCH_RETRIES = 3
+POSITION_EVERY = 0.05  # seconds: how often a worker commits a position over others' events only
 UPSERT_POSITION = """
 INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
@@ -91,6 +98,7 @@ class ProjectionRunner:
         *,
         projection: ReadModels | None = None,
         max_batch: int = 20_000,
+        partition: Partition | None = None,
     ) -> None:
         self.nc = nc
         self.layout = layout
@@ -98,6 +106,11 @@ class ProjectionRunner:
         self.schema = schema
         self.projection = projection or ReadModels()
         self.max_batch = max_batch
+        self.partition = partition or Partition()
+        self.row = self.partition.row(self.projection.name)
+        self.recheck_until = 0  # events up to here may be applied already (after a repartition)
+        self._pending = 0  # a position over others' events only, not committed yet
+        self._committed_at = 0.0
         self.progress = Progress()
 
     async def run(
@@ -110,55 +123,121 @@ class ProjectionRunner:
         async with AsyncExitStack() as cleanup:
             lock = await connect(self.database_url, self.schema)
             cleanup.push_async_callback(lock.close)
-            if not await hold_projector_lock(lock, self.schema, self.projection.name, stop):
+            if not await hold_projector_lock(lock, self.schema, self.row, stop):
                 return self.progress  # stopped while another runner held the lock
             conn = await connect(self.database_url, self.schema)
             cleanup.push_async_callback(conn.close)
             # A read model can always be rebuilt from the log, and rows and position commit (or
             # are lost) together, so waiting for each commit's fsync buys nothing but latency.
             await conn.execute("SET synchronous_commit = off")
-            self.progress.position = await stored_position(conn, self.projection.name)
             await conn.commit()
+            if not await self._claim(conn, stop):
+                return self.progress
             feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
             cleanup.push_async_callback(feed.stop)
             await feed.start()
             while not stop.is_set() and (until is None or self.progress.position < until):
-                batch = await feed.next_batch(timeout=0.2)
+                batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
                 if until is not None:
                     batch = [m for m in batch if m.seq <= until]
-                if batch:
-                    await self._commit(conn, batch)
-                    if on_batch:
-                        on_batch(self.progress)
+                committed = await self._commit(conn, batch) if batch else False
+                if self._pending and (
+                    not batch or time.monotonic() - self._committed_at >= POSITION_EVERY
+                ):
+                    committed = await self._flush(conn)
+                if committed and on_batch:
+                    on_batch(self.progress)
+            if self._pending:
+                await self._flush(conn)
         return self.progress
 
-    async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> None:
+    async def _claim(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> bool:
+        """Take this worker's place in the stored layout (waiting while a worker of another
+        layout still runs); False when stopped first."""
+        said = False
+        while True:
+            start = await claim_layout(conn, self.schema, self.projection.name, self.partition)
+            if start is not None:
+                self.progress.position = start.position
+                self.recheck_until = start.recheck_until
+                return True
+            if not said:
+                log.warning(
+                    "%s waits: workers of another partition count still run on schema %s",
+                    self.row, self.schema,
+                )  # fmt: skip
+                said = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if stop.is_set():
+                return False
+
+    async def _commit(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> bool:
+        """Apply a batch with its position; False when only a position over others' events
+        was noted, to be committed within :data:`POSITION_EVERY` (fewer transactions for
+        partitioned workers; their own events are never held back)."""
+        position = batch[-1].seq
+        if self.partition.count > 1:
+            batch = [m for m in batch if self.partition.owns(m.aggregate_id)]
+            if not batch:  # nothing of ours: only the position moves, soon
+                self._pending = position
+                return False
         for attempt in range(BATCH_RETRIES):
             try:
-                result = await self._apply(conn, batch)
+                result = await self._apply(conn, batch, position)
             except psycopg.Error as error:
                 self.projection.forget_touched()
-                log.warning("batch ending at %s failed (%s); retrying", batch[-1].seq, error)
+                log.warning("batch ending at %s failed (%s); retrying", position, error)
                 await asyncio.sleep(0.1 * 2**attempt)
                 continue
-            self._count(result, batch[-1].seq)
-            return
+            self._count(result, position)
+            return True
         for message in batch:  # isolate the failing event: one transaction each
             try:
-                result = await self._apply(conn, [message])
+                result = await self._apply(conn, [message], message.seq)
             except psycopg.Error as error:
                 self.projection.forget_touched()
                 result = BatchResult(parked=[Parked(message, f"{type(error).__name__}: {error}")])
                 await self._park_only(conn, message, result)
             self._count(result, message.seq)
+        if self.progress.position < position:  # others' events after our last one
+            await self._apply(conn, [], position)
+            self._count(BatchResult(), position)
+        return True
+
+    async def _flush(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Commit the position noted over others' events."""
+        position, self._pending = self._pending, 0
+        if position <= self.progress.position:
+            return False
+        await self._apply(conn, [], position)
+        self._count(BatchResult(), position)
+        return True
 
     async def _apply(
-        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], position: int
     ) -> BatchResult:
         async with conn.transaction():
-            result = await self.projection.apply(conn, batch)
-            await conn.execute(UPSERT_POSITION, (self.projection.name, batch[-1].seq))
+            if batch and batch[0].seq <= self.recheck_until:
+                batch = await self._not_applied(conn, batch)
+            result = await self.projection.apply(conn, batch) if batch else BatchResult()
+            await conn.execute(UPSERT_POSITION, (self.row, position))
+        self._committed_at = time.monotonic()
+        if position >= self._pending:
+            self._pending = 0
         return result
+
+    async def _not_applied(
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
+    ) -> list[LogMessage]:
+        """After a repartition: leave out the events the old owner applied (in the timeline)."""
+        cur = await conn.execute(
+            "SELECT position FROM timeline WHERE position = ANY(%s) UNION "
+            "SELECT position FROM parked_events WHERE projector = %s AND position = ANY(%s)",
+            ([m.seq for m in batch], self.projection.name, [m.seq for m in batch]),
+        )
+        done = {row[0] for row in await cur.fetchall()}
+        return [m for m in batch if m.seq not in done]
 
     async def _park_only(
         self, conn: psycopg.AsyncConnection[Any], message: LogMessage, result: BatchResult
@@ -168,7 +247,7 @@ class ProjectionRunner:
                 conn, games={}, timeline=[], guilds={}, channels={}, parked=result.parked,
                 state_encoder=self.projection.state_encoder,
             )  # fmt: skip
-            await conn.execute(UPSERT_POSITION, (self.projection.name, message.seq))
+            await conn.execute(UPSERT_POSITION, (self.row, message.seq))
 
     def _count(self, result: BatchResult, position: int) -> None:
         progress = self.progress
@@ -188,13 +267,17 @@ async def retry_parked(
 ) -> tuple[int, int]:
     """Apply each parked event again (read from the log); returns (now applied, still parked)."""
     projection = projection or ReadModels()
-    lock = await connect(database_url, schema)
-    if not await hold_projector_lock(lock, schema, projection.name):
-        await lock.close()
-        raise ProjectorRunning(
-            f"a projector is running on schema {schema}: stop it, then retry parked events"
-        )
     conn = await connect(database_url, schema)
+    rows = await layout_rows(conn, projection.name)
+    await conn.commit()
+    lock = await connect(database_url, schema)
+    for row in rows or [projection.name]:
+        if not await hold_projector_lock(lock, schema, row):
+            await lock.close()
+            await conn.close()
+            raise ProjectorRunning(
+                f"a projector is running on schema {schema}: stop it, then retry parked events"
+            )
     js = nc.jetstream()
     fixed = still = 0
     try:
@@ -238,7 +321,10 @@ async def _refold_game(
 ) -> BatchResult:
     """Fold a game again from its first event, the parked one in its place, up to the stored
     position, and rewrite its rows; the parked event joins the timeline."""
-    upto = await stored_position(conn, projection.name)
+    rows = await layout_rows(conn, projection.name)
+    count = max(len(rows), 1)
+    owner = Partition(partition_of(parked.aggregate_id, count), count).row(projection.name)
+    upto = rows.get(owner, 0)
     records = await Wire(nc, layout, timeout=10).read(layout.subject_for(parked.aggregate_id), 1)
     fresh = ReadModels()
     result = BatchResult()

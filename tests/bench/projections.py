@@ -1,32 +1,46 @@
-"""Projection benchmark: raw read speed, full rebuild into PostgreSQL, steady-state lag.
+"""Projection benchmark: raw read speed, full rebuild with N workers, steady-state lag.
 
-Run: ``.venv/bin/python -m tests.bench.projections [--events 1000000]`` (``--smoke``: tiny sizes,
-seconds)
+Run: ``.venv/bin/python -m tests.bench.projections [--events 1000000] [--workers 1 2 4]``
+(``--smoke``: tiny sizes, seconds). The cost per event step by step is
+:mod:`tests.bench.projection_steps`.
 
 In one run, on embedded servers:
   (a) raw read of the whole stream with nats-py's ordered consumer (the baseline), and (a') with
-      the projector's own pull feed, events only counted;
+      the projector's own pull feed on Muster's NATS client, events only counted;
+  (v) JetStream's own partitioned view of the log (a sourcing stream with the subject transform
+      ``{{partition(4,1,2)}}``): how fast the server builds it, how fast one partition reads;
   (b) full rebuild of the read models from the same stream (a realistic mix: creates, joins,
-      waitlists, leaves with promotions, reminders, across thousands of games);
-  (c) lag at a steady 500 events/s: from the append's acknowledgement to the commit that makes
-      the event visible in the read model, p50/p99.
+      waitlists, leaves with promotions, reminders, across thousands of games) by 1, 2 and 4
+      partitioned worker processes, each with its peak RSS; the rebuilt schemas are compared;
+  (c) lag at a steady 500 events/s with N workers: from the append's acknowledgement to the
+      commit of the worker that owns the event (visible in the read model), p50/p99, and to the
+      moment every worker has passed it (what read-your-writes waits for).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import (
+    ConsumerConfig,
+    DeliverPolicy,
+    StreamConfig,
+    StreamSource,
+    SubjectTransform,
+)
 
 from domain.events import (
     Event,
@@ -39,11 +53,14 @@ from domain.events import (
     ReminderRecorded,
     type_name,
 )
+from gateways.jetstream import headers
 from gateways.jetstream.layout import H_MSG_ID, Layout, event_headers
-from gateways.postgres import migrate
+from gateways.postgres import connect, migrate
 from projections.feed import LogFeed
-from projections.replay import MIGRATIONS
-from projections.runner import Progress, ProjectionRunner
+from projections.partitions import partition_of
+from projections.rebuild_workers import WorkerJob, WorkerResult, follow, run_workers
+from projections.replay import MIGRATIONS, compare, create_indexes, drop_secondary_indexes
+from projections.runner import Progress
 from tests.bench.common import bench_stack, peak_rss_mib, table
 
 ACTIVE_GAMES = 2_000
@@ -173,110 +190,244 @@ async def feed_read(nc: NATS, layout: Layout, total: int) -> float:
     return total / (time.perf_counter() - started)
 
 
-async def rebuild(
-    nc: NATS, layout: Layout, database_url: str, total: int, schema: str
-) -> tuple[float, Progress]:
-    await migrate(database_url, schema, MIGRATIONS)
-    runner = ProjectionRunner(nc, layout, database_url, schema)
+async def view_build_and_read(
+    nc: NATS, layout: Layout, total: int, count: int = 4
+) -> tuple[float, float, int]:
+    """(v) JetStream's own partitioned view of the log (a stream sourcing it through the subject
+    transform ``{{partition(count,1,2)}}``): the rate at which the server builds it, the read
+    rate of one partition with an ordered consumer, and that partition's size."""
+    js = nc.jetstream()
+    view = f"{layout.stream}_P{count}"
+    transform = SubjectTransform(
+        src=f"{layout.prefix}.*.*",
+        dest=f"{view}.{{{{partition({count},1,2)}}}}.{{{{wildcard(1)}}}}.{{{{wildcard(2)}}}}",
+    )
     started = time.perf_counter()
+    await js.add_stream(StreamConfig(
+        name=view, sources=[StreamSource(name=layout.stream, subject_transforms=[transform])],
+    ))  # fmt: skip
+    while (await js.stream_info(view)).state.messages < total:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    build_rate = total / (time.perf_counter() - started)
+    info = await js.stream_info(view, subjects_filter=f"{view}.0.>")
+    share = sum((info.state.subjects or {}).values())
+    done = asyncio.Event()
+    seen = 0
+
+    async def count_one(msg: Msg) -> None:
+        nonlocal seen
+        _ = msg.metadata.sequence.stream, msg.headers
+        seen += 1
+        if seen >= share:
+            done.set()
+
+    started = time.perf_counter()
+    sub = await js.subscribe(f"{view}.0.>", stream=view, cb=count_one, ordered_consumer=True)
+    await done.wait()
+    read_rate = share / (time.perf_counter() - started)
+    await sub.unsubscribe()
+    await js.delete_stream(view)
+    return build_rate, read_rate, share
+
+
+async def rebuild_with_workers(
+    nats_url: str, layout: Layout, database_url: str, total: int, count: int, uvloop: bool
+) -> tuple[float, Progress, list[WorkerResult]]:
+    """(b) a full rebuild into a fresh schema by ``count`` worker processes (as ``muster
+    replay`` runs it; process start-up included)."""
+    schema = f"bench_rm_{count}"
+    await migrate(database_url, schema, MIGRATIONS)
+    jobs = [WorkerJob(nats_url, layout.stream, layout.prefix, database_url, schema, k, count,
+                      total, uvloop) for k in range(count)]  # fmt: skip
+    started = time.perf_counter()
+    indexes = await drop_secondary_indexes(database_url, schema)  # as `muster replay` does
     last_print = [started]
 
     def show(progress: Progress) -> None:
         now = time.perf_counter()
-        if now - last_print[0] > 5:
+        if now - last_print[0] > 10:
             last_print[0] = now
-            print(
-                f"    rebuilt {progress.position:,}/{total:,} "
-                f"({progress.applied / (now - started):,.0f}/s)",
-                flush=True,
-            )
+            print(f"    {count} worker(s): {progress.position:,}/{total:,} "
+                  f"({progress.position / (now - started):,.0f}/s)", flush=True)  # fmt: skip
 
-    progress = await runner.run(asyncio.Event(), until=total, on_batch=show)
-    return progress.applied / (time.perf_counter() - started), progress
+    progress, results = await run_workers(jobs, show)
+    await create_indexes(database_url, indexes)
+    return total / (time.perf_counter() - started), progress, results
 
 
-async def steady_lag(nc: NATS, layout: Layout, database_url: str, schema: str, start_seq: int,
-                     rate: int, seconds: float) -> list[float]:  # fmt: skip
-    """Append at ``rate``/s; lag = commit that shows an event minus its append acknowledgement."""
-    visible: dict[int, float] = {}
-    runner = ProjectionRunner(nc, layout, database_url, schema)
+async def steady_lag(
+    nc: NATS, layout: Layout, nats_url: str, database_url: str, schema: str, count: int,
+    rate: int, seconds: float, uvloop: bool,
+) -> tuple[list[float], list[float], float]:  # fmt: skip
+    """(c) ``count`` worker processes follow the log while events are appended at ``rate``/s.
 
-    def committed(progress: Progress) -> None:
-        visible[progress.position] = time.perf_counter()
-
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop, on_batch=committed))
+    Returns the lags (ms) from each append's acknowledgement to the commit of the worker that
+    owns the event (it is visible in the read model), the lags to the moment every worker has
+    passed it (what ``wait_for_position`` waits for), and the workers' largest peak RSS."""
+    context = multiprocessing.get_context("spawn")
+    commits: Any = context.Queue()
+    stop = context.Event()
+    jobs = [WorkerJob(nats_url, layout.stream, layout.prefix, database_url, schema, k, count, 0,
+                      uvloop) for k in range(count)]  # fmt: skip
+    workers = [context.Process(target=follow, args=(job, commits, stop)) for job in jobs]
+    for worker in workers:
+        worker.start()
+    seen: dict[int, list[tuple[int, float]]] = {k: [] for k in range(count)}
+    rss: dict[int, float] = {}
+    collector = threading.Thread(target=_collect, args=(commits, seen, rss, count), daemon=True)
+    collector.start()
     js = nc.jetstream()
-    acked: dict[int, float] = {}
-    stream = event_stream(int(rate * seconds), seed=99)
+    stream = event_stream(int(rate * seconds) + 1, seed=99)
+    fresh = f"-9{count:03d}-"  # new games, not the rebuilt ones nor another run's
+    warm_id, warm_version, warm_event = next(stream)
+    warm = await js.publish(  # every worker commits it (owner or not) once it is running
+        layout.subject_for(warm_id.replace("-8000-", fresh)), ENCODER.encode(warm_event),
+        headers=event_headers(type_name(type(warm_event)), warm_version),
+    )  # fmt: skip
+    while any(not rows or rows[-1][0] < warm.seq for rows in seen.values()):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    acked: dict[int, tuple[float, str]] = {}
     interval = 1 / rate
-    next_at = time.perf_counter()
+    next_at = time.monotonic()
     for rebuilt_id, version, event in stream:
-        aggregate = rebuilt_id.replace("-8000-", "-9000-")  # new games, not the rebuilt ones
+        aggregate = rebuilt_id.replace("-8000-", fresh)
         headers = event_headers(type_name(type(event)), version)
         ack = await js.publish(
             layout.subject_for(aggregate), ENCODER.encode(event), headers=headers
         )
-        acked[ack.seq] = time.perf_counter()
+        acked[ack.seq] = (time.monotonic(), aggregate)
         next_at += interval
-        await asyncio.sleep(max(0, next_at - time.perf_counter()))
-    deadline = time.perf_counter() + 10
-    while (not visible or max(visible) < max(acked)) and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(max(0, next_at - time.monotonic()))
+    last = max(acked)
+    deadline = time.monotonic() + 10
+    while any(rows[-1][0] < last for rows in seen.values()) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     stop.set()
-    await task
-    commits = sorted(visible.items())
-    lags = []
-    for seq, at in acked.items():
-        shown = next(t for position, t in commits if position >= seq)
-        lags.append((shown - at) * 1000)
-    return lags
+    for worker in workers:
+        worker.join(30)
+    collector.join(10)
+    owner_lags, all_lags = [], []
+    for seq, (at, aggregate) in acked.items():
+        firsts = {k: next(t for position, t in rows if position >= seq) for k, rows in seen.items()}
+        owner_lags.append((firsts[partition_of(aggregate, count)] - at) * 1000)
+        all_lags.append((max(firsts.values()) - at) * 1000)
+    return owner_lags, all_lags, max(rss.values(), default=0.0)
 
 
-async def run(total: int, lag_seconds: float = 10.0) -> None:
+def _collect(
+    commits: Any, seen: dict[int, list[tuple[int, float]]], rss: dict[int, float], count: int
+) -> None:
+    """Gather the workers' commit reports (a thread: the queue blocks)."""
+    while len(rss) < count:
+        index, position, value = commits.get()
+        if position < 0:
+            rss[index] = value
+        else:
+            seen[index].append((position, value))
+
+
+def quantiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=100)
+    return q[49], q[98]
+
+
+async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -> None:
     with bench_stack() as stack:
-        nc = await nats.connect(stack.url("nats"))
+        nats_url = stack.url("nats")
+        nc = await nats.connect(nats_url)  # nats-py as it comes, for the baseline
+        muster_nc = await headers.connect(nats_url)  # Muster's client (faster header parsing)
         layout = Layout("BENCH_EVENTS", "benchevents")
-        print(f"projection benchmark: {total:,} events across {ACTIVE_GAMES} active games")
+        print(f"projection benchmark: {total:,} events across {ACTIVE_GAMES} active games; "
+              f"workers {counts}; uvloop {'on' if uvloop else 'off'}")  # fmt: skip
         started = time.perf_counter()
         count = await fill(nc, layout, total)
         print(f"  filled the stream in {time.perf_counter() - started:.1f}s")
-        read_rate = await ordered_consumer_read(nc, layout, count)
+        read_rate = first_read = await ordered_consumer_read(nc, layout, count)
         print(f"  (a) raw read, ordered consumer: {read_rate:,.0f} events/s", flush=True)
-        feed_rate = await feed_read(nc, layout, count)
+        feed_rate = await feed_read(muster_nc, layout, count)
         print(f"  (a') raw read, projector feed: {feed_rate:,.0f} events/s", flush=True)
-        rebuild_rate, progress = await rebuild(nc, layout, stack.url("postgres"), count, "bench_rm")
-        print(f"  (b) rebuild: {rebuild_rate:,.0f} events/s ({progress.parked} parked)")
-        lags = await steady_lag(
-            nc, layout, stack.url("postgres"), "bench_rm", count, 500, lag_seconds
-        )
-        q = statistics.quantiles(lags, n=100)
-        print(
-            f"  (c) lag at 500 events/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
-            f"({len(lags)} events)"
-        )
+        view_build, view_read, share = await view_build_and_read(nc, layout, count)
+        print(f"  (v) 4-partition view: built at {view_build:,.0f} events/s; partition 0 "
+              f"({share:,} events) read at {view_read:,.0f} events/s", flush=True)  # fmt: skip
+        rebuilds: dict[int, tuple[float, Progress, list[WorkerResult]]] = {}
+        for n in counts:
+            rebuilds[n] = await rebuild_with_workers(
+                nats_url, layout, stack.url("postgres"), count, n, uvloop
+            )
+            rate, progress, results = rebuilds[n]
+            print(f"  (b) rebuild, {n} worker(s): {rate:,.0f} events/s ({progress.parked} "
+                  f"parked), peak RSS per worker {max(r.peak_rss_mib for r in results):.0f} MiB",
+                  flush=True)  # fmt: skip
+        read_again = await ordered_consumer_read(nc, layout, count)
+        print(f"  (a) raw read again, after the rebuilds: {read_again:,.0f} events/s", flush=True)
+        read_rate = (read_rate + read_again) / 2  # the baseline: the mean of both
+        equal = await rebuilt_schemas_equal(stack.url("postgres"), counts)
+        print(f"  every rebuild equal to the 1-worker one: {equal}", flush=True)
+        lags: dict[int, tuple[list[float], list[float], float]] = {}
+        for n in counts:
+            lags[n] = await steady_lag(
+                muster_nc, layout, nats_url, stack.url("postgres"), f"bench_rm_{n}", n, 500,
+                lag_seconds, uvloop,
+            )  # fmt: skip
+            owner, everyone, worker_rss = lags[n]
+            (p50, p99), (_, all99) = quantiles(owner), quantiles(everyone)
+            print(f"  (c) lag at 500 events/s, {n} worker(s): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                  f" (all workers past it: p99 {all99:.1f} ms), peak RSS {worker_rss:.0f} MiB",
+                  flush=True)  # fmt: skip
+        await muster_nc.close()
         await nc.close()
+    rows = [
+        ("(a) raw read, nats-py ordered consumer (baseline: mean of a read before and one after "
+         "the rebuilds)", f"{read_rate:,.0f} events/s ({first_read:,.0f}, {read_again:,.0f})",
+         "1.00", ""),
+        ("(a') raw read, the projector's pull feed (Muster's NATS client)",
+         f"{feed_rate:,.0f} events/s", f"{feed_rate / read_rate:.2f}", ""),
+        ("(v1) JetStream builds a 4-partition view of the log (server side)",
+         f"{view_build:,.0f} events/s", f"{view_build / read_rate:.2f}", ""),
+        (f"(v2) one partition of that view ({share:,} events), ordered consumer",
+         f"{view_read:,.0f} events/s", f"{view_read / read_rate:.2f}", ""),
+    ]  # fmt: skip
+    for n, (rate, _, results) in rebuilds.items():
+        rss = max(r.peak_rss_mib for r in results)
+        rows.append((f"(b) rebuild of {count:,} events, {n} worker process(es)",
+                     f"{rate:,.0f} events/s", f"{rate / read_rate:.2f}",
+                     f"{rss:.0f} MiB"))  # fmt: skip
+    for n, (owner, everyone, worker_rss) in lags.items():
+        (p50, p99), (_, all99) = quantiles(owner), quantiles(everyone)
+        rows.append((f"(c) lag append → visible at 500 events/s, {n} worker(s)",
+                     f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (all past: p99 {all99:.1f} ms)", "",
+                     f"{worker_rss:.0f} MiB"))  # fmt: skip
     print()
-    print(table([
-        ("(a) raw read, nats-py ordered consumer (baseline)", f"{read_rate:,.0f} events/s", "1.00"),
-        ("(a') raw read, the projector's pull feed", f"{feed_rate:,.0f} events/s",
-         f"{feed_rate / read_rate:.2f}"),
-        (f"(b) rebuild of {count:,} events into PostgreSQL", f"{rebuild_rate:,.0f} events/s",
-         f"{rebuild_rate / read_rate:.2f}"),
-        ("(c) lag append → visible at 500 events/s", f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms", ""),
-    ], ("measure", "figure", "ratio to (a)")))  # fmt: skip
-    print(f"\npeak RSS {peak_rss_mib():.0f} MiB; goals: rebuild >= 20,000/s, lag p99 <= 50 ms")
+    print(table(rows, ("measure", "figure", "ratio to (a)", "peak RSS per worker")))
+    print(
+        f"\npeak RSS of the benchmark process {peak_rss_mib():.0f} MiB; goals: best rebuild "
+        ">= 1.0x (a), lag p99 <= 50 ms, peak RSS per worker <= 256 MB"
+    )
+
+
+async def rebuilt_schemas_equal(database_url: str, counts: list[int]) -> bool:
+    """Whether every N-worker rebuild holds the same rows as the first one."""
+    conn = await connect(database_url, f"bench_rm_{counts[0]}")
+    try:
+        for n in counts[1:]:
+            if await compare(conn, f"bench_rm_{counts[0]}", f"bench_rm_{n}"):
+                return False
+        return True
+    finally:
+        await conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="projection benchmark")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--lag-seconds", type=float, default=10.0, help="length of run (c)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="counts of (b)")
+    parser.add_argument("--uvloop", action="store_true", help="workers on uvloop (S2: no gain)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.events, args.lag_seconds = 5_000, 1.0
-    asyncio.run(run(args.events, args.lag_seconds))
+        args.events, args.lag_seconds, args.workers = 3_000, 1.0, [1, 2]
+    asyncio.run(run(args.events, args.lag_seconds, args.workers, args.uvloop))
     return 0
 
 

@@ -170,6 +170,9 @@ def test_no_command_prints_a_secret_and_servers_want_their_passwords(data_dir: P
         assert "Check the user and password in MUSTER_NATS_URL" in out
         code, out = t.run("replay")
         assert code == 0, out
+        code, out = t.run("replay", "--partitions", "2")  # two worker processes
+        assert code == 0, out
+        assert "no difference with the live schema" in out
         code, out = t.run("projector", "retry-parked")
         assert code == 1
         assert "a projector is running" in out

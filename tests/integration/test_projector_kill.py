@@ -29,17 +29,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KILLS = 4
 
 
-def start_projector(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_projector(env: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "projector"],
+        [sys.executable, "-m", "deploy.cli", "projector", *options],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
 
 
-def position(database_url: str, schema: str) -> int:
+def position(database_url: str, schema: str, row_name: str = "read_models") -> int:
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            f'SELECT position FROM "{schema}".projector_position WHERE name = %s', ("read_models",)
+            f'SELECT position FROM "{schema}".projector_position WHERE name = %s', (row_name,)
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -125,3 +125,71 @@ def test_sigkill_at_random_points_then_restart_equals_replay(
     with psycopg.connect(database_url) as conn:
         timeline = conn.execute(f'SELECT count(*) FROM "{read_schema}".timeline').fetchone()
     assert timeline == (last,)  # every event once: none lost, none doubled
+
+
+def test_sigkill_one_of_two_workers_then_restart_equals_replay(
+    event_log_env: dict[str, str], database_url: str, redis_url: str, read_schema: str
+) -> None:
+    """Two partitioned workers; the second is killed mid-load and restarted, again and again,
+    while the first goes on: at the end the read model equals a single-worker replay."""
+    rng = random.Random(int(os.environ.get("MUSTER_TEST_SEED", "11")))
+    env = {
+        **event_log_env, "MUSTER_DATABASE_URL": database_url, "MUSTER_REDIS_URL": redis_url,
+        "MUSTER_DATABASE_SCHEMA": read_schema,
+    }  # fmt: skip
+    second = "read_models/1of2"
+    app = MusterApp(env=event_log_env)
+    stop_writing = threading.Event()
+    writer = threading.Thread(target=write_load, args=(app, stop_writing, rng))
+    writer.start()
+    first = start_projector(env, "--partitions", "2", "--partition", "0")
+    kills = []
+    try:
+        for _ in range(KILLS):
+            before = position(database_url, read_schema, second)
+            projector = start_projector(env, "--partitions", "2", "--partition", "1")
+            deadline = time.monotonic() + 30
+            while position(database_url, read_schema, second) <= before:
+                assert time.monotonic() < deadline, "the second worker made no progress"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0, 0.5))
+            projector.send_signal(signal.SIGKILL)
+            projector.communicate(timeout=10)
+            kills.append(position(database_url, read_schema, second))
+    finally:
+        stop_writing.set()
+        writer.join(30)
+    last = app.recorder.max_notification_id()  # type: ignore[attr-defined]
+    app.close()
+    assert last is not None
+    assert kills[-1] < last, "the kills should land before the end of the log"
+    assert first.poll() is None, "the first worker should have kept running"
+
+    projector = start_projector(env, "--partitions", "2", "--partition", "1")
+    try:
+        deadline = time.monotonic() + 60
+        rows = ("read_models/0of2", second)
+        while min(position(database_url, read_schema, row) for row in rows) < last:
+            assert time.monotonic() < deadline, "the workers did not catch up"
+            time.sleep(0.1)
+    finally:
+        for worker in (projector, first):
+            worker.send_signal(signal.SIGTERM)
+        errors = [worker.communicate(timeout=20)[1] for worker in (projector, first)]
+    assert (projector.returncode, first.returncode) == (0, 0), errors
+
+    async def replay() -> list[object]:
+        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
+        try:
+            _, progress, differences = await rebuild_and_compare(
+                nc, layout_of(event_log_env), database_url, read_schema, partitions=1
+            )
+        finally:
+            await nc.close()
+        assert progress.applied == last
+        return list(differences)
+
+    assert asyncio.run(replay()) == []
+    with psycopg.connect(database_url) as conn:
+        timeline = conn.execute(f'SELECT count(*) FROM "{read_schema}".timeline').fetchone()
+    assert timeline == (last,)

@@ -56,12 +56,23 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 # Every option of every subcommand, with a value it accepts: parsing must give it back.
 OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "up": [
-        (["--data-dir", "/tmp/x"], {"data_dir": Path("/tmp/x"), "command_workers": 0}),
+        (
+            ["--data-dir", "/tmp/x"],
+            {"data_dir": Path("/tmp/x"), "command_workers": 0, "projectors": 1},
+        ),
         (["--command-workers", "2"], {"command_workers": 2}),
+        (["--projectors", "3"], {"projectors": 3}),
     ],
     "doctor": [([], {})],
-    "projector": [([], {"action": "run"}), (["retry-parked"], {"action": "retry-parked"})],
-    "replay": [(["--swap", "--keep"], {"swap": True, "keep": True})],
+    "projector": [
+        ([], {"action": "run", "partitions": 1, "partition": 0}),
+        (["retry-parked"], {"action": "retry-parked"}),
+        (["--partitions", "4", "--partition", "3"], {"partitions": 4, "partition": 3}),
+    ],
+    "replay": [
+        (["--swap", "--keep"], {"swap": True, "keep": True, "partitions": None}),
+        (["--partitions", "2"], {"partitions": 2}),
+    ],
     "audit": [([GAME], {"game_id": GAME}), ([GAME, "--at", "5"], {"at": "5"})],
     "schemas": [(["--check", "--out", "/tmp/s"], {"check": True, "out": Path("/tmp/s")})],
     "worker": [

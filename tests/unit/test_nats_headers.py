@@ -1,0 +1,39 @@
+"""The faster header parser returns what nats-py's own returns, for any header block."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from nats.aio.client import Client as NatsClient
+
+from gateways.jetstream.headers import Client, parse_header_lines
+
+# names and values from bytes that matter to the parser: separators, every kind of ASCII and
+# Unicode whitespace, non-ASCII and invalid UTF-8
+pieces = st.sampled_from(
+    [b"Muster-Topic", b"Nats-Msg-Id", b":", b": ", b" ", b"\t", b"\x0b", b"\x0c", b"\x1c",
+     b"\x1f", b"\x85", b"\xc2\xa0", b"\xe2\x80\x83", b"\xff", b"a", b"Z", b"9", b"-", b"\r",
+     b"\n", b"game.player_joined.v1", b"\xc3\xa9"]
+)  # fmt: skip
+lines = st.lists(pieces, max_size=8).map(b"".join)
+blocks = st.lists(lines, max_size=8).map(lambda ls: b"\r\n".join(ls) + b"\r\n\r\n")
+
+
+@given(block=blocks)
+def test_same_headers_as_nats_py_for_any_block(block: bytes) -> None:
+    assert parse_header_lines(block) == NatsClient._parse_header_lines(block)
+
+
+@given(raw=st.binary(max_size=200))
+def test_same_headers_as_nats_py_for_any_bytes(raw: bytes) -> None:
+    assert parse_header_lines(raw) == NatsClient._parse_header_lines(raw)
+
+
+def test_every_single_character_name_is_judged_alike() -> None:
+    for code in range(0x80):
+        block = bytes([code]) + b"x: 1\r\n"
+        assert parse_header_lines(block) == NatsClient._parse_header_lines(block), code
+
+
+def test_the_client_uses_it() -> None:
+    assert Client._parse_header_lines is parse_header_lines
