@@ -28,7 +28,7 @@ AWAITED_SETTINGS = {
     "MUSTER_DATABASE_READ_URL",  # queries on a PostgreSQL replica
 }
 AWAITED_SUBCOMMANDS: set[str] = set()
-AWAITED_OPTIONS = {("projector", "--partitions"), ("projector", "--partition")}
+AWAITED_OPTIONS: set[tuple[str, str]] = set()
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
