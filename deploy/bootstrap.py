@@ -36,7 +36,11 @@ log = logging.getLogger("muster.bootstrap")
 
 def layout_of(settings: Settings) -> Layout:
     """Where the log is: the stream and its subject prefix."""
-    return Layout(stream=settings.events_stream, prefix=settings.events_subject_prefix)
+    return Layout(
+        stream=settings.events_stream,
+        prefix=settings.events_subject_prefix,
+        replicas=settings.events_replicas,
+    )
 
 
 def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:

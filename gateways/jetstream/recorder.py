@@ -35,7 +35,7 @@ from eventsourcing.persistence import (
 
 from gateways.jetstream.bridge import NatsBridge
 from gateways.jetstream.layout import MAX_BATCH, IncompatibleStream, Layout, incompatibilities
-from gateways.jetstream.wire import ConcurrencyConflict, Record, Tip, Wire
+from gateways.jetstream.wire import ConcurrencyConflict, LeaderUnavailable, Record, Tip, Wire
 
 CONFLICT_RETRIES = 3  # re-reads of a stale cached tip before reporting a real conflict
 TIP_CACHE_SIZE = 100_000
@@ -81,20 +81,25 @@ def check_server_version(bridge: NatsBridge) -> None:
         )
 
 
-async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
-    """Create the stream, or check that an existing one keeps the log's guarantees."""
+async def ensure_stream(
+    bridge: NatsBridge, layout: Layout, create: bool = True, wait: float = 20.0
+) -> None:
+    """Create the stream, or check that an existing one keeps the log's guarantees.
+
+    A cluster that is still electing its JetStream leader answers "unavailable" for a while:
+    that is waited out for up to ``wait`` seconds. An existing stream with fewer replicas than
+    the layout asks for is scaled up (a documented JetStream operation); never down.
+    """
     check_server_version(bridge)
     js = bridge.nc.jetstream(timeout=bridge.timeout)
-    try:
-        info = await js.stream_info(layout.stream)
-    except nats.js.errors.NotFoundError:
-        if not create:
-            raise OperationalError(
-                f"stream {layout.stream} does not exist on {bridge.url}; "
-                "`muster up` creates it on first start"
-            ) from None
-        await js.add_stream(layout.stream_config())
+    info = await until_available(
+        lambda: _stream_info_or_create(js, bridge, layout, create), wait, layout
+    )
+    if info is None:
         return
+    if (info.config.num_replicas or 1) < layout.replicas:
+        info.config.num_replicas = layout.replicas
+        await until_available(lambda: js.update_stream(info.config), wait, layout)
     problems = incompatibilities(layout, info.config)
     if problems:
         raise IncompatibleStream(
@@ -105,15 +110,130 @@ async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True)
         )
 
 
+async def _stream_info_or_create(
+    js: Any, bridge: NatsBridge, layout: Layout, create: bool
+) -> Any:
+    try:
+        return await js.stream_info(layout.stream)
+    except nats.js.errors.NotFoundError:
+        if not create:
+            raise OperationalError(
+                f"stream {layout.stream} does not exist on {bridge.url}; "
+                "`muster up` creates it on first start"
+            ) from None
+        await js.add_stream(layout.stream_config())
+        return None
+
+
+async def until_available(make: Any, wait: float, layout: Layout) -> Any:
+    """``await make()``, again while JetStream says it is unavailable, for up to ``wait`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.05
+    while True:
+        try:
+            return await make()
+        except (
+            nats.js.errors.ServiceUnavailableError,  # no JetStream leader yet
+            nats.errors.NoRespondersError,
+            nats.errors.TimeoutError,  # a cluster still forming leaves API requests unanswered
+        ) as error:
+            if loop.time() + pause > deadline:
+                raise NoQuorum(no_quorum_text(layout, wait)) from error
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+class NoQuorum(OperationalError):
+    """The stream (or JetStream itself) had no leader for the whole failover wait."""
+
+
+def no_quorum_text(layout: Layout, wait: float) -> str:
+    return (
+        f"the event log (stream {layout.stream}, {layout.replicas} "
+        f"cop{'ies' if layout.replicas > 1 else 'y'}) had no leader for {wait:g}s "
+        "(MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are up, so "
+        "no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
+        "servers (`muster doctor` shows which answer) and send the command again."
+    )
+
+
+async def append_through_failover(
+    wire: Wire,
+    events: Sequence[StoredEvent],
+    expected: dict[str, int],
+    command_id: str | None,
+    wait: float,
+) -> list[int]:
+    """Append, retrying the same messages while the stream elects a new leader.
+
+    A retry reuses the ``Nats-Msg-Id``s, so an append stored before its acknowledgement was lost
+    is not stored again: the retry is refused (duplicate, or expected sequence moved) and the
+    events found in the log at their versions are returned as if acknowledged. Without a
+    ``command_id`` an unanswered append is not retried (it could be stored twice). After
+    ``wait`` seconds without a leader: :class:`NoQuorum`.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.05
+    ambiguous = False
+    while True:
+        try:
+            return await wire.append(events, expected, command_id)
+        except LeaderUnavailable as error:
+            if error.stored_maybe and command_id is None:
+                raise
+            ambiguous = ambiguous or error.stored_maybe
+            if loop.time() + pause > deadline:
+                raise NoQuorum(no_quorum_text(wire.layout, wait)) from error
+        except IntegrityError:
+            if not ambiguous:
+                raise
+            stored = await _stored_already(wire, events, expected)
+            if stored is None:
+                raise
+            return stored
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+async def _stored_already(
+    wire: Wire, events: Sequence[StoredEvent], expected: dict[str, int]
+) -> list[int] | None:
+    """The sequences of ``events`` if the log holds exactly them (an earlier attempt's)."""
+    await wire.last_seq()  # from the leader: later reads see at least what it holds
+    found: dict[tuple[str, int], Record] = {}
+    for subject, after in expected.items():
+        for record in await wire.read(subject, after + 1):
+            found[(subject, record.event.originator_version)] = record
+    seqs = []
+    for event in events:
+        record = found.get((wire.layout.subject_for(event.originator_id), event.originator_version))
+        if record is None or record.event.state != event.state or record.event.topic != event.topic:
+            return None
+        seqs.append(record.seq)
+    return seqs
+
+
 class JetStreamAggregateRecorder(AggregateRecorder):
     """Stores and selects aggregate events on one subject per aggregate."""
 
-    def __init__(self, bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
+    def __init__(
+        self,
+        bridge: NatsBridge,
+        layout: Layout,
+        create: bool = True,
+        failover_wait: float = 20.0,
+    ) -> None:
         self.bridge = bridge
         self.layout = layout
+        self.failover_wait = failover_wait
         self.wire = Wire(bridge.nc, layout, bridge.timeout)
         self.tips = TipCache()
-        bridge.run(lambda: ensure_stream(bridge, layout, create))
+        bridge.run(
+            lambda: ensure_stream(bridge, layout, create, failover_wait),
+            timeout=failover_wait + bridge.timeout,
+        )
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -128,7 +248,10 @@ class JetStreamAggregateRecorder(AggregateRecorder):
                 f"{len(events)} events in one append; JetStream atomic batches hold {MAX_BATCH}"
             )
         versions = self._versions_by_subject(events)
-        return self.bridge.run(lambda: self._append(events, versions, command_id))
+        return self.bridge.run(
+            lambda: self._append(events, versions, command_id),
+            timeout=self.failover_wait + 2 * self.bridge.timeout,
+        )
 
     def _versions_by_subject(self, events: Sequence[StoredEvent]) -> dict[str, list[int]]:
         versions: dict[str, list[int]] = {}
@@ -155,7 +278,9 @@ class JetStreamAggregateRecorder(AggregateRecorder):
                     )
             expected = {subject: tip.seq if tip else 0 for subject, tip in tips.items()}
             try:
-                seqs = await self.wire.append(events, expected, command_id)
+                seqs = await append_through_failover(
+                    self.wire, events, expected, command_id, self.failover_wait
+                )
             except ConcurrencyConflict:
                 stale = set(versions)  # re-read the real tips; a newer writer may have won
                 continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from gateways.jetstream.layout import (
 WRONG_LAST_SEQUENCE = {10071, 10164}
 DUPLICATE_MSG_ID_IN_BATCH = 10201
 READ_BATCH = 1000  # messages asked for per direct-get batch
+_ACTUAL_SEQ = re.compile(r"wrong last sequence: (\d+)")
 
 
 class ConcurrencyConflict(IntegrityError):
@@ -47,6 +49,15 @@ class ConcurrencyConflict(IntegrityError):
 
 class DuplicateCommand(IntegrityError):
     """These messages' ``Nats-Msg-Id`` was stored already: the command was recorded before."""
+
+
+class LeaderUnavailable(OperationalError):
+    """The stream had no leader to take an append (an election after a server failure, or no
+    quorum). ``stored_maybe``: the append may have been stored before the answer was lost."""
+
+    def __init__(self, text: str, *, stored_maybe: bool) -> None:
+        super().__init__(text)
+        self.stored_maybe = stored_maybe
 
 
 @dataclass(frozen=True)
@@ -74,12 +85,28 @@ class Wire:
         self.timeout = timeout
         self._direct = f"$JS.API.DIRECT.GET.{layout.stream}"
         self._batches_in_flight = asyncio.Semaphore(40)  # the server allows 50 per stream
+        self.seen = 0  # highest stream sequence known stored: reads ask for at least this much
+
+    def saw(self, seq: int) -> None:
+        """Remember that the stream holds ``seq``; later reads answer with at least that much.
+
+        On a replicated stream a direct get may be answered by a follower that lags; with
+        ``min_last_seq`` (ADR-52 read-after-write, server 2.12) a lagging follower hands the
+        request to the leader instead, so this process never reads older than what it saw.
+        """
+        if seq > self.seen:
+            self.seen = seq
+
+    def _direct_request(self, request: dict[str, Any]) -> bytes:
+        if self.seen:
+            request["min_last_seq"] = self.seen
+        return json.dumps(request).encode()
 
     # -- reads -------------------------------------------------------------------------------
 
     async def tip(self, subject: str) -> Tip | None:
         """The last event on a subject, or ``None`` for a new aggregate."""
-        body = json.dumps({"last_by_subj": subject}).encode()
+        body = self._direct_request({"last_by_subj": subject})
         msg = await self.nc.request(self._direct, body, timeout=self.timeout)
         status = (msg.headers or {}).get("Status")
         if status == "404":
@@ -87,7 +114,9 @@ class Wire:
         if status:
             raise OperationalError(f"direct get on {self.layout.stream} failed: {msg.headers}")
         headers = msg.headers or {}
-        return Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
+        tip = Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
+        self.saw(tip.seq)
+        return tip
 
     async def read(self, subject: str, from_seq: int, limit: int | None = None) -> list[Record]:
         """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on.
@@ -103,7 +132,7 @@ class Wire:
                 want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(batch.records))
                 request = {"seq": seq, "next_by_subj": subject, "batch": want}
                 batch.done.clear()
-                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=sub.subject)
+                await self.nc.publish(self._direct, self._direct_request(request), reply=sub.subject)
                 await asyncio.wait_for(batch.done.wait(), self.timeout)
                 if batch.error:
                     raise OperationalError(
@@ -115,6 +144,8 @@ class Wire:
         finally:
             with contextlib.suppress(nats.errors.ConnectionClosedError):  # closing underneath us
                 await sub.unsubscribe()
+        if batch.records:
+            self.saw(batch.records[-1].seq)
         return batch.records
 
     def record_from(self, msg: Msg) -> Record:
@@ -140,7 +171,10 @@ class Wire:
             f"$JS.API.STREAM.INFO.{self.layout.stream}", b"", timeout=self.timeout
         )
         state = json.loads(info.data).get("state", {})
-        return int(state["last_seq"]) if state.get("messages") else None
+        if not state.get("messages"):
+            return None
+        self.saw(int(state["last_seq"]))
+        return int(state["last_seq"])
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -162,15 +196,28 @@ class Wire:
             if command_id is not None:
                 headers[H_MSG_ID] = f"{command_id}:{index}"
             messages.append((subject, event.state, headers))
-        if len(messages) == 1:
-            subject, data, headers = messages[0]
-            reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
-            ack = self._ack(reply.data)
-            if ack.get("duplicate"):
-                raise DuplicateCommand(f"command {command_id!r} was recorded before")
-            return [int(ack["seq"])]
-        async with self._batches_in_flight:
-            return await self._append_batch(messages)
+        try:
+            if len(messages) == 1:
+                subject, data, headers = messages[0]
+                reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+                ack = self._ack(reply.data)
+                self.saw(int(ack["seq"]))
+                if ack.get("duplicate"):
+                    raise DuplicateCommand(f"command {command_id!r} was recorded before")
+                return [int(ack["seq"])]
+            async with self._batches_in_flight:
+                seqs = await self._append_batch(messages)
+                self.saw(seqs[-1])
+                return seqs
+        except nats.errors.NoRespondersError:  # nobody took it: nothing was stored
+            raise LeaderUnavailable(
+                f"stream {self.layout.stream} has no leader", stored_maybe=False
+            ) from None
+        except (TimeoutError, nats.errors.TimeoutError):  # the answer was lost: stored or not
+            raise LeaderUnavailable(
+                f"stream {self.layout.stream} did not acknowledge within {self.timeout:g}s",
+                stored_maybe=True,
+            ) from None
 
     async def _append_batch(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[int]:
         batch_id = uuid.uuid4().hex
@@ -187,8 +234,7 @@ class Wire:
         end = int(ack["seq"])
         return list(range(end - last + 1, end + 1))
 
-    @staticmethod
-    def _ack(data: bytes) -> dict[str, Any]:
+    def _ack(self, data: bytes) -> dict[str, Any]:
         ack: dict[str, Any] = json.loads(data)
         error = ack.get("error")
         if not error:
@@ -196,9 +242,13 @@ class Wire:
         code = error.get("err_code")
         text = error.get("description", "")
         if code in WRONG_LAST_SEQUENCE:
+            if actual := _ACTUAL_SEQ.search(text):
+                self.saw(int(actual.group(1)))
             raise ConcurrencyConflict(text)
         if code == DUPLICATE_MSG_ID_IN_BATCH:
             raise DuplicateCommand(text)
+        if error.get("code") == 503:  # JetStream unavailable for now (no leader, no quorum)
+            raise LeaderUnavailable(f"{text} (code {code})", stored_maybe=False)
         raise OperationalError(f"JetStream refused the append: {text} (code {code})")
 
 
