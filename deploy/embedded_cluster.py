@@ -26,11 +26,13 @@ class NatsCluster:
     data_dir: Path
     nodes: list[ServerProcess] = field(default_factory=list)
 
-    def client_url(self) -> str:
+    def client_url(self, running_only: bool = False) -> str:
         """Every node's URL, comma separated (``MUSTER_NATS_URL`` accepts that form)."""
         password = generated_password(self.data_dir / "nats.password")
         return ",".join(
-            f"nats://{NATS_USER}:{password}@127.0.0.1:{node.port}" for node in self.nodes
+            f"nats://{NATS_USER}:{password}@127.0.0.1:{node.port}"
+            for node in self.nodes
+            if node.running or not running_only
         )
 
     def node_named(self, server_name: str) -> ServerProcess:

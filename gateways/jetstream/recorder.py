@@ -33,7 +33,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
-from gateways.jetstream.bridge import NatsBridge
+from gateways.jetstream.bridge import NatsBridge, server_urls
 from gateways.jetstream.layout import MAX_BATCH, IncompatibleStream, Layout, incompatibilities
 from gateways.jetstream.wire import ConcurrencyConflict, LeaderUnavailable, Record, Tip, Wire
 
@@ -110,9 +110,7 @@ async def ensure_stream(
         )
 
 
-async def _stream_info_or_create(
-    js: Any, bridge: NatsBridge, layout: Layout, create: bool
-) -> Any:
+async def _stream_info_or_create(js: Any, bridge: NatsBridge, layout: Layout, create: bool) -> Any:
     try:
         return await js.stream_info(layout.stream)
     except nats.js.errors.NotFoundError:
@@ -228,7 +226,10 @@ class JetStreamAggregateRecorder(AggregateRecorder):
         self.bridge = bridge
         self.layout = layout
         self.failover_wait = failover_wait
-        self.wire = Wire(bridge.nc, layout, bridge.timeout)
+        several = len(server_urls(bridge.url)) > 1  # a cluster: fail over when a node drops
+        self.wire = Wire(
+            bridge.nc, layout, bridge.timeout, lost=(lambda: bridge.lost) if several else None
+        )
         self.tips = TipCache()
         bridge.run(
             lambda: ensure_stream(bridge, layout, create, failover_wait),

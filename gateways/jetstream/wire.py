@@ -16,7 +16,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,8 +79,15 @@ class Record:
 class Wire:
     """JetStream reads and writes for one stream layout over one connection."""
 
-    def __init__(self, nc: NATS, layout: Layout, timeout: float) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        layout: Layout,
+        timeout: float,
+        lost: Callable[[], asyncio.Event | None] | None = None,
+    ) -> None:
         self.nc = nc
+        self._lost = lost  # the connection-lost signal: an append in flight stops waiting
         self.layout = layout
         self.timeout = timeout
         self._direct = f"$JS.API.DIRECT.GET.{layout.stream}"
@@ -94,8 +101,7 @@ class Wire:
         ``min_last_seq`` (ADR-52 read-after-write, server 2.12) a lagging follower hands the
         request to the leader instead, so this process never reads older than what it saw.
         """
-        if seq > self.seen:
-            self.seen = seq
+        self.seen = max(self.seen, seq)
 
     def _direct_request(self, request: dict[str, Any]) -> bytes:
         if self.seen:
@@ -132,7 +138,9 @@ class Wire:
                 want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(batch.records))
                 request = {"seq": seq, "next_by_subj": subject, "batch": want}
                 batch.done.clear()
-                await self.nc.publish(self._direct, self._direct_request(request), reply=sub.subject)
+                await self.nc.publish(
+                    self._direct, self._direct_request(request), reply=sub.subject
+                )
                 await asyncio.wait_for(batch.done.wait(), self.timeout)
                 if batch.error:
                     raise OperationalError(
@@ -199,7 +207,7 @@ class Wire:
         try:
             if len(messages) == 1:
                 subject, data, headers = messages[0]
-                reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+                reply = await self._request(subject, data, headers)
                 ack = self._ack(reply.data)
                 self.saw(int(ack["seq"]))
                 if ack.get("duplicate"):
@@ -229,10 +237,33 @@ class Wire:
                 await self.nc.publish(subject, data, headers=headers)
         headers[H_BATCH_COMMIT] = "1"
         subject, data, headers = messages[-1]
-        reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+        reply = await self._request(subject, data, headers)
         ack = self._ack(reply.data)
         end = int(ack["seq"])
         return list(range(end - last + 1, end + 1))
+
+    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> Msg:
+        """A request whose wait ends early (as a timeout) when the connection drops: its
+        answer can never come then, and the append is retried on the next server at once."""
+        request = self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+        lost = self._lost() if self._lost is not None else None
+        if lost is None:
+            return await request
+        if lost.is_set():
+            request.close()
+            raise TimeoutError
+        answer = asyncio.ensure_future(request)
+        dropped = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait((answer, dropped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dropped.cancel()
+        if not answer.done():
+            answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answer
+            raise TimeoutError
+        return answer.result()
 
     def _ack(self, data: bytes) -> dict[str, Any]:
         ack: dict[str, Any] = json.loads(data)
