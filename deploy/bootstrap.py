@@ -77,7 +77,8 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
         last = recorder.max_notification_id()
     finally:
         factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
+    copies = f", {factory.layout.replicas} replicas" if factory.layout.replicas > 1 else ""
+    return f"stream {factory.layout.stream}: {last or 0} events{copies}"
 
 
 async def discard(client: NATS) -> None:

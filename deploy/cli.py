@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = command("up", "run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
+    up.add_argument(
+        "--cluster", type=int, default=1, metavar="N", choices=(1, 3, 5),
+        help="embedded NATS as an N-node cluster, the log at N replicas (3 to try failover)",
+    )  # fmt: skip
     command("doctor", "check every dependency and say how to fix problems")
     command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
@@ -129,7 +133,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
     if args.command == "up":
         from deploy.up import run_up
 
-        return run_up(settings, data_dir=args.data_dir)
+        return run_up(settings, data_dir=args.data_dir, cluster=args.cluster)
     if args.command == "doctor":
         from deploy.doctor import run_doctor
 

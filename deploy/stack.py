@@ -98,6 +98,7 @@ class LocalStack:
             self.endpoints["nats"] = Endpoint(
                 f"NATS x{len(self.cluster.nodes)}", self.cluster.client_url(), embedded=True,
                 detail=f"cluster, pids {pids}, logs {first.log_path.parent}",
+                pid=first.proc.pid if first.proc else None,
             )  # fmt: skip
         pg = planned.get("postgres")
         redis = planned.get("redis")

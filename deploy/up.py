@@ -118,8 +118,11 @@ class BackgroundServices:
             self._thread.join(15)
 
 
-def run_up(settings: Settings, data_dir: Path | None = None) -> int:
-    """Start the stack, report it, and wait for a stop signal; stop everything cleanly."""
+def run_up(settings: Settings, data_dir: Path | None = None, cluster: int = 1) -> int:
+    """Start the stack, report it, and wait for a stop signal; stop everything cleanly.
+
+    ``cluster`` > 1 (and no ``MUSTER_NATS_URL``): NATS runs as that many nodes and the log's
+    stream gets as many replicas (``MUSTER_EVENTS_REPLICAS``), to try a leader failover."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
@@ -134,7 +137,10 @@ def run_up(settings: Settings, data_dir: Path | None = None) -> int:
         database_url=settings.database_url,
         redis_url=settings.redis_url,
         nats_sync_interval=settings.nats_sync_interval,
+        nats_cluster=cluster if settings.nats_url is None else 1,
     )
+    if stack.nats_cluster > 1:
+        settings = settings.model_copy(update={"events_replicas": stack.nats_cluster})
     if not settings.discord_token:  # a busy sandbox port is said before anything starts
         from deploy.emulator.sandbox import check_port
 

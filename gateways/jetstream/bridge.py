@@ -120,7 +120,7 @@ class NatsBridge:
             servers,
             connect_timeout=max(1, round(self.timeout)),
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.25 if len(servers) > 1 else 1,
+            reconnect_time_wait=1,  # per server: with several, the next one is tried at once
             allow_reconnect=True,
             name="muster",
             error_cb=on_error,

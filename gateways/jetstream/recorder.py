@@ -202,11 +202,12 @@ async def _stored_already(
     await wire.last_seq()  # from the leader: later reads see at least what it holds
     found: dict[tuple[str, int], Record] = {}
     for subject, after in expected.items():
-        for record in await wire.read(subject, after + 1):
-            found[(subject, record.event.originator_version)] = record
+        for stored in await wire.read(subject, after + 1):
+            found[(subject, stored.event.originator_version)] = stored
     seqs = []
     for event in events:
-        record = found.get((wire.layout.subject_for(event.originator_id), event.originator_version))
+        key = (wire.layout.subject_for(event.originator_id), event.originator_version)
+        record = found.get(key)
         if record is None or record.event.state != event.state or record.event.topic != event.topic:
             return None
         seqs.append(record.seq)

@@ -55,7 +55,10 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 
 # Every option of every subcommand, with a value it accepts: parsing must give it back.
 OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
-    "up": [(["--data-dir", "/tmp/x"], {"data_dir": Path("/tmp/x")})],
+    "up": [
+        (["--data-dir", "/tmp/x"], {"data_dir": Path("/tmp/x")}),
+        (["--cluster", "3"], {"cluster": 3}),
+    ],
     "doctor": [([], {})],
     "projector": [([], {"action": "run"}), (["retry-parked"], {"action": "retry-parked"})],
     "replay": [(["--swap", "--keep"], {"swap": True, "keep": True})],
