@@ -131,3 +131,19 @@ async def replica_lag_is_waited_out(
         await wait_for_position(conn, position, timeout=10)
         players = await queries.participants_of(conn, game)
     assert "999" in [p.user_id for p in players]
+
+
+def test_doctor_shows_the_replica_and_how_far_behind_it_is(
+    primary_and_replica: tuple[str, str],
+) -> None:
+    from deploy.doctor import check_read_replica
+
+    primary_url, replica_url = primary_and_replica
+    settings = Settings(
+        database_url=primary_url, database_read_url=replica_url, database_schema=SCHEMA
+    )
+    check = check_read_replica(settings)
+    assert check.problem == ""
+    assert "streaming replica" in check.detail
+    assert "log position(s) behind the primary" in check.detail
+    assert "none configured" in check_read_replica(Settings()).detail
