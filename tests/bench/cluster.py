@@ -11,7 +11,8 @@ All in one run, on embedded servers from the same binary:
       gave (lost = not there) and every ``Nats-Msg-Id`` is counted (duplicates = stored twice);
   (2) fsync cost: the JetStream recorder's append rate (200 aggregates, 16 threads) on a 3-node
       R3 cluster with the default ``sync_interval`` (2 min) and with ``always``, and likewise on
-      one server at R1, each pair measured alternately in the same run; the ratio is always/default.
+      one server at R1, each pair measured alternately in the same run; then the same with one
+      writer waiting for each acknowledgement. The ratio is always/default.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
+from eventsourcing.persistence import StoredEvent
 
 from deploy.embedded import nats_client_url, nats_server
 from deploy.embedded_cluster import NatsCluster, nats_cluster
@@ -39,8 +41,8 @@ from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
 from gateways.jetstream import Factory
 from gateways.jetstream.layout import H_MSG_ID
-from tests.bench.append import recorder_appends
-from tests.bench.common import Figure, peak_rss_mib, table
+from tests.bench.append import STATE, TOPIC, recorder_appends
+from tests.bench.common import Figure, peak_rss_mib, table, timed
 
 WRITERS = 4
 GAMES = 50
@@ -223,14 +225,25 @@ def failover(data: Path, kills: int, between: int) -> tuple[dict[str, float], li
             node.stop()
 
 
-def append_rate(url: str, replicas: int, events: int, label: str) -> Figure:
+def append_rate(url: str, replicas: int, events: int, label: str, one: bool) -> Figure:
+    """The recorder's appends: 16 threads on 200 aggregates, or (``one``) one writer waiting
+    for each acknowledgement (nothing to batch an fsync with)."""
     tag = uuid.uuid4().hex[:8]
     factory = Factory({
         "MUSTER_NATS_URL": url, "MUSTER_EVENTS_STREAM": f"FSYNC_{tag.upper()}",
         "MUSTER_EVENTS_SUBJECT_PREFIX": f"f{tag}", "MUSTER_EVENTS_REPLICAS": str(replicas),
     })  # fmt: skip
     try:
-        return recorder_appends(label, factory.application_recorder(), events)
+        recorder = factory.application_recorder()
+        if not one:
+            return recorder_appends(f"16 threads, {label}", recorder, events)
+        aggregate = f"game.{uuid.uuid4()}"
+
+        def run() -> None:
+            for version in range(1, events + 1):
+                recorder.insert_events([StoredEvent(aggregate, version, TOPIC, STATE)])
+
+        return timed(f"one writer, {label}", events, run)
     finally:
         factory.close()
 
@@ -253,9 +266,11 @@ def fsync_cost(data: Path, events: int, rounds: int) -> dict[str, list[Figure]]:
             single.start()
             urls[f"R1 sync {sync}"] = (nats_client_url(data / f"r1-{sync}", single.port), 1)
         for _ in range(rounds):
-            for label, (url, replicas) in urls.items():
-                figure = append_rate(url, replicas, events, f"recorder appends, {label}")
-                results.setdefault(label, []).append(figure)
+            for one in (False, True):
+                for label, (url, replicas) in urls.items():
+                    size = max(events // 10, 20) if one else events
+                    figure = append_rate(url, replicas, size, label, one)
+                    results.setdefault(figure.name, []).append(figure)
     finally:
         for server in servers:
             server.stop()
@@ -298,16 +313,22 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(
         [(label, f"{f.rate:,.0f}", f"{f.seconds:.2f}") for label, f in rates.items()],
-        ("appends (200 aggregates, 16 threads)", "events/s", "seconds"),
+        ("recorder appends", "events/s", "seconds"),
     ))  # fmt: skip
-    r3 = rates["R3 sync always"].rate / rates["R3 sync 2m"].rate
-    r1 = rates["R1 sync always"].rate / rates["R1 sync 2m"].rate
-    r3_r1 = rates["R3 sync 2m"].rate / rates["R1 sync 2m"].rate
+
+    def ratio(writers: str, copies: str) -> float:
+        always = rates[f"{writers}, {copies} sync always"].rate
+        return always / rates[f"{writers}, {copies} sync 2m"].rate
+
+    r3, r1 = ratio("16 threads", "R3"), ratio("16 threads", "R1")
+    r3_one, r1_one = ratio("one writer", "R3"), ratio("one writer", "R1")
+    r3_r1 = rates["16 threads, R3 sync 2m"].rate / rates["16 threads, R1 sync 2m"].rate
     print()
     for error in fail_errors[:3]:
         print(f"  error: {error}")
     print(
-        f"always/default: R3 {r3:.2f}, R1 {r1:.2f}   R3/R1 (default) {r3_r1:.2f}   "
+        f"always/default, 16 threads: R3 {r3:.2f}, R1 {r1:.2f}; one writer: R3 {r3_one:.2f}, "
+        f"R1 {r1_one:.2f}   R3/R1 (default, 16 threads) {r3_r1:.2f}\n"
         f"lost {fail['lost']:.0f} (goal 0)   stored twice {fail['duplicates']:.0f} (goal 0)   "
         f"peak RSS {peak_rss_mib():.0f} MiB"
     )
