@@ -124,7 +124,10 @@ async def _stream_info_or_create(js: Any, bridge: NatsBridge, layout: Layout, cr
 
 
 async def until_available(make: Any, wait: float, layout: Layout) -> Any:
-    """``await make()``, again while JetStream says it is unavailable, for up to ``wait`` s."""
+    """``await make()``, again while JetStream says it is unavailable, for up to ``wait`` s.
+
+    "No responders" is not waited out: the server has no JetStream at all (the bridge says so).
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     pause = 0.05
@@ -133,7 +136,6 @@ async def until_available(make: Any, wait: float, layout: Layout) -> Any:
             return await make()
         except (
             nats.js.errors.ServiceUnavailableError,  # no JetStream leader yet
-            nats.errors.NoRespondersError,
             nats.errors.TimeoutError,  # a cluster still forming leaves API requests unanswered
         ) as error:
             if loop.time() + pause > deadline:
@@ -147,11 +149,18 @@ class NoQuorum(OperationalError):
 
 
 def no_quorum_text(layout: Layout, wait: float) -> str:
+    """What to tell a caller whose append found no stream leader for the whole wait."""
+    if layout.replicas == 1:
+        return (
+            f"the event log (stream {layout.stream}) took no append for {wait:g}s "
+            "(MUSTER_NATS_FAILOVER_WAIT): its NATS server answers without JetStream, or is "
+            "restarting. Check that it runs with JetStream enabled (`-js`); `muster doctor` "
+            "checks every dependency. Nothing was stored twice; send the command again."
+        )
     return (
-        f"the event log (stream {layout.stream}, {layout.replicas} "
-        f"cop{'ies' if layout.replicas > 1 else 'y'}) had no leader for {wait:g}s "
-        "(MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are up, so "
-        "no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
+        f"the event log (stream {layout.stream}, {layout.replicas} copies) had no leader for "
+        f"{wait:g}s (MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are "
+        "up, so no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
         "servers (`muster doctor` shows which answer) and send the command again."
     )
 
