@@ -38,7 +38,7 @@ class NatsCluster:
     def node_named(self, server_name: str) -> ServerProcess:
         """The node whose ``server_name`` is ``server_name`` (as JetStream reports leaders)."""
         for node in self.nodes:
-            if node.name == server_name:
+            if node.name == f"NATS {server_name}":
                 return node
         raise KeyError(server_name)
 
@@ -72,7 +72,10 @@ def nats_cluster(data_dir: Path, size: int = 3, sync_interval: str = "2m") -> Na
         argv = [venv_binary("nats-server"), "-c", str(config)]
         cluster.nodes.append(
             ServerProcess(
-                name=name, argv=argv, port=client, log_path=data_dir / "logs" / f"nats-{name}.log"
+                name=f"NATS {name}",
+                argv=argv,
+                port=client,
+                log_path=data_dir / "logs" / f"nats-{name}.log",
             )
         )
     return cluster

@@ -60,7 +60,7 @@ class LocalStack:
             self.cluster = nats_cluster(
                 self.data_dir, self.nats_cluster, sync_interval=self.nats_sync_interval
             )
-            planned.update({f"nats-{node.name}": node for node in self.cluster.nodes})
+            planned.update({f"nats-{i}": node for i, node in enumerate(self.cluster.nodes, 1)})
         elif self.nats_url is None:
             planned["nats"] = nats_server(self.data_dir, sync_interval=self.nats_sync_interval)
         if self.database_url is None:
