@@ -35,7 +35,15 @@ from eventsourcing.persistence import (
 
 from gateways.jetstream.bridge import NatsBridge, server_urls
 from gateways.jetstream.layout import MAX_BATCH, IncompatibleStream, Layout, incompatibilities
-from gateways.jetstream.wire import ConcurrencyConflict, LeaderUnavailable, Record, Tip, Wire
+from gateways.jetstream.wire import (
+    ConcurrencyConflict,
+    LeaderUnavailable,
+    NoQuorum,
+    Record,
+    Tip,
+    Wire,
+    no_quorum_text,
+)
 
 CONFLICT_RETRIES = 3  # re-reads of a stale cached tip before reporting a real conflict
 TIP_CACHE_SIZE = 100_000
@@ -144,27 +152,6 @@ async def until_available(make: Any, wait: float, layout: Layout) -> Any:
         pause = min(pause * 2, 0.5)
 
 
-class NoQuorum(OperationalError):
-    """The stream (or JetStream itself) had no leader for the whole failover wait."""
-
-
-def no_quorum_text(layout: Layout, wait: float) -> str:
-    """What to tell a caller whose append found no stream leader for the whole wait."""
-    if layout.replicas == 1:
-        return (
-            f"the event log (stream {layout.stream}) took no append for {wait:g}s "
-            "(MUSTER_NATS_FAILOVER_WAIT): its NATS server answers without JetStream, or is "
-            "restarting. Check that it runs with JetStream enabled (`-js`); `muster doctor` "
-            "checks every dependency. Nothing was stored twice; send the command again."
-        )
-    return (
-        f"the event log (stream {layout.stream}, {layout.replicas} copies) had no leader for "
-        f"{wait:g}s (MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are "
-        "up, so no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
-        "servers (`muster doctor` shows which answer) and send the command again."
-    )
-
-
 async def append_through_failover(
     wire: Wire,
     events: Sequence[StoredEvent],
@@ -208,7 +195,6 @@ async def _stored_already(
     wire: Wire, events: Sequence[StoredEvent], expected: dict[str, int]
 ) -> list[int] | None:
     """The sequences of ``events`` if the log holds exactly them (an earlier attempt's)."""
-    await wire.last_seq()  # from the leader: later reads see at least what it holds
     found: dict[tuple[str, int], Record] = {}
     for subject, after in expected.items():
         for stored in await wire.read(subject, after + 1):
@@ -240,6 +226,7 @@ class JetStreamAggregateRecorder(AggregateRecorder):
         self.wire = Wire(
             bridge.nc, layout, bridge.timeout, lost=(lambda: bridge.lost) if several else None
         )
+        self.wire.failover_wait = failover_wait
         self.tips = TipCache()
         bridge.run(
             lambda: ensure_stream(bridge, layout, create, failover_wait),
@@ -326,6 +313,12 @@ class JetStreamAggregateRecorder(AggregateRecorder):
 
     # -- reads -------------------------------------------------------------------------------
 
+    @property
+    def _read_wait(self) -> float:
+        """How long a read may take: a replicated stream's waits out a leader election."""
+        extra = self.failover_wait if self.layout.replicas > 1 else 0.0
+        return self.bridge.timeout + extra
+
     def select_events(
         self,
         originator_id: UUID | str,
@@ -337,8 +330,8 @@ class JetStreamAggregateRecorder(AggregateRecorder):
     ) -> Sequence[StoredEvent]:
         subject = self.layout.subject_for(originator_id)
         if desc and limit == 1 and gt is None and lte is None:
-            return self.bridge.run(lambda: self._last(subject))
-        records = self.bridge.run(lambda: self._read_subject(subject, gt))
+            return self.bridge.run(lambda: self._last(subject), timeout=self._read_wait)
+        records = self.bridge.run(lambda: self._read_subject(subject, gt), timeout=self._read_wait)
         events = [
             r.event
             for r in records

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
-import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.errors
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -40,7 +40,7 @@ from gateways.jetstream.layout import (
 WRONG_LAST_SEQUENCE = {10071, 10164}
 DUPLICATE_MSG_ID_IN_BATCH = 10201
 READ_BATCH = 1000  # messages asked for per direct-get batch
-_ACTUAL_SEQ = re.compile(r"wrong last sequence: (\d+)")
+T = TypeVar("T")
 
 
 class ConcurrencyConflict(IntegrityError):
@@ -58,6 +58,27 @@ class LeaderUnavailable(OperationalError):
     def __init__(self, text: str, *, stored_maybe: bool) -> None:
         super().__init__(text)
         self.stored_maybe = stored_maybe
+
+
+class NoQuorum(OperationalError):
+    """The stream (or JetStream itself) had no leader for the whole failover wait."""
+
+
+def no_quorum_text(layout: Layout, wait: float) -> str:
+    """What to tell a caller whose append found no stream leader for the whole wait."""
+    if layout.replicas == 1:
+        return (
+            f"the event log (stream {layout.stream}) took no append for {wait:g}s "
+            "(MUSTER_NATS_FAILOVER_WAIT): its NATS server answers without JetStream, or is "
+            "restarting. Check that it runs with JetStream enabled (`-js`); `muster doctor` "
+            "checks every dependency. Nothing was stored twice; send the command again."
+        )
+    return (
+        f"the event log (stream {layout.stream}, {layout.replicas} copies) had no leader for "
+        f"{wait:g}s (MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are "
+        "up, so no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
+        "servers (`muster doctor` shows which answer) and send the command again."
+    )
 
 
 @dataclass(frozen=True)
@@ -92,27 +113,36 @@ class Wire:
         self.timeout = timeout
         self._direct = f"$JS.API.DIRECT.GET.{layout.stream}"
         self._batches_in_flight = asyncio.Semaphore(40)  # the server allows 50 per stream
-        self.seen = 0  # highest stream sequence known stored: reads ask for at least this much
+        # On a replicated stream a direct get may be answered by a follower that is behind
+        # (read-after-write is not guaranteed there); then aggregate tips come from the stream
+        # leader, and a read that ends short of the leader's tip is completed from the leader.
+        self.replicated = layout.replicas > 1
+        self._js = nc.jetstream(timeout=timeout)
+        self.failover_wait = 20.0  # how long a leader read waits out an election
 
-    def saw(self, seq: int) -> None:
-        """Remember that the stream holds ``seq``; later reads answer with at least that much.
-
-        On a replicated stream a direct get may be answered by a follower that lags; with
-        ``min_last_seq`` (ADR-52 read-after-write, server 2.12) a lagging follower hands the
-        request to the leader instead, so this process never reads older than what it saw.
-        """
-        self.seen = max(self.seen, seq)
-
-    def _direct_request(self, request: dict[str, Any]) -> bytes:
-        if self.seen:
-            request["min_last_seq"] = self.seen
-        return json.dumps(request).encode()
+    async def _from_leader(self, make: Callable[[], Awaitable[T]]) -> T:
+        """A JetStream API call answered by the stream leader, waited out while one is elected
+        (for up to ``failover_wait``), then :class:`NoQuorum`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.failover_wait
+        pause = 0.05
+        while True:
+            try:
+                return await make()
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError) as error:
+                if loop.time() + pause > deadline:
+                    raise NoQuorum(no_quorum_text(self.layout, self.failover_wait)) from error
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     # -- reads -------------------------------------------------------------------------------
 
     async def tip(self, subject: str) -> Tip | None:
-        """The last event on a subject, or ``None`` for a new aggregate."""
-        body = self._direct_request({"last_by_subj": subject})
+        """The last event on a subject, or ``None`` for a new aggregate (from the leader when
+        the stream is replicated, so it is never older than an acknowledged append)."""
+        if self.replicated:
+            return await self.leader_tip(subject)
+        body = json.dumps({"last_by_subj": subject}).encode()
         msg = await self.nc.request(self._direct, body, timeout=self.timeout)
         status = (msg.headers or {}).get("Status")
         if status == "404":
@@ -120,16 +150,60 @@ class Wire:
         if status:
             raise OperationalError(f"direct get on {self.layout.stream} failed: {msg.headers}")
         headers = msg.headers or {}
-        tip = Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
-        self.saw(tip.seq)
-        return tip
+        return Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
+
+    async def leader_tip(self, subject: str) -> Tip | None:
+        """The last event on a subject as the stream leader has it (the JetStream API)."""
+        try:
+            msg = await self._from_leader(
+                lambda: self._js.get_msg(self.layout.stream, subject=subject)
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        return Tip(version=int((msg.headers or {})[H_VERSION]), seq=int(msg.seq or 0))
 
     async def read(self, subject: str, from_seq: int, limit: int | None = None) -> list[Record]:
         """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on.
 
         Batched direct gets (ADR-31): one request per ``READ_BATCH`` messages, the replies taken
-        by a callback (much cheaper per message than awaiting each one).
+        by a callback (much cheaper per message than awaiting each one). On a replicated stream
+        a single aggregate's read is checked against the leader's tip and completed from the
+        leader when the replica that answered was behind.
         """
+        floor = None
+        if self.replicated and not _wildcard(subject):
+            tip = await self.leader_tip(subject)
+            if tip is None or tip.seq < from_seq:
+                return []
+            floor = tip.seq
+        records = await self._read_direct(subject, from_seq, limit)
+        if floor is not None and (limit is None or len(records) < limit):
+            last = records[-1].seq if records else from_seq - 1
+            while last < floor and (limit is None or len(records) < limit):
+                msg = await self._from_leader(
+                    functools.partial(
+                        self._js.get_msg, self.layout.stream, seq=last + 1, subject=subject,
+                        next=True,
+                    )
+                )  # fmt: skip
+                record = self._record_of_raw(msg)
+                records.append(record)
+                last = record.seq
+        return records
+
+    def _record_of_raw(self, msg: Any) -> Record:
+        headers = msg.headers or {}
+        event = StoredEvent(
+            originator_id=self.layout.originator_id_from(msg.subject or ""),
+            originator_version=int(headers[H_VERSION]),
+            topic=headers[H_TOPIC],
+            state=msg.data or b"",
+        )
+        return Record(event=event, seq=int(msg.seq or 0))
+
+    async def _read_direct(
+        self, subject: str, from_seq: int, limit: int | None = None
+    ) -> list[Record]:
         batch = _DirectBatch(self)
         sub = await self.nc.subscribe(self.nc.new_inbox(), cb=batch.on_message)
         try:
@@ -138,9 +212,7 @@ class Wire:
                 want = READ_BATCH if limit is None else min(READ_BATCH, limit - len(batch.records))
                 request = {"seq": seq, "next_by_subj": subject, "batch": want}
                 batch.done.clear()
-                await self.nc.publish(
-                    self._direct, self._direct_request(request), reply=sub.subject
-                )
+                await self.nc.publish(self._direct, json.dumps(request).encode(), reply=sub.subject)
                 await asyncio.wait_for(batch.done.wait(), self.timeout)
                 if batch.error:
                     raise OperationalError(
@@ -152,8 +224,6 @@ class Wire:
         finally:
             with contextlib.suppress(nats.errors.ConnectionClosedError):  # closing underneath us
                 await sub.unsubscribe()
-        if batch.records:
-            self.saw(batch.records[-1].seq)
         return batch.records
 
     def record_from(self, msg: Msg) -> Record:
@@ -179,10 +249,7 @@ class Wire:
             f"$JS.API.STREAM.INFO.{self.layout.stream}", b"", timeout=self.timeout
         )
         state = json.loads(info.data).get("state", {})
-        if not state.get("messages"):
-            return None
-        self.saw(int(state["last_seq"]))
-        return int(state["last_seq"])
+        return int(state["last_seq"]) if state.get("messages") else None
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -209,14 +276,11 @@ class Wire:
                 subject, data, headers = messages[0]
                 reply = await self._request(subject, data, headers)
                 ack = self._ack(reply.data)
-                self.saw(int(ack["seq"]))
                 if ack.get("duplicate"):
                     raise DuplicateCommand(f"command {command_id!r} was recorded before")
                 return [int(ack["seq"])]
             async with self._batches_in_flight:
-                seqs = await self._append_batch(messages)
-                self.saw(seqs[-1])
-                return seqs
+                return await self._append_batch(messages)
         except nats.errors.NoRespondersError:  # nobody took it: nothing was stored
             raise LeaderUnavailable(
                 f"stream {self.layout.stream} has no leader", stored_maybe=False
@@ -273,14 +337,16 @@ class Wire:
         code = error.get("err_code")
         text = error.get("description", "")
         if code in WRONG_LAST_SEQUENCE:
-            if actual := _ACTUAL_SEQ.search(text):
-                self.saw(int(actual.group(1)))
             raise ConcurrencyConflict(text)
         if code == DUPLICATE_MSG_ID_IN_BATCH:
             raise DuplicateCommand(text)
         if error.get("code") == 503:  # JetStream unavailable for now (no leader, no quorum)
             raise LeaderUnavailable(f"{text} (code {code})", stored_maybe=False)
         raise OperationalError(f"JetStream refused the append: {text} (code {code})")
+
+
+def _wildcard(subject: str) -> bool:
+    return "*" in subject or subject.endswith(">")
 
 
 class _DirectBatch:

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import nats
 import psycopg
@@ -24,7 +25,7 @@ from eventsourcing.persistence import OperationalError
 
 from deploy.embedded_cluster import NatsCluster
 from domain.app import MusterApp
-from domain.commands import CreateGame, JoinGame
+from domain.commands import CreateGame, JoinGame, LeaveGame
 from gateways.jetstream.layout import H_MSG_ID
 from projections.replay import rebuild_and_compare
 from tests.integration.conftest import layout_of
@@ -262,3 +263,35 @@ def test_without_quorum_a_command_fails_clearly_and_its_retry_is_stored_once(
     assert again.version == outcome.version
     ids = stored_msg_ids(env["MUSTER_NATS_URL"], env["MUSTER_EVENTS_STREAM"])
     assert list(ids.values()).count("join-during-outage:0") == 1
+
+
+def test_a_read_answered_by_a_replica_that_is_behind_is_completed_from_the_leader(
+    nats_cluster: NatsCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = cluster_env(nats_cluster)
+    app = MusterApp(env=env)
+    try:
+        (game,) = create_games(app, 1)
+        for n in range(5):
+            app.handle(JoinGame(command_id=f"join-{n}", user_id=str(300 + n), game_id=game))
+        recorder = app.recorder
+        wire = recorder.wire  # type: ignore[attr-defined]
+        direct = wire._read_direct
+
+        async def behind(subject: str, from_seq: int, limit: int | None = None) -> list[Any]:
+            return (await direct(subject, from_seq, limit))[:-3]  # a follower 3 events short
+
+        monkeypatch.setattr(wire, "_read_direct", behind)
+        versions = [e.originator_version for e in recorder.select_events(f"game.{game}")]
+        assert versions == [1, 2, 3, 4, 5, 6]
+        fresh = MusterApp(env=env)  # another process: loads the game from the log
+        try:
+            monkeypatch.setattr(fresh.recorder.wire, "_read_direct", behind)  # type: ignore[attr-defined]
+            left = fresh.handle(LeaveGame(command_id="leave-4", user_id="304", game_id=game))
+        finally:
+            fresh.close()
+        assert (
+            left.version == 7
+        )  # decided on all six events, not on the three a lagging replica had
+    finally:
+        app.close()
