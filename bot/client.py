@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,7 +69,9 @@ def wanted_intents() -> discord.Intents:
 class MusterBot(commands.Bot):
     """Muster in Discord. ``responder`` answers every interaction."""
 
-    def __init__(self, parts: BotParts, *, intents: discord.Intents | None = None) -> None:
+    def __init__(
+        self, parts: BotParts, *, intents: discord.Intents | None = None, **options: Any
+    ) -> None:
         # Muster never joins voice: no warning that voice libraries are missing.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
@@ -78,6 +80,7 @@ class MusterBot(commands.Bot):
             help_command=None,
             guild_ready_timeout=0.5,
             chunk_guilds_at_startup=False,
+            **options,
         )
         self.parts = parts
         self.responder = Responder(parts.commands, parts.limit, parts.profiles)
@@ -176,4 +179,24 @@ class MusterBot(commands.Bot):
             "failed": self.responder.failed,
             "over_limit": self.parts.limit.refused,
             "last_error": self.responder.last_error,
+            "shards": sorted(getattr(self, "shards", {})) or None,
+            "shard_count": self.shard_count,
         }
+
+
+class ShardedMusterBot(MusterBot, commands.AutoShardedBot):
+    """Muster on several gateway shards in one process (discord.py's ``AutoShardedBot``):
+    Discord sends each guild's events to shard ``(guild_id >> 22) % shard_count`` only, and
+    DMs to shard 0."""
+
+
+def make_bot(
+    parts: BotParts, *, shards: int = 1, shard_ids: Sequence[int] | None = None
+) -> MusterBot:
+    """The client for a shard plan: ``shards`` in all (1: no sharding; 0: as many as Discord
+    recommends on ``GET /gateway/bot``), of which this process runs ``shard_ids`` (None: all)."""
+    if shards == 1:
+        return MusterBot(parts)
+    return ShardedMusterBot(
+        parts, shard_count=shards or None, shard_ids=list(shard_ids) if shard_ids else None
+    )

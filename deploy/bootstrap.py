@@ -249,7 +249,24 @@ class Container:
 
     @cached_property
     def commands(self) -> CommandPort:
-        """The port entry points send commands through (in-process: a bounded thread pool)."""
+        """The port entry points send commands through: in this process (a bounded thread
+        pool) or, with ``MUSTER_COMMANDS=nats``, request-reply to ``muster commands`` workers."""
+        if self.settings.commands == "local":
+            return self.local_commands
+        from gateways.command_service import NatsCommands
+
+        port = NatsCommands(
+            self.nats,
+            prefix=self.settings.command_subject,
+            workers=self.settings.command_workers,
+            timeout=self.settings.command_timeout,
+        )
+        self._stack.push_async_callback(port.aclose)
+        return port
+
+    @cached_property
+    def local_commands(self) -> CommandPort:
+        """The in-process port (what a command worker serves; entry points use :attr:`commands`)."""
         from gateways.commands import InProcessCommands
 
         port = InProcessCommands(self.app, max_workers=self.settings.command_threads)

@@ -45,13 +45,21 @@ async def bot_parts(container: Container) -> BotParts:
         members=rest.reads,
         profiles=ProfileObserver(publish),
         limit=PerUserLimit(settings.bot_interactions_per_user, settings.bot_interaction_window),
-        sync_commands=settings.bot_sync_commands,
+        # Commands are global: one process registers them, the one that runs shard 0.
+        sync_commands=settings.bot_sync_commands and 0 in (settings.bot_shard_ids or [0]),
     )
+
+
+def health_name(settings: Settings) -> str:
+    """The bot's key in the health bucket: ``bot``, or ``bot.shards-0-1`` for a process that
+    runs some of the shards (one key per process)."""
+    ids = settings.bot_shard_ids
+    return "bot" if ids is None else "bot.shards-" + "-".join(map(str, sorted(ids)))
 
 
 def bot_services(container: Container) -> list[Service]:
     """The bot and its health reporter, as supervised services (restart with backoff)."""
-    from bot.client import MusterBot
+    from bot.client import make_bot
     from bot.run import IntentsMissing, run_bot
     from deploy.emulator import point_discord_py_at
     from gateways.health import HealthReporter
@@ -75,7 +83,9 @@ def bot_services(container: Container) -> list[Service]:
         parts = await bot_parts(container)
         try:
             await run_bot(
-                lambda: MusterBot(parts),
+                lambda: make_bot(
+                    parts, shards=settings.bot_shards, shard_ids=settings.bot_shard_ids
+                ),
                 settings.discord_token.get_secret_value(),
                 stop,
                 grace=settings.bot_shutdown_grace,
@@ -96,7 +106,10 @@ def bot_services(container: Container) -> list[Service]:
 
     async def health(stop: asyncio.Event) -> None:
         report = HealthReporter(
-            await container.nats(), "bot", figures, interval=settings.bot_health_interval
+            await container.nats(),
+            health_name(settings),
+            figures,
+            interval=settings.bot_health_interval,
         )
         reporter[:] = [report]
         await report.run(stop)

@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = command("up", "run the whole system (embedded servers when no URLs)")
     up.add_argument("--data-dir", type=Path, help="where embedded servers keep their data")
     up.add_argument(
+        "--command-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N command worker processes (default 0: commands in this process)",
+    )
+    up.add_argument(
         "--cluster", type=int, default=1, metavar="N", choices=(1, 3, 5),
         help="embedded NATS as an N-node cluster, the log at N replicas (3 to try failover)",
     )  # fmt: skip
@@ -74,11 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sandbox.add_arguments(command("sandbox", "run the Discord emulator's sandbox page"))
     command("bot", "run the Discord bot (needs MUSTER_DISCORD_TOKEN)")
+    from deploy import commands_cmd
+
+    commands_cmd.add_arguments(
+        command("commands", "run a command worker (one writer per game)", commands_cmd.summary())
+    )
     command("scheduler", "send reminders, start and end games on time")
     return parser
 
 
-LONG_RUNNING = {"up", "projector", "bot", "api", "scheduler", "worker", "sandbox"}
+LONG_RUNNING = {"up", "projector", "bot", "api", "scheduler", "worker", "sandbox", "commands"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +145,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
     if args.command == "up":
         from deploy.up import run_up
 
-        return run_up(settings, data_dir=args.data_dir, cluster=args.cluster)
+        return run_up(
+            settings, data_dir=args.data_dir, command_workers=args.command_workers,
+            cluster=args.cluster,
+        )  # fmt: skip
     if args.command == "doctor":
         from deploy.doctor import run_doctor
 
@@ -160,6 +175,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.scheduler_cmd import main as scheduler_main
 
         return scheduler_main([])
+    if args.command == "commands":
+        from deploy.commands_cmd import run as run_commands
+
+        return run_commands(args, settings)
     if args.command == "worker":
         from deploy.worker_cmd import run
 

@@ -167,6 +167,46 @@ def check_projections(settings: Settings) -> Check:
     return Check("projections", f"{detail}, no parked events")
 
 
+def check_commands(settings: Settings) -> Check:
+    """With ``MUSTER_COMMANDS=nats``: does a command worker answer for every partition?"""
+    import asyncio
+
+    import nats
+    import nats.errors
+
+    from deploy.endpoints import NoServers, resolve_urls
+    from gateways.command_service import unserved_partitions
+
+    if settings.commands == "local":
+        return Check("commands", "decided in each process (MUSTER_COMMANDS=local)")
+    workers = settings.command_workers
+    try:
+        url = resolve_urls(settings, needs=("nats",))["nats"]
+    except NoServers:
+        return Check("commands", "not checked: no NATS configured and no `muster up` running")
+
+    async def ask() -> list[int]:
+        nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False)
+        try:
+            return await unserved_partitions(nc, settings.command_subject, workers)
+        finally:
+            await nc.close()
+
+    try:
+        missing = asyncio.run(ask())
+    except (OSError, TimeoutError, nats.errors.Error) as error:
+        return Check("commands", masked(url), redacted(str(error)), "check NATS first")
+    detail = f"{workers} partition(s) on {settings.command_subject}.{workers}.*"
+    if missing:
+        return Check(
+            "commands", detail,
+            f"no command worker answers for partition(s) {', '.join(map(str, missing))}",
+            " ; ".join(f"start `muster commands --workers {workers} --worker {k}`"
+                       for k in missing[:3]),
+        )  # fmt: skip
+    return Check("commands", f"{detail}: every partition answers")
+
+
 def check_read_replica(settings: Settings) -> Check:
     """The replica queries read (``MUSTER_DATABASE_READ_URL``): reachable, and how far behind
     the primary it is, in log positions of the read models and in seconds of replay."""
@@ -208,6 +248,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     check_postgres,
     check_redis,
     check_projections,
+    check_commands,
     check_read_replica,
 ]
 

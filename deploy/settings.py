@@ -7,10 +7,10 @@ embedded NATS, PostgreSQL and Redis under :attr:`Settings.data_dir`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -67,6 +67,20 @@ class Settings(BaseSettings):
     command_threads: int = Field(
         default=8, gt=0, description="commands decided at once in one process (thread pool)"
     )
+    commands: Literal["local", "nats"] = Field(
+        default="local",
+        description="how entry points reach the domain: in this process, or NATS request-reply "
+        "to `muster commands` workers",
+    )
+    command_workers: int = Field(
+        default=1, gt=0, description="partitions of the games over command workers (nats mode)"
+    )
+    command_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a command waits for its worker (nats mode)"
+    )
+    command_subject: str = Field(
+        default="muster.commands", description="subject prefix of command requests (nats mode)"
+    )
     name_ttl: int = Field(default=3600, gt=0, description="seconds a display name stays cached")
 
     discord_token: SecretStr | None = Field(default=None, description="bot token; unset = emulator")
@@ -100,6 +114,15 @@ class Settings(BaseSettings):
     bot_health_interval: float = Field(
         default=5.0, gt=0, description="seconds between the bot's health reports"
     )
+    bot_shards: int = Field(
+        default=1,
+        ge=0,
+        description="gateway shards in all: 1 = no sharding, 0 = as many as Discord recommends",
+    )
+    bot_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        default=None,
+        description="the shards this process runs, e.g. 0,1 (unset = all of them)",
+    )
 
     web_host: str = Field(default="127.0.0.1", description="address the web and API listen on")
     web_port: int = Field(
@@ -130,3 +153,42 @@ class Settings(BaseSettings):
     scheduler_metrics_port: int | None = Field(
         default=None, description="port for `muster scheduler`'s Prometheus metrics; unset = off"
     )
+
+    @field_validator("bot_shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: Any) -> Any:
+        """``"0,2"``, ``"[0, 2]"``, ``"3"`` (a StatefulSet's pod index) or a list."""
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip().removeprefix("[").removesuffix("]")
+            return [part.strip() for part in text.split(",") if part.strip()] or None
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        ids = self.bot_shard_ids
+        if ids is None:
+            return self
+        if self.bot_shards == 0:
+            raise ValueError(
+                "MUSTER_BOT_SHARD_IDS needs MUSTER_BOT_SHARDS set to the number of shards in all"
+            )
+        wrong = [i for i in ids if not 0 <= i < self.bot_shards]
+        if wrong or len(set(ids)) != len(ids):
+            raise ValueError(
+                f"MUSTER_BOT_SHARD_IDS {ids} must be distinct shard ids from 0 to "
+                f"{self.bot_shards - 1} (MUSTER_BOT_SHARDS is {self.bot_shards})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _commands_outside_the_log(self) -> Settings:
+        """Command requests must not be captured by the log's stream (it would answer them)."""
+        log, commands = self.events_subject_prefix + ".", self.command_subject + "."
+        if commands.startswith(log) or log.startswith(commands):
+            raise ValueError(
+                f"MUSTER_COMMAND_SUBJECT ({self.command_subject}) must not overlap the log's "
+                f"subjects ({self.events_subject_prefix}.>): the stream would capture commands"
+            )
+        return self

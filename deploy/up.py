@@ -64,11 +64,14 @@ async def running_emulator(settings: Settings) -> AsyncIterator[Settings]:
         )
 
 
-async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.Event) -> None:
+async def run_services(
+    settings: Settings, urls: dict[str, str], stop: asyncio.Event, command_workers: int = 0
+) -> None:
     """Everything asynchronous that `muster up` runs, supervised, until ``stop`` is set."""
     from deploy.api_cmd import listen, serve_web
     from deploy.bootstrap import Container
     from deploy.bot_cmd import bot_services
+    from deploy.commands_cmd import worker_services
     from deploy.projector_cmd import projector_services
     from deploy.scheduler_cmd import scheduler_service
     from deploy.supervise import Service, supervise
@@ -77,8 +80,14 @@ async def run_services(settings: Settings, urls: dict[str, str], stop: asyncio.E
     async with contextlib.AsyncExitStack() as stack:
         if not settings.discord_token:
             settings = await stack.enter_async_context(running_emulator(settings))
+        workers = []
+        if command_workers:  # entry points here, commands decided in worker processes
+            settings = settings.model_copy(
+                update={"commands": "nats", "command_workers": command_workers}
+            )
+            workers = worker_services(settings, urls, command_workers)
         container = await stack.enter_async_context(Container.open(settings, urls))
-        services = projector_services(container) + bot_services(container)
+        services = workers + projector_services(container) + bot_services(container)
         services.append(scheduler_service(container))
         services.append(Service("web", lambda stop: serve_web(container, stop, web_socket), False))
         await supervise(services, stop)
@@ -88,8 +97,9 @@ class BackgroundServices:
     """The asyncio parts of Muster (projectors, the Discord emulator, the bot, the web)
     on one loop thread beside the main thread, which owns the server processes."""
 
-    def __init__(self, settings: Settings, urls: dict[str, str]) -> None:
+    def __init__(self, settings: Settings, urls: dict[str, str], command_workers: int = 0) -> None:
         self.settings, self.urls = settings, urls
+        self.command_workers = command_workers
         self.failed = ""
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
@@ -103,7 +113,9 @@ class BackgroundServices:
         from deploy.supervise import ServiceFailed
 
         try:
-            self._loop.run_until_complete(run_services(self.settings, self.urls, self._stop))
+            self._loop.run_until_complete(
+                run_services(self.settings, self.urls, self._stop, self.command_workers)
+            )
         except (ServiceFailed, PortTaken) as error:
             self.failed = str(error)
         except Exception as error:
@@ -118,11 +130,16 @@ class BackgroundServices:
             self._thread.join(15)
 
 
-def run_up(settings: Settings, data_dir: Path | None = None, cluster: int = 1) -> int:
-    """Start the stack, report it, and wait for a stop signal; stop everything cleanly.
+def run_up(
+    settings: Settings, data_dir: Path | None = None, command_workers: int = 0, cluster: int = 1
+) -> int:
+    """Start the stack, report it, and wait for a stop signal; stop everything cleanly. With
+    ``command_workers``, commands are decided in that many ``muster commands`` processes.
 
     ``cluster`` > 1 (and no ``MUSTER_NATS_URL``): NATS runs as that many nodes and the log's
     stream gets as many replicas (``MUSTER_EVENTS_REPLICAS``), to try a leader failover."""
+    if command_workers < 0:
+        raise ValueError(f"--command-workers must be 0 or more, not {command_workers}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stopping = threading.Event()
 
@@ -150,7 +167,9 @@ def run_up(settings: Settings, data_dir: Path | None = None, cluster: int = 1) -
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
         endpoints = write_endpoints(stack.data_dir, urls)  # before "up": tools may use it then
         print_table(stack, ensure_event_log(settings, stack.url("nats")))
-        services = BackgroundServices(settings, urls)
+        if command_workers:
+            print(f"  {'commands':<15} {command_workers} worker processes (muster commands)")
+        services = BackgroundServices(settings, urls, command_workers)
         services.start()
         watchdog = Watchdog(stack.processes)
         try:

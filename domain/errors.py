@@ -28,6 +28,7 @@ class InvalidCommand(DomainError):
         self.problems: tuple[tuple[str, str], ...] = ((field, reason), *more)
         self.field = field
         self.reason = reason
+        self.more = self.problems[1:]
         super().__init__("; ".join(f"{name}: {why}" for name, why in self.problems))
 
 

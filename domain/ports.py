@@ -3,8 +3,9 @@
 Entry points (bot, API, scheduler, reactions to events) never hold a ``MusterApp``; they are
 handed a :class:`CommandPort` by the composition root (``deploy/bootstrap.py``).
 
-Contract of every implementation (``tests/unit/test_command_port.py`` runs the same cases
-against each; in-process on POPO, in-process on JetStream):
+Contract of every implementation (``tests/contracts/command_port.py`` holds the cases, run
+against each: in-process on POPO, in-process on JetStream, and the NATS command service,
+``gateways/command_service/``, whose errors cross the wire as the same DomainError types):
 
 * ``send`` returns the command's :class:`~domain.outcome.Outcome`, or raises the
   :class:`~domain.errors.DomainError` the domain decided; it never blocks the event loop.

@@ -24,6 +24,8 @@ from deploy.emulator.requestlog import RequestLog
 from deploy.emulator.responses import Responses
 from deploy.emulator.world import Event, World
 
+GUILDS_PER_SHARD = 1000  # Discord's own rule of thumb; it requires sharding past 2,500 guilds
+
 
 class DiscordEmulator:
     """Discord's REST API v10, Gateway and OAuth2 on one aiohttp server.
@@ -43,8 +45,10 @@ class DiscordEmulator:
         interaction_deadline: float = 3.0,
         token_lifetime: float = 900.0,
         privileged_intents: int | None = None,
+        recommended_shards: int | None = None,
     ) -> None:
         self.host = host
+        self.recommended_shards = recommended_shards  # None: one per GUILDS_PER_SHARD guilds
         self.port = port
         self.world = World(app_name=app_name)
         if privileged_intents is not None:
@@ -88,6 +92,13 @@ class DiscordEmulator:
     @property
     def sandbox_url(self) -> str:
         return f"{self.url}/sandbox"
+
+    def shard_count(self) -> int:
+        """What ``GET /gateway/bot`` recommends: ``recommended_shards`` if set, else one shard
+        per :data:`GUILDS_PER_SHARD` guilds (at least one)."""
+        if self.recommended_shards is not None:
+            return self.recommended_shards
+        return max(1, -(-len(self.world.guilds) // GUILDS_PER_SHARD))
 
     @property
     def bot_token(self) -> str:

@@ -91,8 +91,9 @@ def check_server_version(bridge: NatsBridge) -> None:
 
 async def ensure_stream(
     bridge: NatsBridge, layout: Layout, create: bool = True, wait: float = 20.0
-) -> None:
-    """Create the stream, or check that an existing one keeps the log's guarantees.
+) -> int:
+    """Create the stream, or check that an existing one keeps the log's guarantees; return
+    how many replicas it has.
 
     A cluster that is still electing its JetStream leader answers "unavailable" for a while:
     that is waited out for up to ``wait`` seconds. An existing stream with fewer replicas than
@@ -104,7 +105,7 @@ async def ensure_stream(
         lambda: _stream_info_or_create(js, bridge, layout, create), wait, layout
     )
     if info is None:
-        return
+        return layout.replicas
     if (info.config.num_replicas or 1) < layout.replicas:
         info.config.num_replicas = layout.replicas
         await until_available(lambda: js.update_stream(info.config), wait, layout)
@@ -116,6 +117,7 @@ async def ensure_stream(
             + ". Fix it with `nats stream edit` where the server allows, or point "
             "MUSTER_EVENTS_STREAM at a new stream name."
         )
+    return int(info.config.num_replicas or 1)
 
 
 async def _stream_info_or_create(js: Any, bridge: NatsBridge, layout: Layout, create: bool) -> Any:
@@ -228,10 +230,12 @@ class JetStreamAggregateRecorder(AggregateRecorder):
         )
         self.wire.failover_wait = failover_wait
         self.tips = TipCache()
-        bridge.run(
+        replicas = bridge.run(
             lambda: ensure_stream(bridge, layout, create, failover_wait),
             timeout=failover_wait + bridge.timeout,
         )
+        # however the setting reads, reads are checked against the leader on a replicated stream
+        self.wire.replicated = replicas > 1
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -316,7 +320,7 @@ class JetStreamAggregateRecorder(AggregateRecorder):
     @property
     def _read_wait(self) -> float:
         """How long a read may take: a replicated stream's waits out a leader election."""
-        extra = self.failover_wait if self.layout.replicas > 1 else 0.0
+        extra = self.failover_wait if self.wire.replicated else 0.0
         return self.bridge.timeout + extra
 
     def select_events(

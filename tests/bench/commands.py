@@ -12,6 +12,14 @@ In one run, on the same embedded servers:
   (3) cost per command on games with 10, 1,000 and 10,000 events: a join/leave pair
       repeated on a cached game (must stay flat), and the one-off cold load.
 The same commands on eventsourcing's in-memory recorder show the domain's own cost.
+
+Then with processes (``tests/bench/cmdservice/``), on the same servers:
+  (6) the two-process rush: 1,000 joins to one game from two entry-point processes at once,
+      through the in-process adapter (baseline: two writers) and through the command service
+      (one ``muster commands`` worker owns the game): p50/p99 per process, conflicts shown to
+      users, how often the writer alternated between the processes;
+  (7) joins across 200 games from two processes: in-process, then 1 and 2 command workers.
+``--multi-only`` runs just (6) and (7).
 """
 
 from __future__ import annotations
@@ -154,19 +162,78 @@ def on_popo(total: int, threads: int) -> tuple[Figure, Figure]:
     return across, one
 
 
+def multi_process(url: str, rush_joins: int, games: int, joins: int) -> None:
+    """(6) and (7): entry points and command workers in processes of their own."""
+    from tests.bench.cmdservice import rush
+
+    env = fresh_log_env(url)
+    prefix = env["MUSTER_EVENTS_SUBJECT_PREFIX"]
+    log = rush.Log(url, env["MUSTER_EVENTS_STREAM"], prefix, f"cmd{prefix}")
+    print(f"two-process rush: {rush_joins} joins to one game; across {games} games: {joins} joins")
+    rows, p99s = [], {}
+    for service in (False, True):
+        run, alternated = rush.rush(log, rush_joins, service=service)
+        for c in run.clients:
+            errors = c["errors"]
+            assert isinstance(errors, dict)
+            rows.append((
+                run.name, str(c["tag"]), str(c["count"]), f"{float(c['p50']) * 1e3:.0f}",
+                f"{float(c['p99']) * 1e3:.0f}", str(errors.get("ConcurrencyConflict", 0)),
+                str(sum(n for k, n in errors.items() if k != "ConcurrencyConflict")),
+                str(alternated),
+            ))  # fmt: skip
+        p99 = [float(c["p99"]) for c in run.clients]  # type: ignore[arg-type]
+        p99s[service] = (max(p99) / min(p99) if min(p99) else float("inf"), run)
+    across = [rush.across_games(log, games, joins, workers) for workers in (0, 1, 2)]
+    print()
+    print(table(rows, ("run", "process", "joins", "p50 ms", "p99 ms", "conflicts shown",
+                       "other errors", "writer alternations")))  # fmt: skip
+    print()
+    print(
+        table(
+            [
+                (r.name, f"{r.rate:,.0f}", f"{r.seconds:.2f}", str(r.errors()),
+                 f"{r.client_cores:.2f}", " + ".join(f"{c:.2f}" for c in r.worker_cores) or "-",
+                 "/".join(f"{m:.0f}" for m in r.worker_peak_mib) or "-",
+                 f"{r.rate / across[1].rate:.2f}")
+                for r in across
+            ],
+            ("run", "commands/s", "seconds", "errors", "client CPU (cores)",
+             "worker CPU (cores)", "worker peak RSS MiB", "/ 1 worker"),
+        )
+    )  # fmt: skip
+    base_ratio, base = p99s[False]
+    svc_ratio, svc = p99s[True]
+    print()
+    print(
+        f"rush: conflicts shown baseline {base.errors('ConcurrencyConflict')}, service "
+        f"{svc.errors('ConcurrencyConflict')} (goal 0); p99 slower/faster process baseline "
+        f"{base_ratio:.2f}, service {svc_ratio:.2f} (goal <= 2); across games 2 workers / 1 "
+        f"worker = {across[2].rate / across[1].rate:.2f} (goal > 1), 1 worker / in-process = "
+        f"{across[1].rate / across[0].rate:.2f}; peak RSS here {peak_rss_mib():.0f} MiB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--commands", type=int, default=10_000, help="commands per throughput run")
     parser.add_argument("--hot", type=int, default=3_000, help="commands on the hot game")
     parser.add_argument("--threads", type=int, default=THREADS, help="as in the append bench")
+    parser.add_argument("--rush", type=int, default=1_000, help="joins in the two-process rush")
+    parser.add_argument("--across", type=int, default=6_000, help="joins across games, (7)")
+    parser.add_argument("--multi-only", action="store_true", help="only (6) and (7)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks it runs")
     args = parser.parse_args(argv)
-    sizes, pairs = SIZES, PAIRS
+    sizes, pairs, spread = SIZES, PAIRS, GAMES
     if args.smoke:
         args.commands, args.hot = 2 * GAMES, 50
         sizes, pairs = (10, 200), 20
+        args.rush, args.across, spread = 40, 80, 8
     with bench_stack() as stack:
         url = stack.url("nats")
+        if args.multi_only:
+            multi_process(url, args.rush, spread, args.across)
+            return 0
         print(f"command benchmark: {args.commands} commands, {GAMES} games, {args.threads} threads")
         a = raw_nats_appends(url, "cmdraw", args.commands, writers=args.threads)
         factory = Factory({"MUSTER_NATS_URL": url})
@@ -184,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         two = concurrent_joins("(2) JoinGame on one hot game", app, [hot], args.hot, args.threads)
         app.close()
         rows = cost_by_history(fresh_log_env(url), sizes, pairs)
+        multi_process(url, args.rush, spread, args.across)
     four, five = on_popo(args.commands, args.threads)
 
     figures = [a, b, c, one, two, four, five]

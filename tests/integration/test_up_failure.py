@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 async def services_with_a_dying_bot(
-    settings: Settings, urls: dict[str, str], stop: asyncio.Event
+    settings: Settings, urls: dict[str, str], stop: asyncio.Event, command_workers: int = 0
 ) -> None:
     async def steady(stop: asyncio.Event) -> None:
         await stop.wait()

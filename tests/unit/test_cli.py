@@ -56,7 +56,8 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
 # Every option of every subcommand, with a value it accepts: parsing must give it back.
 OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "up": [
-        (["--data-dir", "/tmp/x"], {"data_dir": Path("/tmp/x")}),
+        (["--data-dir", "/tmp/x"], {"data_dir": Path("/tmp/x"), "command_workers": 0}),
+        (["--command-workers", "2"], {"command_workers": 2}),
         (["--cluster", "3"], {"cluster": 3}),
     ],
     "doctor": [([], {})],
@@ -110,6 +111,10 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "events": [(["tail"], {"action": "tail"}), (["export", "-o", "x"], {"action": "export"})],
     "api": [([], {})],
     "scheduler": [([], {})],
+    "commands": [
+        ([], {"workers": None, "worker": None}),
+        (["--workers", "4", "--worker", "1", "--worker", "3"], {"workers": 4, "worker": [1, 3]}),
+    ],
 }
 
 

@@ -53,7 +53,11 @@ class UserRoutes:
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
         return ok(
-            {"url": self.emu.gateway_url, "shards": 1, "session_start_limit": SESSION_START_LIMIT}
+            {
+                "url": self.emu.gateway_url,
+                "shards": self.emu.shard_count(),
+                "session_start_limit": SESSION_START_LIMIT,
+            }
         )
 
     async def me(self, request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ import pytest
 
 from deploy.bootstrap import Container
 from deploy.bot_cmd import bot_services
+from deploy.commands_cmd import worker_services
 from deploy.projector_cmd import projector_services
 from deploy.settings import Settings
 from deploy.supervise import supervise
@@ -57,22 +58,25 @@ class Sandbox:
                 await asyncio.sleep(0.05)
 
 
-@pytest.fixture
+@pytest.fixture(params=[0, 2], ids=["in-process commands", "2 command workers"])
 async def sandbox(
-    event_log_env: dict[str, str], read_schema: str, nats_url: str, database_url: str,
-    redis_url: str,
+    request: pytest.FixtureRequest, event_log_env: dict[str, str], read_schema: str,
+    nats_url: str, database_url: str, redis_url: str,
 ) -> AsyncIterator[Sandbox]:  # fmt: skip
+    workers: int = request.param  # as `muster up --command-workers N`: child processes
     settings = Settings(
         events_stream=event_log_env["MUSTER_EVENTS_STREAM"],
         events_subject_prefix=event_log_env["MUSTER_EVENTS_SUBJECT_PREFIX"],
         database_schema=read_schema, sandbox_port=0, discord_token=None,
-        bot_health_interval=0.5,
+        bot_health_interval=0.5, command_subject=f"cmd{event_log_env['MUSTER_EVENTS_STREAM']}",
+        commands="nats" if workers else "local", command_workers=max(workers, 1),
     )  # fmt: skip
     urls = {"nats": nats_url, "postgres": database_url, "redis": redis_url}
     stop = asyncio.Event()
     async with running_emulator(settings) as pointed, Container.open(pointed, urls) as container:
+        children = worker_services(settings, urls, workers) if workers else []
         services = asyncio.create_task(
-            supervise(projector_services(container) + bot_services(container), stop)
+            supervise(children + projector_services(container) + bot_services(container), stop)
         )
         root = pointed.discord_api_base.removesuffix("/api/v10") + "/_emulator"
         try:

@@ -2,12 +2,15 @@
 log in → create a game with a bad mention → pick a suggestion → game page → Muster announces it
 in the emulated #games → a member clicks Join there → the open page shows them without a
 reload; the history steps through versions; analytics; reminders muted from a phone.
-Screenshots of the main pages go to docs/screenshots.
+Screenshots of the main pages go to a temporary directory, or to MUSTER_SCREENSHOT_DIR when it is
+set (`MUSTER_SCREENSHOT_DIR=docs/screenshots` refreshes the ones in the docs).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from tests.integration.api.harness import WebStack, game_id_from
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SHOTS = Path(os.environ.get("MUSTER_SCREENSHOT_DIR") or tempfile.mkdtemp(prefix="muster-shots-"))
 
 
 @pytest.fixture(scope="module")
