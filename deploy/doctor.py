@@ -186,7 +186,7 @@ def check_commands(settings: Settings) -> Check:
         return Check("commands", "not checked: no NATS configured and no `muster up` running")
 
     async def ask() -> list[int]:
-        nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False)
+        nc = await nats.connect(url.split(","), connect_timeout=3, allow_reconnect=False)
         try:
             return await unserved_partitions(nc, settings.command_subject, workers)
         finally:
