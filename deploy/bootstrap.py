@@ -36,7 +36,11 @@ log = logging.getLogger("muster.bootstrap")
 
 def layout_of(settings: Settings) -> Layout:
     """Where the log is: the stream and its subject prefix."""
-    return Layout(stream=settings.events_stream, prefix=settings.events_subject_prefix)
+    return Layout(
+        stream=settings.events_stream,
+        prefix=settings.events_subject_prefix,
+        replicas=settings.events_replicas,
+    )
 
 
 def discord_config(settings: Settings, **overrides: Any) -> DiscordConfig:
@@ -73,7 +77,8 @@ def ensure_event_log(settings: Settings, nats_url: str) -> str:
         last = recorder.max_notification_id()
     finally:
         factory.close()
-    return f"stream {factory.layout.stream}: {last or 0} events"
+    copies = f", {factory.layout.replicas} replicas" if factory.layout.replicas > 1 else ""
+    return f"stream {factory.layout.stream}: {last or 0} events{copies}"
 
 
 async def discard(client: NATS) -> None:
@@ -290,8 +295,15 @@ class Container:
             self._outbound = outbound
         return self._outbound
 
+    @property
+    def database_read_url(self) -> str:
+        """Where queries go: the replica (``MUSTER_DATABASE_READ_URL``) or the primary."""
+        return self.settings.database_read_url or self.database_url
+
     async def read_pool(self, max_size: int = 10) -> AsyncConnectionPool[Any]:
-        """A pool of connections to the read models (their schema first on the search path)."""
+        """A pool of connections to the read models (their schema first on the search path),
+        on the replica when ``MUSTER_DATABASE_READ_URL`` is set. Read-your-writes holds there
+        too: waiting for a position reads the projector's position as the replica has it."""
         if self._read_pool is None:
             from psycopg_pool import AsyncConnectionPool
 
@@ -299,7 +311,7 @@ class Container:
 
             schema = checked_schema(self.settings.database_schema)
             pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self.database_url,
+                self.database_read_url,
                 min_size=1,
                 max_size=max_size,
                 kwargs={"options": f"-c search_path={schema},public", "autocommit": True},

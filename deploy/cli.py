@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--projectors", type=int, default=1, metavar="N", help="read-model workers (processes)"
     )
+    up.add_argument(
+        "--cluster", type=int, default=1, metavar="N", choices=(1, 3, 5),
+        help="embedded NATS as an N-node cluster, the log at N replicas (3 to try failover)",
+    )  # fmt: skip
     command("doctor", "check every dependency and say how to fix problems")
     command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
@@ -158,6 +162,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
             data_dir=args.data_dir,
             command_workers=args.command_workers,
             projectors=args.projectors,
+            cluster=args.cluster,
         )
     if args.command == "doctor":
         from deploy.doctor import run_doctor

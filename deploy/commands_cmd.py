@@ -142,6 +142,8 @@ def worker_env(settings: Settings, urls: dict[str, str]) -> dict[str, str]:
         "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout),
         "MUSTER_EVENTS_STREAM": settings.events_stream,
         "MUSTER_EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "MUSTER_EVENTS_REPLICAS": str(settings.events_replicas),
+        "MUSTER_NATS_FAILOVER_WAIT": str(settings.nats_failover_wait),
         "MUSTER_COMMAND_SUBJECT": settings.command_subject,
         "MUSTER_COMMAND_THREADS": str(settings.command_threads),
     }

@@ -187,7 +187,7 @@ def check_commands(settings: Settings) -> Check:
         return Check("commands", "not checked: no NATS configured and no `muster up` running")
 
     async def ask() -> list[int]:
-        nc = await nats.connect(url, connect_timeout=3, allow_reconnect=False)
+        nc = await nats.connect(url.split(","), connect_timeout=3, allow_reconnect=False)
         try:
             return await unserved_partitions(nc, settings.command_subject, workers)
         finally:
@@ -208,6 +208,41 @@ def check_commands(settings: Settings) -> Check:
     return Check("commands", f"{detail}: every partition answers")
 
 
+def check_read_replica(settings: Settings) -> Check:
+    """The replica queries read (``MUSTER_DATABASE_READ_URL``): reachable, and how far behind
+    the primary it is, in log positions of the read models and in seconds of replay."""
+    import psycopg
+    from psycopg import sql
+
+    if not settings.database_read_url:
+        return Check("read replica", "none configured (queries read MUSTER_DATABASE_URL)")
+    url, schema = settings.database_read_url, settings.database_schema
+    query = sql.SQL("SELECT position FROM {}.projector_position WHERE name = 'read_models'").format(
+        sql.Identifier(schema)
+    )
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            standby, lag = conn.execute(
+                "SELECT pg_is_in_recovery(), "
+                "EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())"
+            ).fetchone() or (False, None)
+            row = conn.execute(query).fetchone()
+        behind = ""
+        if settings.database_url:
+            with psycopg.connect(settings.database_url, connect_timeout=3) as conn:
+                primary = conn.execute(query).fetchone()
+            events = (primary[0] if primary else 0) - (row[0] if row else 0)
+            behind = f", {max(events, 0)} log position(s) behind the primary"
+    except psycopg.Error as error:
+        return Check(
+            "read replica", masked(url), redacted(str(error).strip()),
+            "check MUSTER_DATABASE_READ_URL, or unset it to read the primary",
+        )  # fmt: skip
+    kind = "streaming replica" if standby else "a primary (not in recovery)"
+    replay = f", last replay {float(lag):.1f}s ago" if standby and lag is not None else ""
+    return Check("read replica", f"{masked(url)}: {kind}{behind}{replay}")
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     check_data_dir,
     check_nats,
@@ -215,6 +250,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     check_redis,
     check_projections,
     check_commands,
+    check_read_replica,
 ]
 
 

@@ -199,3 +199,50 @@ def ensure_database(admin_url: str, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def postgres_replica(
+    primary: ServerProcess, port: int | None = None, durable: bool = True
+) -> ServerProcess:
+    """A hot-standby streaming replica of an embedded ``primary`` (started and accepting).
+
+    Made with ``pg_basebackup -R`` (which writes the standby's connection to the primary) as the
+    same unprivileged user as the primary, beside its cluster (``<root>/replica``); not yet
+    started. Queries may go to it (``MUSTER_DATABASE_READ_URL``); writes fail there.
+    """
+    root = primary.cwd or Path()
+    bindir = Path(primary.argv[0]).parent
+    replica = root / "replica"
+    run_as = primary.user
+    env = dict(primary.env or {})
+    if not (replica / "PG_VERSION").exists():
+        shutil.rmtree(replica, ignore_errors=True)
+        password = (root / PASSWORD_FILE).read_text().strip()
+        backup = [str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                  "-U", "postgres", "-D", str(replica), "-R", "-X", "stream",
+                  "--checkpoint=fast", "--no-sync"]  # fmt: skip
+        result = subprocess.run(
+            backup, user=run_as, cwd=root, env={**env, "PGPASSWORD": password},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ServerFailed(
+                f"pg_basebackup from {primary.port} failed:\n{result.stderr or result.stdout}"
+            )
+        replica.chmod(0o700)
+    port = port or free_port()
+    argv = [str(bindir / "postgres"), "-D", str(replica), "-h", "127.0.0.1", "-p", str(port),
+            "-c", "unix_socket_directories=", "-c", "max_connections=200",
+            "-c", "hot_standby=on"]  # fmt: skip
+    if not durable:
+        argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    return ServerProcess(
+        name="PostgreSQL replica",
+        argv=argv,
+        port=port,
+        log_path=root / "logs" / "replica.log",
+        stop_signal=signal.SIGINT,
+        user=run_as,
+        cwd=root,
+        env=env,
+    )

@@ -29,6 +29,8 @@ def log_env(settings: Settings, nats_url: str) -> dict[str, str]:
         "MUSTER_NATS_TIMEOUT": str(settings.nats_timeout),
         "MUSTER_EVENTS_STREAM": settings.events_stream,
         "MUSTER_EVENTS_SUBJECT_PREFIX": settings.events_subject_prefix,
+        "MUSTER_EVENTS_REPLICAS": str(settings.events_replicas),
+        "MUSTER_NATS_FAILOVER_WAIT": str(settings.nats_failover_wait),
     }
 
 
@@ -51,6 +53,17 @@ class Settings(BaseSettings):
     database_schema: str = Field(default="muster", description="schema of the read models")
     events_stream: str = Field(default="EVENTS", description="JetStream stream of the log")
     events_subject_prefix: str = Field(default="events", description="subject prefix of the log")
+    events_replicas: int = Field(
+        default=1, ge=1, le=5, description="copies of the log's stream (3 on a 3-node NATS cluster)"
+    )
+    nats_failover_wait: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds a command waits for the log's new leader after a NATS server fails",
+    )
+    database_read_url: str | None = Field(
+        default=None, description="PostgreSQL replica for queries; unset = DATABASE_URL"
+    )
     command_threads: int = Field(
         default=8, gt=0, description="commands decided at once in one process (thread pool)"
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 from deploy.embedded import nats_client_url, nats_server, redis_client_url, redis_server
+from deploy.embedded_cluster import NatsCluster, nats_cluster
 from deploy.embedded_postgres import (
     ensure_database,
     postgres_server,
@@ -46,6 +47,8 @@ class LocalStack:
     durable: bool = True
     discard: bool = False  # remove the data on stop (tests and benchmarks)
     nats_sync_interval: str = "2m"
+    nats_cluster: int = 1  # >1: that many routed NATS nodes (deploy/embedded_cluster.py)
+    cluster: NatsCluster | None = None
     processes: list[ServerProcess] = field(default_factory=list)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
@@ -53,7 +56,12 @@ class LocalStack:
         """Start what is needed and wait until each one answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         planned: dict[str, ServerProcess] = {}
-        if self.nats_url is None:
+        if self.nats_url is None and self.nats_cluster > 1:
+            self.cluster = nats_cluster(
+                self.data_dir, self.nats_cluster, sync_interval=self.nats_sync_interval
+            )
+            planned.update({f"nats-{i}": node for i, node in enumerate(self.cluster.nodes, 1)})
+        elif self.nats_url is None:
             planned["nats"] = nats_server(self.data_dir, sync_interval=self.nats_sync_interval)
         if self.database_url is None:
             planned["postgres"] = postgres_server(self.data_dir, durable=self.durable)
@@ -84,10 +92,18 @@ class LocalStack:
             return Endpoint(name, url, embedded=True, detail=f"log {process.log_path}", pid=pid)
 
         nats = planned.get("nats")
+        if self.cluster is not None:
+            first = self.cluster.nodes[0]
+            pids = ", ".join(str(n.proc.pid) for n in self.cluster.nodes if n.proc)
+            self.endpoints["nats"] = Endpoint(
+                f"NATS x{len(self.cluster.nodes)}", self.cluster.client_url(), embedded=True,
+                detail=f"cluster, pids {pids}, logs {first.log_path.parent}",
+                pid=first.proc.pid if first.proc else None,
+            )  # fmt: skip
         pg = planned.get("postgres")
         redis = planned.get("redis")
         self.endpoints = {
-            "nats": endpoint(
+            "nats": self.endpoints.get("nats") or endpoint(
                 "NATS JetStream", "nats", self.nats_url,
                 nats_client_url(self.data_dir, nats.port) if nats else "",
             ),

@@ -150,10 +150,14 @@ def run_up(
     data_dir: Path | None = None,
     command_workers: int = 0,
     projectors: int = 1,
+    cluster: int = 1,
 ) -> int:
     """Start the stack, report it, and wait for a stop signal; stop everything cleanly. With
     ``command_workers``, commands are decided in that many ``muster commands`` processes;
-    ``projectors`` read-model workers share the games."""
+    ``projectors`` read-model workers share the games.
+
+    ``cluster`` > 1 (and no ``MUSTER_NATS_URL``): NATS runs as that many nodes and the log's
+    stream gets as many replicas (``MUSTER_EVENTS_REPLICAS``), to try a leader failover."""
     from projections.partitions import Partition
 
     if command_workers < 0:
@@ -173,7 +177,10 @@ def run_up(
         database_url=settings.database_url,
         redis_url=settings.redis_url,
         nats_sync_interval=settings.nats_sync_interval,
+        nats_cluster=cluster if settings.nats_url is None else 1,
     )
+    if stack.nats_cluster > 1:
+        settings = settings.model_copy(update={"events_replicas": stack.nats_cluster})
     if not settings.discord_token:  # a busy sandbox port is said before anything starts
         from deploy.emulator.sandbox import check_port
 

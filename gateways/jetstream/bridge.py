@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import threading
 from collections import deque
@@ -26,6 +27,7 @@ from eventsourcing.persistence import OperationalError
 from nats.aio.client import Client as NATS
 
 T = TypeVar("T")
+log = logging.getLogger("muster.nats")
 
 HINT = "is the server running and reachable? `muster doctor` checks every dependency"
 
@@ -76,6 +78,7 @@ class NatsBridge:
         self._pending: deque[_Call[Any]] = deque()
         self._pending_lock = threading.Lock()
         self._drain_scheduled = False
+        self.lost: asyncio.Event | None = None  # set when the connection drops (loop only)
         try:
             self.nc: NATS = self.run(self._connect)
         except BaseException:
@@ -95,13 +98,34 @@ class NatsBridge:
                 f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
             )
         client = NATS()
+        self.lost = asyncio.Event()
+        told = False
+
+        async def on_error(error: Exception) -> None:  # one line per outage, not a traceback
+            nonlocal told
+            if not told:
+                told = True
+                log.warning("NATS: %s", error or type(error).__name__)
+
+        async def on_disconnected() -> None:
+            if self.lost is not None:  # answers to requests in flight will never come
+                self.lost.set()
+
+        async def on_reconnected() -> None:
+            nonlocal told
+            told = False
+            self.lost = asyncio.Event()
+
         connect = client.connect(
             servers,
             connect_timeout=max(1, round(self.timeout)),
             max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
+            reconnect_time_wait=1,  # per server: with several, the next one is tried at once
             allow_reconnect=True,
             name="muster",
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
         )
         try:
             await asyncio.wait_for(connect, self.timeout)

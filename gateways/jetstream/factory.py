@@ -7,6 +7,8 @@ application's name):
 ``MUSTER_NATS_TIMEOUT``                  seconds before any call fails, default 5
 ``MUSTER_EVENTS_STREAM``                 stream name, default ``EVENTS``
 ``MUSTER_EVENTS_SUBJECT_PREFIX``         subject prefix, default ``events``
+``MUSTER_EVENTS_REPLICAS``               copies of the stream, default 1 (3 on a NATS cluster)
+``MUSTER_NATS_FAILOVER_WAIT``            seconds an append waits for a new stream leader, default 20
 ``CREATE_TABLE``                         ``n`` to require an existing stream instead of creating
 """
 
@@ -45,7 +47,9 @@ class Factory(InfrastructureFactory[TrackingRecorder]):
         self.layout = Layout(
             stream=self._get("MUSTER_EVENTS_STREAM") or "EVENTS",
             prefix=self._get("MUSTER_EVENTS_SUBJECT_PREFIX") or "events",
+            replicas=int(self._get("MUSTER_EVENTS_REPLICAS") or 1),
         )
+        self.failover_wait = float(self._get("MUSTER_NATS_FAILOVER_WAIT") or 20.0)
         self._bridge: NatsBridge | None = None
 
     def _get(self, key: str) -> str | None:
@@ -66,12 +70,18 @@ class Factory(InfrastructureFactory[TrackingRecorder]):
         layout = self.layout
         if purpose != "events":  # snapshots: their own stream, never mixed into the log
             layout = Layout(
-                stream=f"{layout.stream}_{purpose.upper()}", prefix=f"{layout.prefix}_{purpose}"
+                stream=f"{layout.stream}_{purpose.upper()}",
+                prefix=f"{layout.prefix}_{purpose}",
+                replicas=layout.replicas,
             )
-        return JetStreamAggregateRecorder(self.bridge, layout, create=self._create())
+        return JetStreamAggregateRecorder(
+            self.bridge, layout, create=self._create(), failover_wait=self.failover_wait
+        )
 
     def application_recorder(self) -> ApplicationRecorder:
-        return JetStreamApplicationRecorder(self.bridge, self.layout, create=self._create())
+        return JetStreamApplicationRecorder(
+            self.bridge, self.layout, create=self._create(), failover_wait=self.failover_wait
+        )
 
     def tracking_recorder(self, tracking_recorder_class: Any = None) -> TrackingRecorder:
         raise ProgrammingError(NO_TRACKING)

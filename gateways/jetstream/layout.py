@@ -46,6 +46,7 @@ class Layout:
 
     stream: str = "EVENTS"
     prefix: str = "events"
+    replicas: int = 1  # copies JetStream keeps (3 on a 3-node cluster; each append waits for 2)
 
     @property
     def all_subjects(self) -> str:
@@ -86,6 +87,7 @@ class Layout:
             max_bytes=-1,
             max_age=0,
             max_msgs_per_subject=-1,
+            num_replicas=self.replicas,
         )
 
 

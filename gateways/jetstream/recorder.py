@@ -33,9 +33,17 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
-from gateways.jetstream.bridge import NatsBridge
+from gateways.jetstream.bridge import NatsBridge, server_urls
 from gateways.jetstream.layout import MAX_BATCH, IncompatibleStream, Layout, incompatibilities
-from gateways.jetstream.wire import ConcurrencyConflict, Record, Tip, Wire
+from gateways.jetstream.wire import (
+    ConcurrencyConflict,
+    LeaderUnavailable,
+    NoQuorum,
+    Record,
+    Tip,
+    Wire,
+    no_quorum_text,
+)
 
 CONFLICT_RETRIES = 3  # re-reads of a stale cached tip before reporting a real conflict
 TIP_CACHE_SIZE = 100_000
@@ -81,20 +89,26 @@ def check_server_version(bridge: NatsBridge) -> None:
         )
 
 
-async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
-    """Create the stream, or check that an existing one keeps the log's guarantees."""
+async def ensure_stream(
+    bridge: NatsBridge, layout: Layout, create: bool = True, wait: float = 20.0
+) -> int:
+    """Create the stream, or check that an existing one keeps the log's guarantees; return
+    how many replicas it has.
+
+    A cluster that is still electing its JetStream leader answers "unavailable" for a while:
+    that is waited out for up to ``wait`` seconds. An existing stream with fewer replicas than
+    the layout asks for is scaled up (a documented JetStream operation); never down.
+    """
     check_server_version(bridge)
     js = bridge.nc.jetstream(timeout=bridge.timeout)
-    try:
-        info = await js.stream_info(layout.stream)
-    except nats.js.errors.NotFoundError:
-        if not create:
-            raise OperationalError(
-                f"stream {layout.stream} does not exist on {bridge.url}; "
-                "`muster up` creates it on first start"
-            ) from None
-        await js.add_stream(layout.stream_config())
-        return
+    info = await until_available(
+        lambda: _stream_info_or_create(js, bridge, layout, create), wait, layout
+    )
+    if info is None:
+        return layout.replicas
+    if (info.config.num_replicas or 1) < layout.replicas:
+        info.config.num_replicas = layout.replicas
+        await until_available(lambda: js.update_stream(info.config), wait, layout)
     problems = incompatibilities(layout, info.config)
     if problems:
         raise IncompatibleStream(
@@ -103,17 +117,125 @@ async def ensure_stream(bridge: NatsBridge, layout: Layout, create: bool = True)
             + ". Fix it with `nats stream edit` where the server allows, or point "
             "MUSTER_EVENTS_STREAM at a new stream name."
         )
+    return int(info.config.num_replicas or 1)
+
+
+async def _stream_info_or_create(js: Any, bridge: NatsBridge, layout: Layout, create: bool) -> Any:
+    try:
+        return await js.stream_info(layout.stream)
+    except nats.js.errors.NotFoundError:
+        if not create:
+            raise OperationalError(
+                f"stream {layout.stream} does not exist on {bridge.url}; "
+                "`muster up` creates it on first start"
+            ) from None
+        await js.add_stream(layout.stream_config())
+        return None
+
+
+async def until_available(make: Any, wait: float, layout: Layout) -> Any:
+    """``await make()``, again while JetStream says it is unavailable, for up to ``wait`` s.
+
+    "No responders" is not waited out: the server has no JetStream at all (the bridge says so).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.05
+    while True:
+        try:
+            return await make()
+        except (
+            nats.js.errors.ServiceUnavailableError,  # no JetStream leader yet
+            nats.errors.TimeoutError,  # a cluster still forming leaves API requests unanswered
+        ) as error:
+            if loop.time() + pause > deadline:
+                raise NoQuorum(no_quorum_text(layout, wait)) from error
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+async def append_through_failover(
+    wire: Wire,
+    events: Sequence[StoredEvent],
+    expected: dict[str, int],
+    command_id: str | None,
+    wait: float,
+) -> list[int]:
+    """Append, retrying the same messages while the stream elects a new leader.
+
+    A retry reuses the ``Nats-Msg-Id``s, so an append stored before its acknowledgement was lost
+    is not stored again: the retry is refused (duplicate, or expected sequence moved) and the
+    events found in the log at their versions are returned as if acknowledged. Without a
+    ``command_id`` an unanswered append is not retried (it could be stored twice). After
+    ``wait`` seconds without a leader: :class:`NoQuorum`.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.05
+    ambiguous = False
+    while True:
+        try:
+            return await wire.append(events, expected, command_id)
+        except LeaderUnavailable as error:
+            if error.stored_maybe and command_id is None:
+                raise
+            ambiguous = ambiguous or error.stored_maybe
+            if loop.time() + pause > deadline:
+                raise NoQuorum(no_quorum_text(wire.layout, wait)) from error
+        except IntegrityError:
+            if not ambiguous:
+                raise
+            stored = await _stored_already(wire, events, expected)
+            if stored is None:
+                raise
+            return stored
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+async def _stored_already(
+    wire: Wire, events: Sequence[StoredEvent], expected: dict[str, int]
+) -> list[int] | None:
+    """The sequences of ``events`` if the log holds exactly them (an earlier attempt's)."""
+    found: dict[tuple[str, int], Record] = {}
+    for subject, after in expected.items():
+        for stored in await wire.read(subject, after + 1):
+            found[(subject, stored.event.originator_version)] = stored
+    seqs = []
+    for event in events:
+        key = (wire.layout.subject_for(event.originator_id), event.originator_version)
+        record = found.get(key)
+        if record is None or record.event.state != event.state or record.event.topic != event.topic:
+            return None
+        seqs.append(record.seq)
+    return seqs
 
 
 class JetStreamAggregateRecorder(AggregateRecorder):
     """Stores and selects aggregate events on one subject per aggregate."""
 
-    def __init__(self, bridge: NatsBridge, layout: Layout, create: bool = True) -> None:
+    def __init__(
+        self,
+        bridge: NatsBridge,
+        layout: Layout,
+        create: bool = True,
+        failover_wait: float = 20.0,
+    ) -> None:
         self.bridge = bridge
         self.layout = layout
-        self.wire = Wire(bridge.nc, layout, bridge.timeout)
+        self.failover_wait = failover_wait
+        several = len(server_urls(bridge.url)) > 1  # a cluster: fail over when a node drops
+        self.wire = Wire(
+            bridge.nc, layout, bridge.timeout, lost=(lambda: bridge.lost) if several else None
+        )
+        self.wire.failover_wait = failover_wait
         self.tips = TipCache()
-        bridge.run(lambda: ensure_stream(bridge, layout, create))
+        replicas = bridge.run(
+            lambda: ensure_stream(bridge, layout, create, failover_wait),
+            timeout=failover_wait + bridge.timeout,
+        )
+        # however the setting reads, reads are checked against the leader on a replicated stream
+        self.wire.replicated = replicas > 1
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -128,7 +250,10 @@ class JetStreamAggregateRecorder(AggregateRecorder):
                 f"{len(events)} events in one append; JetStream atomic batches hold {MAX_BATCH}"
             )
         versions = self._versions_by_subject(events)
-        return self.bridge.run(lambda: self._append(events, versions, command_id))
+        return self.bridge.run(
+            lambda: self._append(events, versions, command_id),
+            timeout=self.failover_wait + 2 * self.bridge.timeout,
+        )
 
     def _versions_by_subject(self, events: Sequence[StoredEvent]) -> dict[str, list[int]]:
         versions: dict[str, list[int]] = {}
@@ -155,7 +280,9 @@ class JetStreamAggregateRecorder(AggregateRecorder):
                     )
             expected = {subject: tip.seq if tip else 0 for subject, tip in tips.items()}
             try:
-                seqs = await self.wire.append(events, expected, command_id)
+                seqs = await append_through_failover(
+                    self.wire, events, expected, command_id, self.failover_wait
+                )
             except ConcurrencyConflict:
                 stale = set(versions)  # re-read the real tips; a newer writer may have won
                 continue
@@ -190,6 +317,12 @@ class JetStreamAggregateRecorder(AggregateRecorder):
 
     # -- reads -------------------------------------------------------------------------------
 
+    @property
+    def _read_wait(self) -> float:
+        """How long a read may take: a replicated stream's waits out a leader election."""
+        extra = self.failover_wait if self.wire.replicated else 0.0
+        return self.bridge.timeout + extra
+
     def select_events(
         self,
         originator_id: UUID | str,
@@ -201,8 +334,8 @@ class JetStreamAggregateRecorder(AggregateRecorder):
     ) -> Sequence[StoredEvent]:
         subject = self.layout.subject_for(originator_id)
         if desc and limit == 1 and gt is None and lte is None:
-            return self.bridge.run(lambda: self._last(subject))
-        records = self.bridge.run(lambda: self._read_subject(subject, gt))
+            return self.bridge.run(lambda: self._last(subject), timeout=self._read_wait)
+        records = self.bridge.run(lambda: self._read_subject(subject, gt), timeout=self._read_wait)
         events = [
             r.event
             for r in records

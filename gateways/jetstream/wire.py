@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats.errors
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
@@ -39,6 +40,7 @@ from gateways.jetstream.layout import (
 WRONG_LAST_SEQUENCE = {10071, 10164}
 DUPLICATE_MSG_ID_IN_BATCH = 10201
 READ_BATCH = 1000  # messages asked for per direct-get batch
+T = TypeVar("T")
 
 
 class ConcurrencyConflict(IntegrityError):
@@ -47,6 +49,36 @@ class ConcurrencyConflict(IntegrityError):
 
 class DuplicateCommand(IntegrityError):
     """These messages' ``Nats-Msg-Id`` was stored already: the command was recorded before."""
+
+
+class LeaderUnavailable(OperationalError):
+    """The stream had no leader to take an append (an election after a server failure, or no
+    quorum). ``stored_maybe``: the append may have been stored before the answer was lost."""
+
+    def __init__(self, text: str, *, stored_maybe: bool) -> None:
+        super().__init__(text)
+        self.stored_maybe = stored_maybe
+
+
+class NoQuorum(OperationalError):
+    """The stream (or JetStream itself) had no leader for the whole failover wait."""
+
+
+def no_quorum_text(layout: Layout, wait: float) -> str:
+    """What to tell a caller whose append found no stream leader for the whole wait."""
+    if layout.replicas == 1:
+        return (
+            f"the event log (stream {layout.stream}) took no append for {wait:g}s "
+            "(MUSTER_NATS_FAILOVER_WAIT): its NATS server answers without JetStream, or is "
+            "restarting. Check that it runs with JetStream enabled (`-js`); `muster doctor` "
+            "checks every dependency. Nothing was stored twice; send the command again."
+        )
+    return (
+        f"the event log (stream {layout.stream}, {layout.replicas} copies) had no leader for "
+        f"{wait:g}s (MUSTER_NATS_FAILOVER_WAIT): fewer than a majority of its NATS servers are "
+        "up, so no append can be acknowledged. Nothing was stored twice; start the stopped NATS "
+        "servers (`muster doctor` shows which answer) and send the command again."
+    )
 
 
 @dataclass(frozen=True)
@@ -68,17 +100,48 @@ class Record:
 class Wire:
     """JetStream reads and writes for one stream layout over one connection."""
 
-    def __init__(self, nc: NATS, layout: Layout, timeout: float) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        layout: Layout,
+        timeout: float,
+        lost: Callable[[], asyncio.Event | None] | None = None,
+    ) -> None:
         self.nc = nc
+        self._lost = lost  # the connection-lost signal: an append in flight stops waiting
         self.layout = layout
         self.timeout = timeout
         self._direct = f"$JS.API.DIRECT.GET.{layout.stream}"
         self._batches_in_flight = asyncio.Semaphore(40)  # the server allows 50 per stream
+        # On a replicated stream a direct get may be answered by a follower that is behind
+        # (read-after-write is not guaranteed there); then aggregate tips come from the stream
+        # leader, and a read that ends short of the leader's tip is completed from the leader.
+        self.replicated = layout.replicas > 1
+        self._js = nc.jetstream(timeout=timeout)
+        self.failover_wait = 20.0  # how long a leader read waits out an election
+
+    async def _from_leader(self, make: Callable[[], Awaitable[T]]) -> T:
+        """A JetStream API call answered by the stream leader, waited out while one is elected
+        (for up to ``failover_wait``), then :class:`NoQuorum`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.failover_wait
+        pause = 0.05
+        while True:
+            try:
+                return await make()
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.TimeoutError) as error:
+                if loop.time() + pause > deadline:
+                    raise NoQuorum(no_quorum_text(self.layout, self.failover_wait)) from error
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     # -- reads -------------------------------------------------------------------------------
 
     async def tip(self, subject: str) -> Tip | None:
-        """The last event on a subject, or ``None`` for a new aggregate."""
+        """The last event on a subject, or ``None`` for a new aggregate (from the leader when
+        the stream is replicated, so it is never older than an acknowledged append)."""
+        if self.replicated:
+            return await self.leader_tip(subject)
         body = json.dumps({"last_by_subj": subject}).encode()
         msg = await self.nc.request(self._direct, body, timeout=self.timeout)
         status = (msg.headers or {}).get("Status")
@@ -89,12 +152,58 @@ class Wire:
         headers = msg.headers or {}
         return Tip(version=int(headers[H_VERSION]), seq=int(headers["Nats-Sequence"]))
 
+    async def leader_tip(self, subject: str) -> Tip | None:
+        """The last event on a subject as the stream leader has it (the JetStream API)."""
+        try:
+            msg = await self._from_leader(
+                lambda: self._js.get_msg(self.layout.stream, subject=subject)
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        return Tip(version=int((msg.headers or {})[H_VERSION]), seq=int(msg.seq or 0))
+
     async def read(self, subject: str, from_seq: int, limit: int | None = None) -> list[Record]:
         """Events stored on ``subject`` (may be a wildcard) from stream sequence ``from_seq`` on.
 
         Batched direct gets (ADR-31): one request per ``READ_BATCH`` messages, the replies taken
-        by a callback (much cheaper per message than awaiting each one).
+        by a callback (much cheaper per message than awaiting each one). On a replicated stream
+        a single aggregate's read is checked against the leader's tip and completed from the
+        leader when the replica that answered was behind.
         """
+        floor = None
+        if self.replicated and not _wildcard(subject):
+            tip = await self.leader_tip(subject)
+            if tip is None or tip.seq < from_seq:
+                return []
+            floor = tip.seq
+        records = await self._read_direct(subject, from_seq, limit)
+        if floor is not None and (limit is None or len(records) < limit):
+            last = records[-1].seq if records else from_seq - 1
+            while last < floor and (limit is None or len(records) < limit):
+                msg = await self._from_leader(
+                    functools.partial(
+                        self._js.get_msg, self.layout.stream, seq=last + 1, subject=subject,
+                        next=True,
+                    )
+                )  # fmt: skip
+                record = self._record_of_raw(msg)
+                records.append(record)
+                last = record.seq
+        return records
+
+    def _record_of_raw(self, msg: Any) -> Record:
+        headers = msg.headers or {}
+        event = StoredEvent(
+            originator_id=self.layout.originator_id_from(msg.subject or ""),
+            originator_version=int(headers[H_VERSION]),
+            topic=headers[H_TOPIC],
+            state=msg.data or b"",
+        )
+        return Record(event=event, seq=int(msg.seq or 0))
+
+    async def _read_direct(
+        self, subject: str, from_seq: int, limit: int | None = None
+    ) -> list[Record]:
         batch = _DirectBatch(self)
         sub = await self.nc.subscribe(self.nc.new_inbox(), cb=batch.on_message)
         try:
@@ -162,15 +271,25 @@ class Wire:
             if command_id is not None:
                 headers[H_MSG_ID] = f"{command_id}:{index}"
             messages.append((subject, event.state, headers))
-        if len(messages) == 1:
-            subject, data, headers = messages[0]
-            reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
-            ack = self._ack(reply.data)
-            if ack.get("duplicate"):
-                raise DuplicateCommand(f"command {command_id!r} was recorded before")
-            return [int(ack["seq"])]
-        async with self._batches_in_flight:
-            return await self._append_batch(messages)
+        try:
+            if len(messages) == 1:
+                subject, data, headers = messages[0]
+                reply = await self._request(subject, data, headers)
+                ack = self._ack(reply.data)
+                if ack.get("duplicate"):
+                    raise DuplicateCommand(f"command {command_id!r} was recorded before")
+                return [int(ack["seq"])]
+            async with self._batches_in_flight:
+                return await self._append_batch(messages)
+        except nats.errors.NoRespondersError:  # nobody took it: nothing was stored
+            raise LeaderUnavailable(
+                f"stream {self.layout.stream} has no leader", stored_maybe=False
+            ) from None
+        except (TimeoutError, nats.errors.TimeoutError):  # the answer was lost: stored or not
+            raise LeaderUnavailable(
+                f"stream {self.layout.stream} did not acknowledge within {self.timeout:g}s",
+                stored_maybe=True,
+            ) from None
 
     async def _append_batch(self, messages: list[tuple[str, bytes, dict[str, str]]]) -> list[int]:
         batch_id = uuid.uuid4().hex
@@ -182,13 +301,35 @@ class Wire:
                 await self.nc.publish(subject, data, headers=headers)
         headers[H_BATCH_COMMIT] = "1"
         subject, data, headers = messages[-1]
-        reply = await self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+        reply = await self._request(subject, data, headers)
         ack = self._ack(reply.data)
         end = int(ack["seq"])
         return list(range(end - last + 1, end + 1))
 
-    @staticmethod
-    def _ack(data: bytes) -> dict[str, Any]:
+    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> Msg:
+        """A request whose wait ends early (as a timeout) when the connection drops: its
+        answer can never come then, and the append is retried on the next server at once."""
+        request = self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+        lost = self._lost() if self._lost is not None else None
+        if lost is None:
+            return await request
+        if lost.is_set():
+            request.close()
+            raise TimeoutError
+        answer = asyncio.ensure_future(request)
+        dropped = asyncio.ensure_future(lost.wait())
+        try:
+            await asyncio.wait((answer, dropped), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dropped.cancel()
+        if not answer.done():
+            answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await answer
+            raise TimeoutError
+        return answer.result()
+
+    def _ack(self, data: bytes) -> dict[str, Any]:
         ack: dict[str, Any] = json.loads(data)
         error = ack.get("error")
         if not error:
@@ -199,7 +340,13 @@ class Wire:
             raise ConcurrencyConflict(text)
         if code == DUPLICATE_MSG_ID_IN_BATCH:
             raise DuplicateCommand(text)
+        if error.get("code") == 503:  # JetStream unavailable for now (no leader, no quorum)
+            raise LeaderUnavailable(f"{text} (code {code})", stored_maybe=False)
         raise OperationalError(f"JetStream refused the append: {text} (code {code})")
+
+
+def _wildcard(subject: str) -> bool:
+    return "*" in subject or subject.endswith(">")
 
 
 class _DirectBatch:

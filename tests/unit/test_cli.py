@@ -58,10 +58,11 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
     "up": [
         (
             ["--data-dir", "/tmp/x"],
-            {"data_dir": Path("/tmp/x"), "command_workers": 0, "projectors": 1},
+            {"data_dir": Path("/tmp/x"), "command_workers": 0, "projectors": 1, "cluster": 1},
         ),
         (["--command-workers", "2"], {"command_workers": 2}),
         (["--projectors", "3"], {"projectors": 3}),
+        (["--cluster", "3"], {"cluster": 3}),
     ],
     "doctor": [([], {})],
     "projector": [

@@ -23,10 +23,7 @@ from deploy.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 
-AWAITED_SETTINGS = {
-    "MUSTER_EVENTS_REPLICAS",  # the log's stream at R3 on a NATS cluster
-    "MUSTER_DATABASE_READ_URL",  # queries on a PostgreSQL replica
-}
+AWAITED_SETTINGS: set[str] = set()
 AWAITED_SUBCOMMANDS: set[str] = set()
 AWAITED_OPTIONS: set[tuple[str, str]] = set()
 
