@@ -6,7 +6,9 @@ resumes at the committed position. One runner per projection and schema at a tim
 lock); a second one waits for the first to stop.
 
 A batch that fails in PostgreSQL is rolled back and retried with backoff; if it keeps failing,
-its events are applied one per transaction, so only the failing event is parked.
+its events are applied one per transaction, so only the failing event is parked. An error of the
+database itself (:data:`TRANSIENT`: a full disk, a shutdown, a lost connection) parks nothing: it
+ends the run, and the supervisor restarts it from the stored position.
 
 With ``partition`` (worker K of N, :mod:`projections.partitions`) the runner folds only the
 aggregates it owns; it still reads every event, so its position advances over the others' and
@@ -38,6 +40,8 @@ from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
 log = logging.getLogger(__name__)
 
 BATCH_RETRIES = 3
+# Errors of the database rather than of an event: waited out, never a reason to park.
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 POSITION_EVERY = 0.05  # seconds: how often a worker commits a position over others' events only
 UPSERT_POSITION = """
 INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
@@ -195,6 +199,12 @@ class ProjectionRunner:
         for message in batch:  # isolate the failing event: one transaction each
             try:
                 result = await self._apply(conn, [message], message.seq)
+            except TRANSIENT:
+                # The database refused, not the event (a full disk, a shutdown, a lost
+                # connection): nothing is parked; the service restarts with backoff and
+                # resumes from its stored position.
+                self.projection.forget_touched()
+                raise
             except psycopg.Error as error:
                 self.projection.forget_touched()
                 result = BatchResult(parked=[Parked(message, f"{type(error).__name__}: {error}")])
