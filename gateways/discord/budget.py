@@ -6,15 +6,17 @@ on Discord), and an edit waits ``spacing`` after the channel's newest write, so 
 gets one edit per spacing with the latest content instead of a burst of five and a 5-second
 stall. A 429 blocks its bucket (or everything, when global) for ``Retry-After`` in every process.
 
-**A slot is held from the moment it is taken until one window after the response came back.**
+**A slot is held from the moment it is taken until one window after Discord counted it.**
 While the request is in flight its slot counts as "now" (it is stamped ``lease`` seconds ahead,
 so a process that dies mid-request frees it after ``lease`` plus a window); :meth:`Gate.done`
-restamps it with the time the answer arrived. Discord counts a request when it reaches Discord,
-which is after it was taken and before it was answered, so whatever the latency and its jitter,
-no window of Discord's — fixed windows opened by a first request, or a sliding one — can see
-more than the budget's requests: the last one taken in such a window saw every other one either
-in flight or answered less than a window earlier. The budget can therefore be Discord's own
-limit; ``budget_margin`` only covers the two clocks' rounding.
+restamps it with the time Discord counted it — no later than the answer's arrival, earlier when
+Discord's clock (``X-RateLimit-Reset`` less ``X-RateLimit-Reset-After``) proves it, through a
+lower bound on the offset between Discord's clock and Redis's learned from every answer. Discord
+counts a request after it was taken, so whatever the latency and its jitter, no window of
+Discord's — fixed windows opened by a first request, or a sliding one — can see more than the
+budget's requests: the last one taken in such a window saw every other one either in flight or
+counted less than a window earlier. The budget can therefore be Discord's own limit;
+``budget_margin`` only covers the clocks' rounding.
 
 One Lua call decides, so two processes never both take the last slot; another extends a block
 only if it ends later than the current one, so no process shortens another's block. A request
@@ -90,15 +92,33 @@ end
 return 0
 """
 
-# KEYS: global window, channel window; ARGV: member. Restamps the member (where it still is)
-# with the time its answer arrived.
+# KEYS: the clock offset, then the windows; ARGV: member, Discord's time of the request in ms
+# ('' if unknown), drift allowed per ms. Restamps the member (where it still is) with the time
+# Discord counted its request, as far as it is known for sure: Redis's time now, or earlier when
+# Discord's clock says so. ``server - now`` never exceeds the true offset between the two clocks
+# (the request reached Discord before now), so the largest one seen is a lower bound on it, let
+# down by ``drift`` per ms in case the clocks drift apart; ``server - offset`` is then never
+# before the request's true time in Redis's clock.
 _DONE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], 'XX', now, ARGV[1])
+local stamp = now
+if ARGV[2] ~= '' then
+  local server = tonumber(ARGV[2])
+  local best = server - now
+  local kept = redis.call('HMGET', KEYS[1], 'offset', 'at')
+  if kept[1] then
+    local decayed = tonumber(kept[1]) - (now - tonumber(kept[2])) * tonumber(ARGV[3])
+    if decayed > best then best = decayed end
+  end
+  redis.call('HSET', KEYS[1], 'offset', best, 'at', now)
+  redis.call('PEXPIRE', KEYS[1], 3600000)
+  stamp = math.min(now, math.ceil(server - best))
 end
-return now
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', stamp, ARGV[1])
+end
+return stamp
 """
 
 # KEYS: the block; ARGV: milliseconds. Sets the block unless a longer one is already in place.
@@ -113,6 +133,7 @@ return 0
 log = logging.getLogger(__name__)
 
 POLL_MS = 10  # how soon to look again when the budget is full of requests still in flight
+CLOCK_DRIFT = 1e-4  # how fast Redis's and Discord's clocks may drift apart (100 ppm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +210,16 @@ class Gate:
             keys.append(self.keys.budget(f"channel:{channel}"))
         return Turn(member, tuple(keys))
 
-    async def done(self, turn: Turn | None) -> None:
-        """The answer to ``turn``'s request arrived: its slot counts from this moment on."""
+    async def done(self, turn: Turn | None, counted_at: float | None = None) -> None:
+        """The answer to ``turn``'s request arrived: its slot counts from when Discord counted
+        the request (``counted_at``, Discord's Unix time, when its headers tell), else from now.
+        """
         if turn is None or not turn.keys:
             return
+        server = "" if counted_at is None else str(int(counted_at * 1000))
+        keys = [self.keys.budget("clock"), *turn.keys]
         try:
-            await self._done(keys=list(turn.keys), args=[turn.member])
+            await self._done(keys=keys, args=[turn.member, server, CLOCK_DRIFT])
         except RedisError as exc:  # the slot keeps its lease and frees itself when it ends
             log.warning("could not release a rate-limit slot: %s", exc)
 

@@ -58,6 +58,19 @@ def _retry_after(response: aiohttp.ClientResponse, data: Any) -> float | None:
     return max(values) if values else None
 
 
+def _counted_at(response: aiohttp.ClientResponse) -> float | None:
+    """Discord's Unix time when it counted the request: ``X-RateLimit-Reset`` (when the
+    bucket resets) less ``X-RateLimit-Reset-After`` (how long that was from then)."""
+    reset = response.headers.get("X-RateLimit-Reset")
+    after = response.headers.get("X-RateLimit-Reset-After")
+    if reset is None or after is None:
+        return None
+    try:
+        return float(reset) - float(after)
+    except ValueError:
+        return None
+
+
 class _Retry(Exception):
     """An attempt that may be retried: the error to raise if not, and Discord's wait if given."""
 
@@ -133,13 +146,15 @@ class DiscordHTTP(discord.http.HTTPClient):
                             turn = self.gate.turn_of(slot, self._channel_of(route))
                     else:
                         turn = await self.admit(route)
+                counted: list[float] = []
                 try:
                     try:
                         return await self._attempt(
-                            session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit
-                        )
-                    finally:  # answered (or given up): the slot counts from now on
-                        await self.gate.done(turn)
+                            session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit,
+                            counted=counted,
+                        )  # fmt: skip
+                    finally:  # answered (or given up): the slot counts from Discord's count
+                        await self.gate.done(turn, counted[0] if counted else None)
                 except _Retry as retry:
                     delay = retry.delay
                     if delay is None:
@@ -196,10 +211,15 @@ class DiscordHTTP(discord.http.HTTPClient):
         *,
         rl_key: str,
         ratelimit: Ratelimit,
+        counted: list[float],
     ) -> Any:
-        """One HTTP exchange: the payload, a raised error, or ``_Retry``."""
+        """One HTTP exchange: the payload, a raised error, or ``_Retry``; appends to
+        ``counted`` when Discord counted the request, if its headers tell."""
         try:
             async with session.request(route.method, url, **kwargs) as response:
+                when = _counted_at(response)
+                if when is not None:
+                    counted.append(when)
                 data = await json_or_text(response)
                 self._learn_bucket(route, response, rl_key, ratelimit)
                 status = response.status

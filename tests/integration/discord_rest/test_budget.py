@@ -81,3 +81,24 @@ async def test_slow_answers_never_push_discord_over_its_global_limit(
     assert emu.requests.total_429 == 0
     assert emu.requests.count(channel_route) == limit
     assert emu.requests.count("GET /users/@me") == limit
+
+
+async def test_discords_clock_moves_a_slot_back_only_as_far_as_is_sure(
+    redis: Redis, make_config: MakeConfig, prefix: str
+) -> None:
+    """An answer that arrived late still counts from when Discord counted it, once an earlier
+    answer showed how the clocks relate; the first sample alone proves nothing."""
+    keys = Keys(prefix)
+    gate = Gate(redis, keys, make_config(global_per_second=10))
+    budget = keys.budget("global")
+    first = await gate.wait_turn([])
+    await gate.done(first, (await _redis_ms(redis) - 300) / 1000)  # 300 ms ago, says Discord
+    # nothing known about the clocks yet: counted from the answer
+    assert await redis.zscore(budget, first.member) >= await _redis_ms(redis) - 50
+    quick = await gate.wait_turn([])
+    await gate.done(quick, await _redis_ms(redis) / 1000)  # Discord's clock: no lag at all
+    late = await gate.wait_turn([])
+    told = await _redis_ms(redis) - 300
+    await gate.done(late, told / 1000)  # counted 300 ms before its answer was handled
+    stamp = await redis.zscore(budget, late.member)
+    assert told <= stamp <= await _redis_ms(redis) - 100
