@@ -204,8 +204,19 @@ async def game_context(web: Web, game_id: str, session: Session) -> dict[str, An
         "can_host": host_ok,
         "guild": guild,
         "channel": channel,
-        "mutes": await mutes_of(web, game.game_id, game.guild_id, session.user_id),
+        "mutes": await viewer_mutes(web, game.game_id, game.guild_id, session.user_id),
+        "etag": cached.etag,
     }
+
+
+async def viewer_mutes(web: Web, game_id: str, guild_id: str, user_id: str) -> tuple[bool, bool]:
+    """:func:`mutes_of`, kept in memory while the game has no newer event (``MuteCache``)."""
+    latest = web.games.latest.get(game_id, 0)  # before the read: a newer event invalidates it
+    found = web.mutes.get(user_id, game_id, guild_id, latest)
+    if found is None:
+        found = await mutes_of(web, game_id, guild_id, user_id)
+        web.mutes.put(user_id, game_id, guild_id, latest, found)
+    return found
 
 
 _MUTES = """
@@ -232,7 +243,17 @@ async def game_page(request: Request, game_id: str, web: WebDep,
                     session: MaybeSession) -> Response:  # fmt: skip
     if session is None:
         return login_redirect(request)
-    return page(request, "game.html", **await game_context(web, game_id, session))
+    context = await game_context(web, game_id, session)
+    # everything game.html reads (the view through its ETag), so a hit is what a render gives
+    key = ("game.html", context["etag"], session.user_id, session.display_name, session.csrf,
+           context["joined"], context["can_host"], context["mutes"],
+           context["guild"].get("name"), context["channel"].get("name"))  # fmt: skip
+    body = web.pages.get(key)
+    if body is None:
+        response = page(request, "game.html", **context)
+        web.pages.put(key, bytes(response.body))
+        return response
+    return HTMLResponse(body)
 
 
 async def _member_for(web: Web, game_id: str, session: Session) -> tuple[str, Membership]:

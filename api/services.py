@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from api.config import WebConfig
 from api.gamecache import GameCache
+from api.viewercache import MuteCache, RenderedPages
 from domain.ports import CommandPort
 from gateways.jetstream.layout import Layout
 from projections.names import DisplayNames
@@ -66,6 +67,8 @@ class Web:
     process: str = "api"
     extras: dict[str, Any] = field(default_factory=dict)
     games: GameCache = field(default_factory=GameCache)
+    mutes: MuteCache = field(default_factory=MuteCache)
+    pages: RenderedPages = field(default_factory=RenderedPages)
 
     async def display_names(self, guild_id: str, user_ids: Sequence[str]) -> dict[str, str]:
         return await self.names.resolve(guild_id, user_ids)

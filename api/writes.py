@@ -10,12 +10,21 @@ from typing import Any
 from api.errors import ApiError
 from api.models import BadMention, CommandResult
 from api.services import Web
+from domain import commands
 from domain.commands import AnyCommand
 from domain.outcome import Outcome
 from projections.freshness import ProjectionBehind, wait_for_position
 
 _KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 _MENTION_ID = re.compile(r"^<@!?(\d{1,20})>$|^(\d{15,20})$")
+
+
+_MUTES = (
+    commands.MuteReminders,
+    commands.UnmuteReminders,
+    commands.MuteGuildReminders,
+    commands.UnmuteGuildReminders,
+)
 
 
 def command_id(user_id: str, idempotency_key: str | None) -> str:
@@ -34,6 +43,8 @@ def command_id(user_id: str, idempotency_key: str | None) -> str:
 async def send(web: Web, command: AnyCommand, *, wait: bool = True) -> CommandResult:
     """Send ``command``; with ``wait``, answer once the read models show the write."""
     outcome = await web.commands.send(command)
+    if isinstance(command, _MUTES):
+        web.mutes.forget(command.user_id)  # the next page shows this (un)mute
     position = max(outcome.notification_ids, default=None)
     if outcome.game_id and position is not None:
         web.games.saw(outcome.game_id, position)  # no cached view older than this write

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='fresh and stale seconds per cache kind, e.g. {"member": [300, 86400]}',
     )
-    discord_global_per_second: int = Field(default=45, gt=0, description="under Discord's 50/s")
+    discord_global_per_second: int = Field(default=50, gt=0, description="Discord's 50/s")
     discord_ops_stream: str = Field(default="DISCORD_OPS", description="external-mode work queue")
     discord_ack_wait: float = Field(default=30, gt=0)
     discord_max_attempts: int = Field(default=5, gt=0, description="before dead-lettering")

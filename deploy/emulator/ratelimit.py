@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +27,10 @@ class RateLimits:
             "POST /users/@me/channels": (5, 5.0),
         }
     )
+    # "fixed": a one-second window opens at the first request after the last one closed (as
+    # Discord's per-route buckets do); "sliding": at most ``global_per_second`` requests in any
+    # one second, the strictest reading of Discord's "50 requests per second".
+    global_window: str = "fixed"
 
     @classmethod
     def relaxed(cls) -> RateLimits:
@@ -66,6 +71,7 @@ class RateLimiter:
         self.clock = clock
         self._buckets: dict[tuple[str, str, str], Bucket] = {}
         self._global: dict[str, tuple[float, int]] = {}
+        self._sliding: dict[str, deque[float]] = {}
         self._hashes: dict[str, str] = {}
 
     def rule(self, route_key: str) -> tuple[str, int, float]:
@@ -89,15 +95,11 @@ class RateLimiter:
         """Count one request; the decision says whether to answer 429 and with which headers."""
         now = self.clock()
         if global_limit:
-            start, count = self._global.get(token, (now, 0))
-            if now - start >= 1.0:
-                start, count = now, 0
-            if count >= self.limits.global_per_second:
-                retry = start + 1.0 - now
+            retry = self._take_global(token, now)
+            if retry is not None:
                 return Decision(
                     {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}, retry, "global"
                 )
-            self._global[token] = (start, count + 1)
         name, limit, per = self.rule(route_key)
         key = (name, major, token)
         bucket = self._buckets.get(key)
@@ -121,6 +123,25 @@ class RateLimiter:
             return Decision(headers, reset_after, "user")
         bucket.remaining -= 1
         return Decision(headers)
+
+    def _take_global(self, token: str, now: float) -> float | None:
+        """Count one request against the token's global limit; seconds to wait if over it."""
+        limit = self.limits.global_per_second
+        if self.limits.global_window == "sliding":
+            recent = self._sliding.setdefault(token, deque())
+            while recent and now - recent[0] >= 1.0:
+                recent.popleft()
+            if len(recent) >= limit:
+                return recent[len(recent) - limit] + 1.0 - now
+            recent.append(now)
+            return None
+        start, count = self._global.get(token, (now, 0))
+        if now - start >= 1.0:
+            start, count = now, 0
+        if count >= limit:
+            return start + 1.0 - now
+        self._global[token] = (start, count + 1)
+        return None
 
     def _forget_expired(self, now: float) -> None:
         expired = [key for key, b in self._buckets.items() if now >= b.reset_at]

@@ -96,15 +96,17 @@ class Coalescer:
     async def _drain(self, message_id: str, slot: _Slot) -> None:
         try:
             while slot.pending is not None:
+                taken: str | None = None
                 try:
-                    await self.admit(slot.pending)
+                    turn = await self.admit(slot.pending)
                 except (TimeoutError, RedisError):  # no turn now: the dispatch asks again
                     admitted = False
                 else:
                     admitted = True
+                    taken = getattr(turn, "member", None)
                 op, waiters = slot.pending, slot.waiters
                 slot.pending, slot.waiters = None, []
-                op = msgspec.structs.replace(op, admitted=admitted)
+                op = msgspec.structs.replace(op, admitted=admitted, slot=taken)
                 try:
                     await self.dispatch(op)
                 except Exception as exc:  # noqa: BLE001 - handed to the waiters, or logged

@@ -36,9 +36,14 @@ class DiscordConfig:
     max_retries: int = 3
     backoff: tuple[float, ...] = (1.0, 2.0, 4.0)  # when a 429/5xx carries no Retry-After
     request_timeout: float = 10.0
-    global_per_second: int = 45  # Discord allows 50/s per token; keep a margin
+    global_per_second: int = 50  # Discord's own limit per bot token (see ``budget.py``)
     channel_budget: tuple[int, float] = (5, 5.0)  # message creates + edits per channel
-    budget_margin: float = 0.25  # seconds added to every window (network jitter)
+    # Seconds added to every window. Latency and its jitter need none (a slot is held until its
+    # answer arrives); this covers the rounding of Redis's clock and Discord's.
+    budget_margin: float = 0.02
+    # A slot still in flight counts as "now" for this long at most (a process that dies
+    # mid-request frees its slots after it); longer than any request (``request_timeout``).
+    slot_lease: float = 15.0
     edit_spacing: float | None = None  # between edits in a busy channel; None = window/limit
     # The longest a request waits for its turn (rate-limit blocks, budgets, Retry-After); past
     # it the request fails with ``TurnTimeout`` instead of waiting on.

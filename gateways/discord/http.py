@@ -29,7 +29,7 @@ import msgspec
 from discord.errors import DiscordServerError, Forbidden, HTTPException, NotFound, RateLimited
 from discord.http import Ratelimit, Route, json_or_text
 
-from gateways.discord.budget import Gate
+from gateways.discord.budget import Gate, Turn
 from gateways.discord.config import DiscordConfig
 from gateways.discord.metrics import Metrics
 
@@ -56,6 +56,19 @@ def _retry_after(response: aiohttp.ClientResponse, data: Any) -> float | None:
     if isinstance(data, dict) and isinstance(data.get("retry_after"), int | float):
         values.append(float(data["retry_after"]))
     return max(values) if values else None
+
+
+def _counted_at(response: aiohttp.ClientResponse) -> float | None:
+    """Discord's Unix time when it counted the request: ``X-RateLimit-Reset`` (when the
+    bucket resets) less ``X-RateLimit-Reset-After`` (how long that was from then)."""
+    reset = response.headers.get("X-RateLimit-Reset")
+    after = response.headers.get("X-RateLimit-Reset-After")
+    if reset is None or after is None:
+        return None
+    try:
+        return float(reset) - float(after)
+    except ValueError:
+        return None
 
 
 class _Retry(Exception):
@@ -109,12 +122,14 @@ class DiscordHTTP(discord.http.HTTPClient):
         form: Any = None,
         bearer: str | None = None,
         admitted: bool = False,
+        slot: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Send one request, waiting for budgets first; retries as described in the module.
 
         ``admitted``: the caller already took this request's slot with :meth:`admit` (the first
-        attempt then goes at once; retries wait their turn again).
+        attempt then goes at once; retries wait their turn again); ``slot`` is that slot's id,
+        released when the answer arrives (without it the slot's lease runs out by itself).
         """
         if files or form:
             raise NotImplementedError("file uploads do not go through Muster's client")
@@ -124,12 +139,22 @@ class DiscordHTTP(discord.http.HTTPClient):
         rl_key = self._prepare(route, bearer, kwargs)
         async with self.get_ratelimit(rl_key) as ratelimit:
             for attempt in range(self.config.max_retries + 1):
-                if bearer is None and not (admitted and attempt == 0):
-                    await self.admit(route)
+                turn: Turn | None = None
+                if bearer is None:
+                    if admitted and attempt == 0:
+                        if slot is not None:
+                            turn = self.gate.turn_of(slot, self._channel_of(route))
+                    else:
+                        turn = await self.admit(route)
+                counted: list[float] = []
                 try:
-                    return await self._attempt(
-                        session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit
-                    )
+                    try:
+                        return await self._attempt(
+                            session, route, url, kwargs, rl_key=rl_key, ratelimit=ratelimit,
+                            counted=counted,
+                        )  # fmt: skip
+                    finally:  # answered (or given up): the slot counts from Discord's count
+                        await self.gate.done(turn, counted[0] if counted else None)
                 except _Retry as retry:
                     delay = retry.delay
                     if delay is None:
@@ -143,15 +168,20 @@ class DiscordHTTP(discord.http.HTTPClient):
                     await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
-    async def admit(self, route: Route) -> float:
-        """Wait for ``route``'s turn and take its slot (global, and the channel's for writes)."""
-        write = route.key in MESSAGE_WRITES
+    async def admit(self, route: Route) -> Turn:
+        """Wait for ``route``'s turn and take its slot (global, and the channel's for writes);
+        the slot is held until :meth:`Gate.done` (``request`` does it when the answer comes)."""
         blocks = {self.bucket_of(route), f"{route.key}:{route.major_parameters}"}
         return await self.gate.wait_turn(
             sorted(blocks),
-            channel=str(route.channel_id) if write else None,
-            edit=write and route.method == "PATCH",
+            channel=self._channel_of(route),
+            edit=route.key in MESSAGE_WRITES and route.method == "PATCH",
         )
+
+    @staticmethod
+    def _channel_of(route: Route) -> str | None:
+        """The channel whose message budget ``route`` spends, if it is a message write."""
+        return str(route.channel_id) if route.key in MESSAGE_WRITES else None
 
     def _prepare(self, route: Route, bearer: str | None, kwargs: dict[str, Any]) -> str:
         """Fill in headers and body; return the key of the route's discord.py bucket."""
@@ -181,10 +211,15 @@ class DiscordHTTP(discord.http.HTTPClient):
         *,
         rl_key: str,
         ratelimit: Ratelimit,
+        counted: list[float],
     ) -> Any:
-        """One HTTP exchange: the payload, a raised error, or ``_Retry``."""
+        """One HTTP exchange: the payload, a raised error, or ``_Retry``; appends to
+        ``counted`` when Discord counted the request, if its headers tell."""
         try:
             async with session.request(route.method, url, **kwargs) as response:
+                when = _counted_at(response)
+                if when is not None:
+                    counted.append(when)
                 data = await json_or_text(response)
                 self._learn_bucket(route, response, rl_key, ratelimit)
                 status = response.status

@@ -73,6 +73,7 @@ class EditMessage(msgspec.Struct, frozen=True, kw_only=True, tag="edit"):
     version: int | None = None  # log position the body was rendered from (None: unordered)
     id: str = msgspec.field(default_factory=new_id)
     admitted: bool = False  # the channel slot was already taken when it was queued
+    slot: str | None = None  # that slot's id, released when the edit is answered
 
 
 class DeleteMessage(msgspec.Struct, frozen=True, kw_only=True, tag="delete"):
@@ -179,6 +180,10 @@ class Executor:
         if op.version is not None:
             key = self.keys.edit_version(op.message_id)
             if not await self._claim(keys=[key], args=[op.version, VERSION_TTL_MS]):
+                if op.slot is not None:  # its slot was taken for nothing: free it at once
+                    await self.http.gate.done(self.http.gate.turn_of(op.slot, op.channel_id))
                 return None  # a newer edit of this message was already made
         route = edit_route(op.channel_id, op.message_id)
-        return await self.http.request(route, json=op.body.payload(), admitted=op.admitted)
+        return await self.http.request(
+            route, json=op.body.payload(), admitted=op.admitted, slot=op.slot
+        )
