@@ -147,6 +147,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )  # fmt: skip
         return _answer(request, problem)
 
+    @app.exception_handler(TimeoutError)
+    async def busy(request: Request, error: TimeoutError) -> Response:
+        log.warning("%s %s not confirmed in time: %s", request.method, request.url.path, error)
+        problem = ApiError(
+            503, "busy", "Muster could not confirm this in time.",
+            fix="Try again shortly with the same Idempotency-Key; nothing is done twice.",
+            headers={"Retry-After": "1"},
+        )  # fmt: skip
+        return _answer(request, problem)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
         details = [

@@ -20,6 +20,10 @@ from domain.outcome import Outcome
 
 Action = Literal["join", "leave", "other"]
 
+BUSY = (
+    "Muster is busy and could not confirm what happened in time. "
+    "Please try again in a moment; trying again is safe (nothing is done twice)."
+)
 SOMETHING_WENT_WRONG = (
     "Something went wrong on our side, so I could not confirm what happened. "
     "Please try again in a moment; trying again is safe."

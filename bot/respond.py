@@ -24,7 +24,7 @@ import discord
 
 from bot.limits import PerUserLimit
 from bot.profiles import ProfileObserver
-from bot.replies import SHUTTING_DOWN, SLOW_DOWN, SOMETHING_WENT_WRONG, Action, for_error
+from bot.replies import BUSY, SHUTTING_DOWN, SLOW_DOWN, SOMETHING_WENT_WRONG, Action, for_error
 from bot.replies import for_outcome as default_words
 from domain.commands import AnyCommand
 from domain.errors import DomainError
@@ -110,6 +110,9 @@ class Responder:
             outcome = await self.commands.send(command)
         except DomainError as error:
             return for_error(error, action), None
+        except TimeoutError as error:  # the port's "not reached / no answer in time"
+            log.warning("command %s not confirmed: %s", command.command_id, error)
+            return BUSY, None
         except Exception as error:  # never a traceback to a person; logged here
             log.exception("command %s failed", command.command_id)
             self._failed(f"{type(error).__name__}: {error}")

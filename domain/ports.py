@@ -13,6 +13,9 @@ against each: in-process on POPO, in-process on JetStream, and the NATS command 
   stores nothing.
 * Commands on one game are decided one at a time (no lost update, no overbooking), whatever
   the number of concurrent senders.
+* ``send`` raises ``TimeoutError`` when the domain could not be reached or did not answer in
+  time (the command service's ``CommandUnavailable`` and ``CommandTimeout``); sending the same
+  ``command_id`` again is then safe. Entry points tell the person to try again.
 * After ``aclose()``, ``send`` raises ``RuntimeError``.
 """
 

@@ -39,13 +39,17 @@ class FakeRedis:
 
 
 class FakeCommands:
-    """Records every command and answers with a plain Outcome."""
+    """Records every command and answers with a plain Outcome (or, while ``busy``, the port's
+    "no answer in time")."""
 
     def __init__(self) -> None:
         self.sent: list[AnyCommand] = []
+        self.busy = False
 
     async def send(self, command: AnyCommand) -> Outcome:
         self.sent.append(command)
+        if self.busy:
+            raise TimeoutError("no command worker answered in time")
         return Outcome(result="unchanged", message="ok", aggregate_id="guild.1",
                        command_id=command.command_id, version=1)  # fmt: skip
 

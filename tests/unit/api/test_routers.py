@@ -142,3 +142,20 @@ async def test_server_mutes_go_through_the_port_with_the_users_key(
     assert isinstance(first, MuteGuildReminders)
     assert (first.command_id, first.user_id, first.guild_id) == ("api:4:m-1", "4", GUILD)
     assert isinstance(second, UnmuteGuildReminders)
+
+
+async def test_a_command_not_confirmed_in_time_is_a_503_that_says_retrying_is_safe(
+    client_as: tuple[object, FakeCommands],
+) -> None:
+    login, commands = client_as
+    commands.busy = True
+    alice = await login("2")  # type: ignore[operator]
+    answer = await alice.post("/api/v1/games", params={"wait": "false"},
+                              headers={"Idempotency-Key": "k-2"},
+                              json={"guild_id": GUILD, "channel_id": CHANNEL, "title": "Go",
+                                    "scheduled_at": WHEN})  # fmt: skip
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "1"
+    error = answer.json()["error"]
+    assert error["code"] == "busy"
+    assert "same Idempotency-Key" in error["fix"]

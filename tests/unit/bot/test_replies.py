@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.replies import for_error, for_outcome
+from bot.limits import PerUserLimit
+from bot.replies import BUSY, for_error, for_outcome
+from bot.respond import Responder
+from domain.commands import JoinGame
 from domain.errors import AlreadyJoined, GameFull, GameNotOpen, InvalidCommand, NotJoined
 from domain.outcome import Outcome
 
@@ -42,3 +45,18 @@ def test_invalid_commands_list_every_problem() -> None:
     assert for_error(error) == (
         "That did not work:\n• **title**: must not be empty\n• **max players**: too many"
     )
+
+
+async def test_a_command_not_confirmed_in_time_asks_to_try_again() -> None:
+    class Unanswered:
+        async def send(self, command: object) -> Outcome:
+            raise TimeoutError("no command worker answered in time")
+
+        async def aclose(self) -> None:
+            return None
+
+    responder = Responder(Unanswered(), PerUserLimit())
+    join = JoinGame(command_id="discord:1", user_id="7", game_id="g")
+    text, outcome = await responder.decide(join, "join")
+    assert (text, outcome) == (BUSY, None)
+    assert "trying again is safe" in text
