@@ -50,7 +50,8 @@ REFUSALS = (
     (r"^That did not work:\n", "invalid_command"),
     (r"^Nothing changed\.$", "unchanged"),
     (r"^Nothing was changed:\n", "invalid_command"),
-    (r"^No game (matches|found)|^There is no game |^I could not find", "game_not_found"),
+    (r"^I don't know a game .* here\. Start typing its title", "game_not_found"),
+    (r"^There is no game ", "game_not_found"),
 )
 UNKNOWN_OUTCOME = (  # the bot could not confirm: at most one effect, never a rule broken
     r"^Something went wrong on our side",
@@ -174,17 +175,21 @@ def check_effects(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
 
 
 # -- folding the log -------------------------------------------------------------------------------
-def fold_games(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
-    """(overbooked states, FIFO violations), checking the state after every atomic append."""
+def fold_games(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any], list[Any]]:
+    """(overbooked states, FIFO violations, over the cap after the start), checking the state
+    after every atomic append. Seats are taken only while a game is scheduled; a cap lowered
+    after the start moves nobody (the domain's rule), so that is noted, not counted."""
     joined: dict[str, list[str]] = defaultdict(list)
     waiting: dict[str, list[str]] = defaultdict(list)
     cap: dict[str, int] = {}
-    overbooked, unfair = [], []
+    status: dict[str, str] = {}
+    overbooked, unfair, after_start = [], [], []
     previous: tuple[str, str] | None = None
 
     def settle(game: str, pos: int) -> None:
         if game in cap and len(joined[game]) > cap[game]:
-            overbooked.append((game, pos, len(joined[game]), cap[game]))
+            found = (game, pos, len(joined[game]), cap[game])
+            (overbooked if status.get(game) == "scheduled" else after_start).append(found)
 
     for event in events:
         game, kind = event.get("game"), event["type"]
@@ -196,9 +201,12 @@ def fold_games(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
         previous = key
         user = event.get("user_id")
         if kind == "game.created.v1":
+            status[game] = "scheduled"
             details = event.get("details") or {}
             if details.get("max_players"):
                 cap[game] = int(details["max_players"])
+        elif kind in ("game.started.v2", "game.cancelled.v1", "game.completed.v1"):
+            status[game] = kind.split(".")[1]
         elif kind == "game.updated.v1":
             details = event.get("details") or {}
             if details.get("max_players"):
@@ -230,7 +238,7 @@ def fold_games(events: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
             cap[game] = int(event["max_players"])
     if previous is not None:
         settle(previous[0], -1)
-    return overbooked, unfair
+    return overbooked, unfair, after_start
 
 
 def dm_nonce(stream: str, source: int, user: str) -> str:
@@ -384,7 +392,7 @@ def _first_difference(shown: Any, expected: Any) -> str:
 def check(ev: Evidence) -> Report:
     report = Report()
     lost, doubled, phantom = check_effects(ev)
-    overbooked, unfair = fold_games(ev.events)
+    overbooked, unfair, after_start = fold_games(ev.events)
     untold, duplicate_dms = check_promotions(ev)
     duplicate_reminders, cancelled_reminders, missed = check_reminders(ev)
     tracebacks, silences, unrecognised, undocumented = check_answers(ev)
@@ -407,5 +415,6 @@ def check(ev: Evidence) -> Report:
     report.add("undocumented errors", undocumented)
     verdicts = Counter(classify(a) for a in ev.actions)
     report.notes["answers"] = dict(verdicts)
+    report.notes["over the cap after the start (cap lowered in progress)"] = len(after_start)
     report.notes["actions"] = dict(Counter(f"{a['via']}:{a['kind']}" for a in ev.actions))
     return report

@@ -13,6 +13,7 @@ Every action goes to the :class:`~tests.load.history.History` with the answer th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import uuid
@@ -227,8 +228,11 @@ class Load:
         t0 = now()
         try:
             response = await client.get(path)
-            answer = {"type": "http", "status": response.status_code,
-                      "text": response.text[:300] if response.status_code >= 400 else ""}  # fmt: skip
+            answer = {"type": "http", "status": response.status_code}
+            if response.status_code >= 400:
+                answer["text"] = response.text[:300]
+                with contextlib.suppress(ValueError, AttributeError):
+                    answer["code"] = response.json()["error"]["code"]
         except httpx.HTTPError as error:
             answer = {"type": "unreachable", "error": type(error).__name__}
         self.history.action(kind="read", via="web", user=str(person.id), path=path,
@@ -329,9 +333,7 @@ class Load:
             task.add_done_callback(tasks.discard)
             delay = start + n / self.rate - loop.time()
             if delay > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -190,3 +190,13 @@ def test_a_silence_during_a_bot_outage_is_excused() -> None:
     assert violations(ev) == {}
     ev.faults[-1] = {"kind": "kill:api", "t0": T + 110, "t1": T + 120}
     assert violations(ev) == {"silences": 1}
+
+
+def test_a_cap_lowered_after_the_start_is_noted_not_counted() -> None:
+    ev = clean()
+    ev.events.append(event(20, "game.started.v2", "start:g", START, started_by="schedule"))
+    ev.events.append(event(21, "game.updated.v1", "api:h:3", START + 1,
+                           details={"max_players": 1}, changed=["max_players"]))  # fmt: skip
+    report = check(ev)
+    assert report.ok, report.lines()
+    assert report.notes["over the cap after the start (cap lowered in progress)"] == 1
