@@ -15,10 +15,13 @@ Each check returns its violations; :func:`check` gathers them into a :class:`Rep
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from domain import errors as domain_errors
@@ -115,7 +118,7 @@ class Report:
 
 # -- answers -------------------------------------------------------------------------------------
 def classify(action: dict[str, Any]) -> str:
-    """``ok``, ``refused``, ``unknown`` (no confirmed outcome), ``traceback`` or ``unrecognised``."""
+    """``ok``, ``refused``, ``unknown`` (no confirmed outcome), ``traceback``, ``unrecognised``."""
     answer = action.get("answer") or {}
     kind = answer.get("type")
     if kind == "reply":
@@ -156,7 +159,9 @@ def check_effects(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
         wanted = EFFECTS.get(action["kind"])
         if wanted is None or not action.get("command_id"):
             continue
-        count = sum(n for t, n in effects.get(action["command_id"], Counter()).items() if t in wanted)
+        count = sum(
+            n for t, n in effects.get(action["command_id"], Counter()).items() if t in wanted
+        )
         verdict = classify(action)
         answer = action.get("answer") or {}
         unchanged = answer.get("result") == "unchanged"
@@ -281,13 +286,26 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
     cancelled_pos: dict[str, int] = {}
     start_of: dict[str, float] = {}
     offsets: dict[str, list[int]] = {}
-    membership: dict[str, dict[str, list[tuple[float, bool]]]] = defaultdict(lambda: defaultdict(list))
+    inherited: dict[str, list[int]] = {}  # guild or channel id -> its reminder offsets
+    membership: dict[str, dict[str, list[tuple[float, bool]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for event in ev.events:
         game, kind = event.get("game"), event["type"]
         at = _ts(event.get("occurred_at"))
-        if kind == "game.created.v1":
+        if kind in ("guild.configured.v1", "channel.configured.v1"):
+            where = event.get("channel_id") or event.get("guild_id")
+            inherited[str(where)] = list(
+                (event.get("settings") or {}).get("reminder_minutes") or []
+            )
+        elif kind == "game.created.v1":
             start_of[game] = _ts(event["scheduled_at"])
-            offsets[game] = list((event.get("details") or {}).get("reminder_minutes") or [])
+            offsets[game] = list(
+                (event.get("details") or {}).get("reminder_minutes")
+                or inherited.get(str(event.get("channel_id")))
+                or inherited.get(str(event.get("guild_id")))
+                or []
+            )
         elif kind == "game.rescheduled.v1":
             start_of[game] = _ts(event["scheduled_at"])
         elif kind == "game.cancelled.v1":
@@ -321,9 +339,9 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
             if due > ev.end - ev.grace or cancelled_at.get(game, float("inf")) <= due + 5:
                 continue
             for user, changes in membership[game].items():
-                if _member_throughout(changes, due - 100, due):
-                    if records[(game, offset, user, int(start))] == 0:
-                        missed.append((game, offset, user))
+                seated = _member_throughout(changes, due - 100, due)
+                if seated and records[(game, offset, user, int(start))] == 0:
+                    missed.append((game, offset, user))
     return duplicates, after_cancel, missed
 
 
@@ -346,7 +364,7 @@ def _ts(value: Any) -> float:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-# -- users' answers ---------------------------------------------------------------------------------
+# -- users' answers -------------------------------------------------------------------------------
 def in_windows(t0: float, t1: float, windows: list[tuple[float, float]]) -> bool:
     return any(t0 - EXCUSE_AFTER <= end and start - EXCUSE_BEFORE <= t1 for start, end in windows)
 
@@ -376,7 +394,9 @@ def check_announcements(ev: Evidence) -> list[Any]:
     stale = []
     for item in ev.announcements:
         if item.get("shown") != item.get("expected"):
-            stale.append((item["game_id"], _first_difference(item.get("shown"), item.get("expected"))))
+            stale.append(
+                (item["game_id"], _first_difference(item.get("shown"), item.get("expected")))
+            )
     return stale
 
 
@@ -387,6 +407,27 @@ def _first_difference(shown: Any, expected: Any) -> str:
         if shown.get(key) != expected.get(key):
             return f"{key}: shown {shown.get(key)!r:.120} expected {expected.get(key)!r:.120}"
     return ""
+
+
+def load_evidence(out: Path) -> Evidence:
+    """The evidence a fault run kept in ``out`` (to check it again, or with a newer checker)."""
+    lines = [json.loads(x) for x in (out / "history.jsonl").read_text().splitlines() if x]
+    events = []
+    for line in (out / "events.jsonl").read_text().splitlines():
+        envelope = json.loads(line)
+        subject = envelope["subject"]
+        game = subject.rsplit(".", 1)[1] if ".game." in subject else None
+        events.append({**envelope["body"], "pos": envelope["seq"], "game": game})
+    replay = (out / "replay.txt").read_text()
+    report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+    actions = [x for x in lines if x["type"] == "action"]
+    return Evidence(
+        actions=actions, faults=[x for x in lines if x["type"] == "fault"], events=events,
+        dms=json.loads((out / "dms.json").read_text()),
+        announcements=json.loads((out / "announcements.json").read_text()),
+        replay={"exit": 0 if "no difference" in replay else 1, "output": replay},
+        stream="EVENTS", end=report.get("end") or max(a["t1"] for a in actions),
+    )  # fmt: skip
 
 
 def check(ev: Evidence) -> Report:
@@ -418,3 +459,15 @@ def check(ev: Evidence) -> Report:
     report.notes["over the cap after the start (cap lowered in progress)"] = len(after_start)
     report.notes["actions"] = dict(Counter(f"{a['via']}:{a['kind']}" for a in ev.actions))
     return report
+
+
+if __name__ == "__main__":  # python -m tests.load.checker EVIDENCE_DIR
+    where = Path(sys.argv[1])
+    checked = check(load_evidence(where))
+    if (where / "report.json").exists():
+        checked.add(
+            "did not settle", json.loads((where / "report.json").read_text()).get("unsettled", [])
+        )
+    print("\n".join(checked.lines()))
+    print(checked.notes)
+    raise SystemExit(0 if checked.ok else 1)

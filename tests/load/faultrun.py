@@ -54,7 +54,9 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     xs, ys = [s[0] for s in samples], [s[1] for s in samples]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     var = sum((x - mx) ** 2 for x in xs)
-    return 3600 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+    return (
+        3600 * sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+    )
 
 
 class Sampler:
@@ -118,8 +120,9 @@ def muster(system: System, *args: str, timeout: float = 300) -> subprocess.Compl
                           capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
-async def settle(system: System, faults: Faults, load: Load, wait_due: float) -> None:
-    """Every part running, every due time passed, the log fully projected, the queue empty."""
+async def settle(system: System, faults: Faults, wait_due: float) -> list[str]:
+    """Every part running, every due time passed, the log fully projected (read models and
+    Discord), the work queue empty; what did not happen in time."""
     system.clock_file.write_text("0")
     system.emu.faults.clear()
     for name in ("nats", "postgres"):
@@ -129,9 +132,38 @@ async def settle(system: System, faults: Faults, load: Load, wait_due: float) ->
         if child.pid is None:
             system.start_process(name)
     await asyncio.sleep(wait_due)
+    problems = []
     last, _ = await faults.nats_state()
-    await until(lambda: faults.caught_up(last), 180, "the read models to catch up")
-    await until(faults.queue_drained, 180, "the Discord work queue to drain")
+    waits = (
+        (lambda: faults.caught_up(last), "the read models did not reach the log's end"),
+        (lambda: _discord_at(faults, last), "the Discord projection did not reach the log's end"),
+        (faults.queue_drained, "the Discord work queue did not drain"),
+    )
+    for probe, problem in waits:
+        try:
+            await until(probe, 240, problem)
+        except TimeoutError:
+            problems.append(problem)
+    return problems
+
+
+async def _discord_at(faults: Faults, last: int) -> bool:
+    """The Discord projection has done everything up to ``last`` (its own events after that,
+    recorded posts and DMs, need nothing more from it)."""
+    return await faults.read_position("discord") >= last
+
+
+async def final_state(system: System, faults: Faults) -> dict[str, Any]:
+    """Positions, the work queue and ``muster doctor``, kept with the evidence."""
+    state: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        state["log_last"], state["ops_messages"] = await faults.nats_state()
+        state["ops_last"], state["ops_acked_through"] = await faults.ops_state()
+        for name in ("read_models", "discord", "analytics"):
+            state[f"position_{name}"] = await faults.read_position(name)
+    doctor = muster(system, "doctor", timeout=120)
+    state["doctor"] = doctor.stdout + doctor.stderr
+    return state
 
 
 async def announcement_evidence(system: System, load: Load) -> list[dict[str, Any]]:
@@ -251,7 +283,9 @@ async def main_async(args: argparse.Namespace) -> int:
             await asyncio.gather(*tasks)
             end = time.time()
             print(f"  load stopped after {end - load_started:.0f} s; settling", flush=True)
-            await settle(system, faults, load, wait_due=args.settle)
+            unsettled = await settle(system, faults, wait_due=args.settle)
+            state = await final_state(system, faults)
+            (out / "final-state.json").write_text(json.dumps(state, indent=2, default=str))
             await load.close()
             replay = muster(system, "replay")
             (out / "replay.txt").write_text(replay.stdout + replay.stderr)
@@ -269,6 +303,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 stream="EVENTS", end=end,
             )  # fmt: skip
             report = check(evidence)
+            report.add("did not settle", unsettled)
             figures = summarise(evidence, faults, sampler, load_started, end)
         finally:
             history.close()
@@ -280,6 +315,7 @@ async def main_async(args: argparse.Namespace) -> int:
             shutil.rmtree(work, ignore_errors=True)
     (out / "report.json").write_text(json.dumps(
         {"counts": report.counts, "examples": report.examples, "notes": report.notes,
+         "end": evidence.end, "unsettled": unsettled,
          "figures": figures}, indent=2, default=str))  # fmt: skip
     print_report(report, figures)
     missing = [k for k in KINDS if not args.soak and faults.counts.get(k, 0) < args.rounds]
@@ -288,7 +324,9 @@ async def main_async(args: argparse.Namespace) -> int:
     return 0 if report.ok and not missing else 1
 
 
-def summarise(ev: Evidence, faults: Faults, sampler: Sampler, t0: float, t1: float) -> dict[str, Any]:
+def summarise(
+    ev: Evidence, faults: Faults, sampler: Sampler, t0: float, t1: float
+) -> dict[str, Any]:
     recoveries = {
         kind: {"n": len(v), "p50_s": round(percentile(v, 50), 1), "p99_s": round(percentile(v, 99), 1)}
         for kind, v in sorted(faults.recoveries.items())
@@ -341,7 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("nats.aio.client").setLevel(logging.CRITICAL)  # our probes, while NATS is down
+    logging.getLogger("nats.aio.client").setLevel(
+        logging.CRITICAL
+    )  # our probes, while NATS is down
     return asyncio.run(main_async(args))
 
 

@@ -87,12 +87,13 @@ class Faults:
         finally:
             await nc.close()
 
-    async def read_position(self) -> int:
+    async def read_position(self, name: str = "read_models") -> int:
+        """Where a projection (``read_models``, ``discord``) stands in the log."""
         async with await psycopg.AsyncConnection.connect(
             self.system.env["MUSTER_DATABASE_URL"], connect_timeout=3, autocommit=True
         ) as conn:
             cur = await conn.execute(
-                "SELECT position FROM muster.projector_position WHERE name = 'read_models'"
+                "SELECT position FROM muster.projector_position WHERE name = %s", (name,)
             )
             row = await cur.fetchone()
             return int(row[0]) if row else 0

@@ -112,8 +112,9 @@ class Load:
                 match = GAME_FOOTER.match((embed.get("footer") or {}).get("text", ""))
                 if match:
                     found[match.group(1)] = message
-                    self._learn(match.group(1), embed.get("title", ""),
-                                embed.get("description", ""))
+                    self._learn(
+                        match.group(1), embed.get("title", ""), embed.get("description", "")
+                    )
         return found
 
     def _learn(self, game_id: str, shown_title: str, description: str) -> None:
