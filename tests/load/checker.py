@@ -279,9 +279,12 @@ def check_promotions(ev: Evidence) -> tuple[list[Any], list[Any]]:
 
 def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
     """(duplicate reminders, reminders decided after the game was cancelled, due reminders never
-    handled). A reminder is decided when its intent (or its "sent" record) is in the log."""
+    handled, reminders decided before a cancellation and recorded sent after it). A reminder is
+    decided when its intent is in the log; one in flight when the host cancels may still go out
+    (the scheduler cannot take back a DM it is sending), which is noted, not counted."""
     records: Counter[tuple[str, int, str, int]] = Counter()
-    sent_positions: list[tuple[str, int]] = []  # reminder intents and "sent" records
+    intents: list[tuple[str, int]] = []  # where each reminder was decided
+    sent_positions: list[tuple[str, int]] = []  # "sent" records
     cancelled_at: dict[str, float] = {}
     cancelled_pos: dict[str, int] = {}
     start_of: dict[str, float] = {}
@@ -312,7 +315,7 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
             cancelled_at.setdefault(game, at)
             cancelled_pos.setdefault(game, int(event["pos"]))
         elif kind == "game.reminder_intent_recorded.v1":
-            sent_positions.append((game, int(event["pos"])))
+            intents.append((game, int(event["pos"])))
         elif kind in ("game.player_joined.v1", "game.player_promoted.v1"):
             membership[game][event["user_id"]].append((at, True))
         elif kind in ("game.player_left.v1", "game.player_moved_to_waitlist.v1"):
@@ -329,8 +332,11 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
     )
     duplicates = [key for key, n in records.items() if n > 1]
     duplicates += [("dm", nonce, n) for nonce, n in reminder_dms.items() if n > 1]
-    after_cancel = [
-        (game, pos) for game, pos in sent_positions if pos > cancelled_pos.get(game, 1 << 62)
+    after_cancel = [(g, p) for g, p in intents if p > cancelled_pos.get(g, 1 << 62)]
+    in_flight = [
+        (g, p)
+        for g, p in sent_positions
+        if p > cancelled_pos.get(g, 1 << 62) and (g, p) not in set(after_cancel)
     ]
     missed = []
     for game, start in start_of.items():
@@ -342,7 +348,7 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
                 seated = _member_throughout(changes, due - 100, due)
                 if seated and records[(game, offset, user, int(start))] == 0:
                     missed.append((game, offset, user))
-    return duplicates, after_cancel, missed
+    return duplicates, after_cancel, missed, in_flight
 
 
 def _member_throughout(changes: list[tuple[float, bool]], since: float, until: float) -> bool:
@@ -435,7 +441,7 @@ def check(ev: Evidence) -> Report:
     lost, doubled, phantom = check_effects(ev)
     overbooked, unfair, after_start = fold_games(ev.events)
     untold, duplicate_dms = check_promotions(ev)
-    duplicate_reminders, cancelled_reminders, missed = check_reminders(ev)
+    duplicate_reminders, cancelled_reminders, missed, in_flight = check_reminders(ev)
     tracebacks, silences, unrecognised, undocumented = check_answers(ev)
     report.add("lost", lost)
     report.add("doubled", doubled)
@@ -456,6 +462,7 @@ def check(ev: Evidence) -> Report:
     report.add("undocumented errors", undocumented)
     verdicts = Counter(classify(a) for a in ev.actions)
     report.notes["answers"] = dict(verdicts)
+    report.notes["reminders in flight at a cancellation"] = len(in_flight)
     report.notes["over the cap after the start (cap lowered in progress)"] = len(after_start)
     report.notes["actions"] = dict(Counter(f"{a['via']}:{a['kind']}" for a in ev.actions))
     return report

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import statistics
 import subprocess
@@ -252,7 +253,7 @@ async def main_async(args: argparse.Namespace) -> int:
     started = time.time()
     async with DiscordEmulator(rate_limits=limits) as emu:
         system = System(work, emu)
-        people = populate(emu, args.members)
+        people = populate(emu, args.members, args.channels)
         faults = Faults(system, history, seed=args.seed)
         try:
             await system.start_servers()
@@ -370,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="times each fault kind is injected")
     parser.add_argument("--rate", type=float, default=4, help="actions per second")
     parser.add_argument("--members", type=int, default=24, help="members who click")
+    parser.add_argument("--channels", type=int, default=4, help="game channels in the guild")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--soak", action="store_true", help="no faults; report RSS slopes")
     parser.add_argument("--partial-disk", action="store_true",
@@ -378,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait after the load for due reminders")  # fmt: skip
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
+    if not args.soak and os.geteuid() != 0:
+        parser.error("the disk_full fault mounts a small tmpfs: run the fault run as root")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("nats.aio.client").setLevel(
         logging.CRITICAL

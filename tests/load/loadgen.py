@@ -106,8 +106,9 @@ class Load:
     def announcements(self) -> dict[str, Any]:
         """game id → its announcement message in #games (found by its footer)."""
         found: dict[str, Any] = {}
-        channel = self.people["games"]
-        for message in list(self.emu.world.channel(channel.id).messages.values()):
+        messages = [m for channel in self.people["channels"]
+                    for m in list(self.emu.world.channel(channel.id).messages.values())]  # fmt: skip
+        for message in messages:
             for embed in message.embeds or []:
                 match = GAME_FOOTER.match((embed.get("footer") or {}).get("text", ""))
                 if match:
@@ -167,7 +168,7 @@ class Load:
     async def slash(self, person: Person, name: str, options: dict[str, Any],
                     modal: dict[str, str] | None, kind: str, game: str | None) -> None:  # fmt: skip
         t0 = now()
-        channel = self.emu.world.channel(self.people["games"].id)
+        channel = self.emu.world.channel(self.rng.choice(self.people["channels"]).id)
         try:
             it = self.emu.interactions.command(person.id, channel, name, options)
         except ScriptError as error:  # the bot has not registered its commands yet
@@ -258,7 +259,8 @@ class Load:
                               "max_players": str(self.rng.randint(2, 4))}, "create", None)  # fmt: skip
             return
         title = f"Api {self.counter}"
-        body = {"guild_id": str(self.people["guild"].id), "channel_id": str(self.people["games"].id),
+        room = self.rng.choice(self.people["channels"])
+        body = {"guild_id": str(self.people["guild"].id), "channel_id": str(room.id),
                 "title": title, "scheduled_at": at.isoformat(), "duration_minutes": 1,
                 "max_players": self.rng.randint(2, 4), "reminder_minutes": [1]}  # fmt: skip
         data = await self.api(host, "create", "POST", "/api/v1/games", None, body)

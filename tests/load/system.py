@@ -227,12 +227,14 @@ def _pgid(pid: int) -> int:
         return -1
 
 
-def populate(emu: DiscordEmulator, members: int) -> dict[str, Any]:
-    """The load's guild: one #games channel, two hosts (Manage Server) and ``members`` players."""
+def populate(emu: DiscordEmulator, members: int, channels: int = 4) -> dict[str, Any]:
+    """The load's guild: ``channels`` game channels, two hosts (Manage Server) and ``members``
+    players. (Discord allows about one message edit per second per channel, so a busy guild
+    spreads its games over channels; docs/fault-run.md has what one channel does.)"""
     guild = emu.people.guild("Load Guild")
-    games = guild.text_channel("games")
+    rooms = [guild.text_channel(f"games-{n}") for n in range(channels)]
     manage = int(Permission.MANAGE_GUILD | Permission.MANAGE_CHANNELS)
     hosts = [guild.member(f"host{i}", global_name=f"Host {i}", permissions=manage)
              for i in range(2)]  # fmt: skip
     players = [guild.member(f"player{i}", global_name=f"Player {i}") for i in range(members)]
-    return {"guild": guild, "games": games, "hosts": hosts, "players": players}
+    return {"guild": guild, "channels": rooms, "hosts": hosts, "players": players}

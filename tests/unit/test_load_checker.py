@@ -157,7 +157,14 @@ def test_reminders_duplicated_after_cancel_or_missed() -> None:
     after_cancel = clean()
     after_cancel.events.insert(7, event(7, "game.cancelled.v1", "api:h:2", START - 120,
                                         previous_status="scheduled"))  # fmt: skip
-    assert violations(after_cancel) == {"reminders after cancel": 4}
+    assert violations(after_cancel) == {"reminders after cancel": 2}  # two intents after it
+
+    in_flight = clean()  # decided before the cancellation, recorded sent after it: noted
+    in_flight.events.insert(10, event(10, "game.cancelled.v1", "api:h:2", START - 60,
+                                      previous_status="scheduled"))  # fmt: skip
+    report = check(in_flight)
+    assert report.ok, report.lines()
+    assert report.notes["reminders in flight at a cancellation"] == 1
 
     missed = clean()
     missed.events = [e for e in missed.events if not e["type"].startswith("game.reminder")]
