@@ -244,7 +244,7 @@ def exported_events(system: System, out: Path) -> list[dict[str, Any]]:
 
 async def main_async(args: argparse.Namespace) -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="muster-faultrun-"))
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
     work = Path(tempfile.mkdtemp(prefix="muster-load-"))
     print(f"fault run: {'soak' if args.soak else 'faults'}, {args.minutes:g} min, "
           f"{args.rate:g} actions/s; evidence in {out}", flush=True)  # fmt: skip
@@ -261,7 +261,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 system.start_process(name)
             await until(faults.api_up, 120, "the API")
             await until(lambda: bool(faults.bot_sessions()), 120, "the bot's gateway session")
-            await until(lambda: any(c.payload["name"] == "game" for c in emu.world.commands.values()),
+            commands = emu.world.commands
+            await until(lambda: any(c.payload["name"] == "game" for c in commands.values()),
                         60, "the bot's slash commands")  # fmt: skip
             await until(faults._postgres_answers, 60, "the read models")
             if not args.soak:
@@ -329,7 +330,8 @@ def summarise(
     ev: Evidence, faults: Faults, sampler: Sampler, t0: float, t1: float
 ) -> dict[str, Any]:
     recoveries = {
-        kind: {"n": len(v), "p50_s": round(percentile(v, 50), 1), "p99_s": round(percentile(v, 99), 1)}
+        kind: {"n": len(v), "p50_s": round(percentile(v, 50), 1),
+               "p99_s": round(percentile(v, 99), 1)}
         for kind, v in sorted(faults.recoveries.items())
     }  # fmt: skip
     unrecovered = [f["kind"] for f in ev.faults if not f.get("recovered")]
@@ -344,7 +346,8 @@ def summarise(
 
 def print_report(report: Any, figures: dict[str, Any]) -> None:
     print(f"\n{figures['actions']} actions in {figures['seconds']} s "
-          f"({figures['actions_per_s']}/s), {figures['events']} events, {figures['dms']} DMs")  # fmt: skip
+          f"({figures['actions_per_s']}/s), {figures['events']} events, "
+          f"{figures['dms']} DMs")  # fmt: skip
     print(f"answers: {report.notes['answers']}")
     print(f"actions: {report.notes['actions']}")
     if figures["faults"]:
@@ -365,8 +368,10 @@ def print_report(report: Any, figures: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.load.faultrun", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.load.faultrun", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--minutes", type=float, default=10, help="length of the load")
     parser.add_argument("--rounds", type=int, default=2, help="times each fault kind is injected")
     parser.add_argument("--rate", type=float, default=4, help="actions per second")

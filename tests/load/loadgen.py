@@ -106,8 +106,9 @@ class Load:
     def announcements(self) -> dict[str, Any]:
         """game id → its announcement message in #games (found by its footer)."""
         found: dict[str, Any] = {}
+        world = self.emu.world
         messages = [m for channel in self.people["channels"]
-                    for m in list(self.emu.world.channel(channel.id).messages.values())]  # fmt: skip
+                    for m in list(world.channel(channel.id).messages.values())]  # fmt: skip
         for message in messages:
             for embed in message.embeds or []:
                 match = GAME_FOOTER.match((embed.get("footer") or {}).get("text", ""))
@@ -132,8 +133,10 @@ class Load:
     def open_games(self, margin: float = 8.0) -> list[GameInfo]:
         """Games still scheduled (as far as the load knows) and not about to start."""
         t = now()
-        return [g for g in self.games.values()
-                if not g.cancelled and (g.scheduled_at == 0.0 or g.scheduled_at > t + margin)]  # fmt: skip
+        return [
+            g for g in self.games.values()
+            if not g.cancelled and (g.scheduled_at == 0.0 or g.scheduled_at > t + margin)
+        ]  # fmt: skip
 
     # -- Discord -----------------------------------------------------------------------------
     async def answer_of(self, it: Interaction) -> dict[str, Any]:
@@ -162,8 +165,10 @@ class Load:
         except ScriptError:
             return  # the button is disabled: the game started or was cancelled
         answer = await self.answer_of(it)
-        self.history.action(kind=which, via="discord", user=str(person.id), game=game.game_id,
-                            command_id=f"discord:{it.id}", t0=t0, t1=now(), answer=answer)  # fmt: skip
+        self.history.action(
+            kind=which, via="discord", user=str(person.id), game=game.game_id,
+            command_id=f"discord:{it.id}", t0=t0, t1=now(), answer=answer,
+        )  # fmt: skip
 
     async def slash(self, person: Person, name: str, options: dict[str, Any],
                     modal: dict[str, str] | None, kind: str, game: str | None) -> None:  # fmt: skip
@@ -256,7 +261,8 @@ class Load:
             self.pending_titles[title] = "discord"
             await self.slash(host, "game create", {},
                              {"title": title, "when": at.strftime("%Y-%m-%d %H:%M"),
-                              "max_players": str(self.rng.randint(2, 4))}, "create", None)  # fmt: skip
+                              "max_players": str(self.rng.randint(2, 4))},
+                             "create", None)  # fmt: skip
             return
         title = f"Api {self.counter}"
         room = self.rng.choice(self.people["channels"])

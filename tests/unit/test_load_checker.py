@@ -49,7 +49,7 @@ def clean() -> Evidence:
               user_id="c", kind="promoted", source_position=6, status="sent"),
     ]  # fmt: skip
     for n, user in enumerate(("b", "c")):
-        key = dict(user_id=user, offset_minutes=1, scheduled_at=iso(START))
+        key = {"user_id": user, "offset_minutes": 1, "scheduled_at": iso(START)}
         events.append(event(8 + 2 * n, "game.reminder_intent_recorded.v1", f"r:{user}",
                             START - 60, **key))  # fmt: skip
         events.append(event(9 + 2 * n, "game.reminder_recorded.v1", f"rr:{user}", START - 59,
