@@ -72,7 +72,7 @@ class Sampler:
             while not stop.is_set():
                 row: dict[str, Any] = {"t": time.time(), "rss": {}}
                 for name, pid in self.system.pids().items():
-                    row["rss"][name] = rss_mib(pid, group=name == "postgres")
+                    row["rss"][name] = rss_mib(pid, tree=name == "postgres")
                 with contextlib.suppress(Exception):
                     last, queued = await self.faults.nats_state()
                     row["queue"] = queued

@@ -151,15 +151,12 @@ class System:
         return next(p for p in self.stack.processes if p.name == wanted)
 
     def kill_server(self, name: str) -> None:
-        """SIGKILL a server; PostgreSQL with its backends (its own process group)."""
+        """SIGKILL a server (PostgreSQL: its postmaster; the backends notice and exit, and the
+        restart waits until they have)."""
         process = self.server(name)
         if process.proc is None or process.proc.poll() is not None:
             return
-        if name == "postgres":
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.proc.pid, signal.SIGKILL)
-        else:
-            process.proc.send_signal(signal.SIGKILL)
+        process.proc.send_signal(signal.SIGKILL)
         process.proc.wait(10)
 
     async def restart_server(self, name: str) -> None:
@@ -201,11 +198,9 @@ class System:
         return found
 
 
-def rss_mib(pid: int, *, group: bool = False) -> float | None:
-    """Resident memory of a process (with ``group``: of its whole process group), MiB."""
-    pids = [pid]
-    if group:
-        pids = [p for p in _all_pids() if _pgid(p) == pid]
+def rss_mib(pid: int, *, tree: bool = False) -> float | None:
+    """Resident memory of a process (with ``tree``: with all its descendants), MiB."""
+    pids = [pid, *descendants(pid)] if tree else [pid]
     total = 0
     for p in pids:
         try:
@@ -216,15 +211,25 @@ def rss_mib(pid: int, *, group: bool = False) -> float | None:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20 if total else None
 
 
-def _all_pids() -> list[int]:
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (PostgreSQL's backends each lead a session of their own, so
+    its process group holds only the postmaster)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def populate(emu: DiscordEmulator, members: int, channels: int = 4) -> dict[str, Any]:
