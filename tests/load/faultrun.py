@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import statistics
@@ -44,8 +45,11 @@ SAMPLE_EVERY = 5.0
 
 
 def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (of two values, p50 is the smaller and p99 the larger)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else 0.0
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def slope_per_hour(samples: list[tuple[float, float]]) -> float:
