@@ -157,8 +157,9 @@ class Faults:
         ``tables``) to a tablespace on a tmpfs of ``size_mib``."""
         self.disk = self.system.work / "readmodel-volume"
         self.disk.mkdir(exist_ok=True)
-        subprocess.run(["mount",  # noqa: ASYNC221 - once, before the load "-t", "tmpfs", "-o", f"size={size_mib}m,mode=0755", "tmpfs",
-                        str(self.disk)], check=True)  # fmt: skip
+        size = f"size={size_mib}m,mode=0755"
+        mount = ["mount", "-t", "tmpfs", "-o", size, "tmpfs", str(self.disk)]
+        subprocess.run(mount, check=True)  # noqa: ASYNC221 - once, before the load starts
         space = self.disk / "pg"
         space.mkdir()
         owner = pwd.getpwnam(os.environ.get("MUSTER_POSTGRES_OS_USER", "muster-pg"))
