@@ -44,7 +44,7 @@ from gateways.postgres import migrate
 from projections.feed import LogFeed
 from projections.replay import MIGRATIONS
 from projections.runner import Progress, ProjectionRunner
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 ACTIVE_GAMES = 2_000
 ENCODER = msgspec.json.Encoder()
@@ -266,6 +266,9 @@ async def run(total: int, lag_seconds: float = 10.0) -> None:
         ("(c) lag append → visible at 500 events/s", f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms", ""),
     ], ("measure", "figure", "ratio to (a)")))  # fmt: skip
     print(f"\npeak RSS {peak_rss_mib():.0f} MiB; goals: rebuild >= 20,000/s, lag p99 <= 50 ms")
+    summary("projections", [
+        ("(b) rebuild", f"{rebuild_rate:,.0f}/s", f"{rebuild_rate / read_rate:.2f}"),
+        ("(c) lag at 500 events/s", f"p50 {q[49]:.1f}, p99 {q[98]:.1f} ms", "")])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
