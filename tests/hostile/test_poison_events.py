@@ -20,6 +20,7 @@ from gateways.health import HealthReporter
 from gateways.jetstream.layout import H_TOPIC, H_VERSION, event_headers
 from gateways.postgres import connect
 from projections import queries
+from tests.hostile.common import shown
 from tests.integration.api.harness import WebStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -53,11 +54,6 @@ def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str],
         ("garbage on a real game", f"{prefix}.game.{real_game}",
          event_headers("game.player_left.v1", 2), b"null"),
     ]  # fmt: skip
-
-
-def shown(game: dict[str, Any]) -> dict[str, Any]:
-    """What people see of a game (not its log position: the announcement is recorded too)."""
-    return {k: v for k, v in game.items() if k not in ("version", "position", "updated_at")}
 
 
 @pytest.fixture
