@@ -63,7 +63,12 @@ def host(web_stack: WebStack) -> Iterator[httpx.Client]:
     client.close()
 
 
-def test_stateful_sequences_never_fail_the_server(web_stack: WebStack, host: httpx.Client) -> None:
+@pytest.mark.parametrize(
+    "examples", [60, pytest.param(1000, marks=pytest.mark.deep, id="deep")], ids=str
+)
+def test_stateful_sequences_never_fail_the_server(
+    web_stack: WebStack, host: httpx.Client, examples: int
+) -> None:
     schema = schemathesis.openapi.from_url(f"{web_stack.url}/api/v1/openapi.json")
     schema = schema.exclude(path="/auth/logout")  # it would end the session the fuzzer uses
     headers = {"Cookie": f"muster_session={host.cookies['muster_session']}",
@@ -92,8 +97,9 @@ def test_stateful_sequences_never_fail_the_server(web_stack: WebStack, host: htt
             case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
 
     Hostile.run(settings=settings(
-        max_examples=60, deadline=None, database=None, derandomize=True, stateful_step_count=8,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        max_examples=examples, deadline=None, database=None, derandomize=True,
+        stateful_step_count=8, suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
     ))  # fmt: skip
     created = [k for k in steps if k.startswith("POST /api/v1/games 201")]
     chained = [k for k in steps if "{game_id}" in k and k.split()[-1] in ("200", "409")]

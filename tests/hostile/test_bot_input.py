@@ -93,7 +93,12 @@ async def click_forged(muster: Muster, custom_id: str, *, kind: int = 2) -> str:
     return await muster.answered(it, within=10)
 
 
-async def test_forged_custom_ids_are_answered_and_change_nothing(muster: Muster) -> None:
+@pytest.mark.parametrize(
+    "examples", [80, pytest.param(2000, marks=pytest.mark.deep, id="deep")], ids=str
+)
+async def test_forged_custom_ids_are_answered_and_change_nothing(
+    muster: Muster, examples: int
+) -> None:
     game = await muster.new_game(max_players=2)
     size = log_size(muster)
     seen: dict[str, int] = {}
@@ -107,7 +112,7 @@ async def test_forged_custom_ids_are_answered_and_change_nothing(muster: Muster)
         seen[text[:20]] = seen.get(text[:20], 0) + 1
 
     loop = asyncio.get_running_loop()
-    await asyncio.to_thread(run_examples, loop, custom_ids(game), check, 80)
+    await asyncio.to_thread(run_examples, loop, custom_ids(game), check, examples)
     assert len(seen) >= 2, seen  # both refusals were reached, not one path only
     assert muster.bot.responder.failed == 0, muster.bot.responder.last_error
 
@@ -160,7 +165,10 @@ MODAL_FIELDS = st.fixed_dictionaries(
 )
 
 
-async def test_create_modal_with_hostile_fields_is_answered(muster: Muster) -> None:
+@pytest.mark.parametrize(
+    "examples", [EXAMPLES, pytest.param(1000, marks=pytest.mark.deep, id="deep")], ids=str
+)
+async def test_create_modal_with_hostile_fields_is_answered(muster: Muster, examples: int) -> None:
     host = muster.host
     created: list[str] = []
 
@@ -183,7 +191,7 @@ async def test_create_modal_with_hostile_fields_is_answered(muster: Muster) -> N
             created.append(made[0])
 
     loop = asyncio.get_running_loop()
-    await asyncio.to_thread(run_examples, loop, MODAL_FIELDS, check)
+    await asyncio.to_thread(run_examples, loop, MODAL_FIELDS, check, examples)
     for game in created:  # what was accepted is within what Discord can show
         details = muster.events(game)[0].details  # type: ignore[attr-defined]
         assert len(details.title) <= 100
