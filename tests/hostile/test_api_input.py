@@ -12,6 +12,7 @@ Never a 5xx, and every 4xx of ``/api/`` in the one error shape
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,9 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import Flaky
 from schemathesis import checks
+from schemathesis.core.failures import FailureGroup
 
 from tests.hostile.common import login, shown
 from tests.integration.api.harness import WebStack
@@ -73,18 +76,26 @@ def test_stateful_sequences_never_fail_the_server(
     schema = schema.exclude(path="/auth/logout")  # it would end the session the fuzzer uses
     headers = {"Cookie": f"muster_session={host.cookies['muster_session']}",
                "X-CSRF-Token": host.headers["X-CSRF-Token"]}  # fmt: skip
+    made = host.post("/api/v1/games", json=game_body(web_stack, title="Seed"))
+    assert made.status_code == 201, made.text
+    seeded = made.json()["game_id"]
     steps: dict[str, int] = {}
+    failures: list[str] = []
 
     class Hostile(schema.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
-            """Aim at the demo server often enough that writes succeed and links can chain."""
-            for name, value in (("guild_id", web_stack.guild_id),
-                                ("channel_id", web_stack.channel_id)):  # fmt: skip
+            """Aim at the demo server and a real game often enough that writes succeed and
+            deep paths are reached (links chain the games the machine creates itself)."""
+            aim = hash(case.id) % 3  # 0: left as generated
+            known = {"guild_id": web_stack.guild_id, "channel_id": web_stack.channel_id}
+            for name, value in known.items():
                 if case.path_parameters and name in case.path_parameters:
                     case.path_parameters[name] = value
-                if isinstance(case.body, dict) and name in case.body and hash(case.id) % 3:
+                if isinstance(case.body, dict) and name in case.body and aim:
                     case.body[name] = value
-            if case.method == "POST" and case.path == "/api/v1/games" and hash(case.id) % 3:
+            if aim == 1 and case.path_parameters and "game_id" in case.path_parameters:
+                case.path_parameters["game_id"] = seeded
+            if case.method == "POST" and case.path == "/api/v1/games" and aim:
                 case.body = {**(case.body if isinstance(case.body, dict) else {}),
                              **game_body(web_stack, title="Fuzzed")}  # fmt: skip
 
@@ -92,19 +103,28 @@ def test_stateful_sequences_never_fail_the_server(
             return {"base_url": web_stack.url, "headers": headers, "allow_redirects": False}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            """Record, never raise: a failure replayed against a server whose state moved on
+            is not reproducible, so Hypothesis would report it as flaky instead of what it is
+            (schemathesis's own runner records failures the same way)."""
             key = f"{case.method} {case.operation.path} {response.status_code}"
             steps[key] = steps.get(key, 0) + 1
-            case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+            try:
+                case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs or None)
+            except (AssertionError, FailureGroup) as failure:
+                failures.append(f"{case.method} {case.formatted_path} -> {failure}")
 
-    Hostile.run(settings=settings(
-        max_examples=examples, deadline=None, database=None, derandomize=True,
-        stateful_step_count=8, suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate],
-    ))  # fmt: skip
-    created = [k for k in steps if k.startswith("POST /api/v1/games 201")]
+    for _ in range(3):  # a restart after the data tree saw the server answer differently
+        with contextlib.suppress(Flaky):
+            Hostile.run(settings=settings(
+                max_examples=examples, deadline=None, database=None, stateful_step_count=8,
+                suppress_health_check=list(HealthCheck), phases=[Phase.generate],
+            ))  # fmt: skip
+            break
+    assert not failures, failures[:5]
+    assert sum(steps.values()) >= 3 * examples, steps
     chained = [k for k in steps if "{game_id}" in k and k.split()[-1] in ("200", "409")]
-    assert created, sorted(steps.items())
-    assert chained, sorted(steps.items())  # a created game's id reached the operations on one game
+    assert any(k.startswith("POST /api/v1/games 201") for k in steps), sorted(steps.items())
+    assert len(chained) >= 3, sorted(steps.items())  # deep paths on real games were reached
 
 
 # -- bodies and headers ------------------------------------------------------------------------

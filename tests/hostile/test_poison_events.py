@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 
 from deploy.doctor import check_projections
+from domain.events import GameCreated, GameDetails
 from gateways.health import HealthReporter
 from gateways.jetstream.layout import H_TOPIC, H_VERSION, event_headers
 from gateways.postgres import connect
@@ -31,6 +33,16 @@ NOW = "2026-01-01T00:00:00Z"
 def joined(user: str) -> bytes:
     return json.dumps({"type": "game.player_joined.v1", "command_id": f"x-{user}",
                        "actor_id": user, "occurred_at": NOW, "user_id": user}).encode()  # fmt: skip
+
+
+def unstorable() -> bytes:
+    """A well-formed creation whose title holds NUL, which PostgreSQL text cannot store (the
+    domain refuses it now; an older writer or another tool might not)."""
+    return msgspec.json.encode(GameCreated(
+        command_id="nul", actor_id="1", occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        guild_id="1", channel_id="2", host_id="1", scheduled_at=datetime(2031, 1, 1, tzinfo=UTC),
+        details=GameDetails(title="bad\x00title"),
+    ))  # fmt: skip
 
 
 def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str], bytes]]:
@@ -51,6 +63,8 @@ def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str],
          event_headers("game.player_joined.v1", 1), joined("11")),
         ("guild settings not an object", f"{prefix}.guild.1", event_headers(
             "guild.configured.v1", 1), b"[1, 2, 3]"),
+        ("a game PostgreSQL cannot store", new(), event_headers("game.created.v1", 1),
+         unstorable()),
         ("garbage on a real game", f"{prefix}.game.{real_game}",
          event_headers("game.player_left.v1", 2), b"null"),
     ]  # fmt: skip
