@@ -65,9 +65,9 @@ SUMMARY_TAG = "bench-summary: "
 Column = int | tuple[int, ...]
 
 
-def _cell(row: Sequence[object], column: Column) -> str:
+def _cell(row: Sequence[object], column: Column, sep: str) -> str:
     picked = (column,) if isinstance(column, int) else column
-    return " ".join(str(row[i]) for i in picked if i < len(row) and str(row[i])).strip()
+    return sep.join(str(row[i]) for i in picked if i < len(row) and str(row[i])).strip()
 
 
 def summary(
@@ -76,9 +76,12 @@ def summary(
     """Print ``bench-summary: {"bench", "peak_mib", "rows": [[measure, figure, ratio], ...]}``.
 
     ``rows`` may be a table the benchmark printed already: ``columns`` picks which column (or
-    columns, joined by a space) is the measure, the figure and the ratio to the baseline.
+    columns: the measure's joined by a space, the others by " / ") is the measure, the figure and
+    the ratio to the baseline.
     """
-    picked = [[_cell(row, c) for c in columns] for row in rows]
+    measure, figure, ratio = columns
+    picked = [[_cell(row, measure, " "), _cell(row, figure, " / "), _cell(row, ratio, " / ")]
+              for row in rows]  # fmt: skip
     line = {"bench": bench, "peak_mib": round(peak_rss_mib()), "rows": picked}
     print(SUMMARY_TAG + json.dumps(line, ensure_ascii=False), flush=True)
 
