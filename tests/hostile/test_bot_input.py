@@ -117,6 +117,17 @@ async def test_forged_custom_ids_are_answered_and_change_nothing(
     assert muster.bot.responder.failed == 0, muster.bot.responder.last_error
 
 
+@pytest.mark.parametrize("custom_id", ["muster:muteguild:0878377349760", "muster:muteguild:0"])
+async def test_a_server_id_with_a_leading_zero_mutes_nothing(
+    muster: Muster, custom_id: str
+) -> None:
+    """Found by the deep run: the template took "0878…" and a server "0878…" (not "878…")
+    was muted."""
+    size = log_size(muster)
+    assert await click_forged(muster, custom_id) == UNKNOWN_BUTTON
+    assert log_size(muster) == size
+
+
 async def test_a_foreign_custom_id_is_told_it_is_stale(muster: Muster) -> None:
     assert await click_forged(muster, "someone-else:join:1") == STALE
 
