@@ -179,6 +179,17 @@ def test_oversized_fields_are_refused_and_store_nothing(
     assert host.get("/api/v1/status").json()["parked_events"] == 0
 
 
+@pytest.mark.parametrize("at", ["¹", "\u0663"])  # SUPERSCRIPT ONE, ARABIC-INDIC THREE
+def test_time_travel_with_odd_digits_is_refused(
+    web_stack: WebStack, host: httpx.Client, at: str
+) -> None:
+    """Found by the deep stateful run: ``?at=¹`` was a 500 ("¹".isdigit(), but int("¹") fails)."""
+    made = host.post("/api/v1/games", json=game_body(web_stack, title="Then"))
+    answer = host.get(f"/api/v1/games/{made.json()['game_id']}", params={"at": at})
+    error_shape(answer)
+    assert answer.status_code in (404, 422), answer.text
+
+
 def test_a_body_past_the_limit_is_refused_before_it_is_read(host: httpx.Client) -> None:
     answer = host.post("/api/v1/games", content=b"x" * (8 * 2**20),
                        headers={"Content-Type": "application/json"})  # fmt: skip

@@ -231,6 +231,34 @@ async def test_create_modal_refuses_numbers_python_reads_differently(
     assert log_size(muster) == size
 
 
+@pytest.mark.parametrize("duration", ["²", "9" * 5000, "\u0661h"])  # ARABIC-INDIC ONE
+async def test_create_refuses_durations_python_reads_differently(
+    muster: Muster, duration: str
+) -> None:
+    opened = await muster.host.run_command("game create", {"duration": duration},
+                                           channel=muster.games)  # fmt: skip
+    size = log_size(muster)
+    fields = {"title": "Odd", "when": "tomorrow 20:00"}
+    text = await muster.answered(await muster.host.submit_modal(opened, fields), within=20)
+    polite(text)
+    assert "**Duration**:" in text, text
+    assert "is not a duration" in text, text  # not Python's own words about int()
+    assert log_size(muster) == size
+
+
+@pytest.mark.parametrize("cap", ["²", "9" * 5000])
+async def test_config_refuses_a_waitlist_cap_python_reads_differently(
+    muster: Muster, cap: str
+) -> None:
+    size = log_size(muster)
+    it = await muster.host.run_command("config channel", {"waitlist_cap": cap},
+                                       channel=muster.games)  # fmt: skip
+    text = await muster.answered(it, within=20)
+    polite(text)
+    assert "**waitlist cap**" in text, text
+    assert log_size(muster) == size
+
+
 # -- slash command options ---------------------------------------------------------------------
 OPTION_TEXT = st.one_of(
     st.text(max_size=80), st.just("g" * 6000), st.uuids().map(str),
