@@ -32,7 +32,7 @@ class Membership:
 
 async def membership(web: Web, guild_id: str, user_id: str) -> Membership | None:
     """The user's membership of the guild, or ``None`` when not a member (or no such guild)."""
-    if not guild_id.isdigit() or len(guild_id) > 20:
+    if not (guild_id.isascii() and guild_id.isdigit()) or len(guild_id) > 20:
         return None
     member = await web.discord.member(guild_id, user_id)
     if member is None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
+from api.limits import BodyLimit
 from api.live import LiveHub
 from api.services import Web
 
@@ -47,6 +48,7 @@ def create_app(web: Web, *, live: bool = True) -> FastAPI:
     app.state.web = web
     app.state.hub = hub
     install_error_handlers(app)
+    app.add_middleware(BodyLimit)
     for module in (auth, games, guilds, analytics, reminders, feeds, status):
         app.include_router(module.router)
     app.include_router(pages.router)

@@ -177,7 +177,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 404:
             return _answer(request, not_found("page"))
-        code = {405: "method_not_allowed"}.get(error.status_code, "http_error")
+        codes = {405: "method_not_allowed", 413: "body_too_large"}
+        code = codes.get(error.status_code, "http_error")
         problem = ApiError(
             error.status_code, code, str(error.detail), headers=dict(error.headers or {})
         )

@@ -31,6 +31,12 @@ from projections import queries
 router = APIRouter(include_in_schema=False)
 
 
+def _number(text: str) -> int | None:
+    """A whole number typed in a form: ASCII digits only ("²".isdigit() is true, int("²")
+    fails) and at most 9 of them (int() refuses thousands); None otherwise."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+
+
 def login_redirect(request: Request) -> RedirectResponse:
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/auth/login?next={path}", status_code=303)
@@ -391,11 +397,11 @@ async def settings_submit(request: Request, guild_id: str, web: WebDep, session:
     for name in ("max_players", "rules", "category", "waitlist_cap", "reminder_minutes"):
         value = str(form.get(name, "")).strip()
         if name in ("max_players",):
-            changes[name] = int(value) if value.isdigit() else None
+            changes[name] = _number(value)
         elif name == "waitlist_cap":
-            changes[name] = int(value) if value.isdigit() else (value or None)
+            changes[name] = _number(value) if _number(value) is not None else (value or None)
         elif name == "reminder_minutes":
-            mins = [int(v) for v in value.replace(",", " ").split() if v.isdigit()]
+            mins = [n for v in value.replace(",", " ").split() if (n := _number(v)) is not None]
             changes[name] = tuple(mins) or None
         else:
             changes[name] = value or None

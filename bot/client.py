@@ -37,8 +37,25 @@ STALE = (
     "This form or button is no longer active (Muster restarted since it was shown). "
     "Please run the command again."
 )
+UNKNOWN_BUTTON = (
+    "This button is not one Muster knows (the message may be altered or from another app). "
+    "Use the buttons on the game's announcement, or run the command again."
+)
 STALE_AFTER = 2.5  # seconds; Discord's deadline for the first answer is 3
 STALE_KINDS = (discord.InteractionType.component, discord.InteractionType.modal_submit)
+
+
+PERSISTENT_BUTTONS = (JoinButton, LeaveButton, MuteGameButton, MuteGuildButton, AttendButton)
+
+
+def is_persistent_button(kind: discord.InteractionType, data: dict[str, Any]) -> bool:
+    """Whether one of Muster's persistent buttons handles this interaction: discord.py calls
+    it for a component whose ``custom_id`` matches the item's template in full (never for a
+    modal submit)."""
+    custom_id = str(data.get("custom_id", ""))
+    return kind is discord.InteractionType.component and any(
+        b.__discord_ui_compiled_template__.fullmatch(custom_id) for b in PERSISTENT_BUTTONS
+    )
 
 
 def utc_now() -> datetime:
@@ -106,9 +123,7 @@ class MusterBot(commands.Bot):
         from bot.listing import ListingCog
         from bot.reminders import RemindersCog
 
-        self.add_dynamic_items(
-            JoinButton, LeaveButton, MuteGameButton, MuteGuildButton, AttendButton
-        )
+        self.add_dynamic_items(*PERSISTENT_BUTTONS)
         for cog in (GamesCog(self), ListingCog(self), ConfigurationCog(self), RemindersCog(self)):
             await self.add_cog(cog)
         for group in (self.game_group, self.config_group, self.reminders_group):
@@ -132,12 +147,16 @@ class MusterBot(commands.Bot):
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """A form or button shown before a restart has no handler any more: rather than let it
         fail silently, say so just before Discord's deadline (persistent buttons always have
-        one)."""
+        one). A ``muster:`` id that no persistent button matches (altered, or not a button) is
+        refused at once: nothing else would answer it."""
         if interaction.type not in STALE_KINDS:
             return
         data: dict[str, Any] = dict(interaction.data or {})
-        custom_id = str(data.get("custom_id", ""))
-        if custom_id.startswith("muster:"):
+        if is_persistent_button(interaction.type, data):
+            return
+        if str(data.get("custom_id", "")).startswith("muster:"):
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.send_message(UNKNOWN_BUTTON, ephemeral=True)
             return
         task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
         self._watch.add(task)

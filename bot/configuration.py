@@ -65,7 +65,7 @@ def _waitlist_cap(text: str) -> tuple[Any, str | None]:
     cap = text.strip().lower()
     if cap == "unlimited":
         return "unlimited", None
-    if cap.isdigit():
+    if cap.isascii() and cap.isdigit() and len(cap) <= 9:  # not "²", not 5,000 digits
         return int(cap), None
     return None, "**waitlist cap**: a number (0 = no waitlist) or `unlimited`."
 

@@ -18,6 +18,7 @@ from discord.ext import commands
 
 from bot.listing import choose_game, game_choices
 from bot.mentions import read_roster
+from bot.replies import echo
 from bot.respond import Interaction, authority, command_id
 from domain.commands import CancelGame, CreateGame, RescheduleGame, UpdateGame
 from domain.outcome import Outcome
@@ -37,6 +38,13 @@ class Draft:
     description: str = ""
     players: str = ""
     duration: str = ""
+
+
+def whole_number(text: str) -> int | None:
+    """A count a person typed: ASCII digits only, at most 9 (``str.isdigit`` also accepts "²"
+    and "٣", which ``int`` refuses or reads as another digit); None if it is not one."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
 
 
 class CreateModal(discord.ui.Modal, title="New game"):
@@ -117,10 +125,9 @@ async def create_game(bot: MusterBot, interaction: Interaction, draft: Draft) ->
         problems.append(f"**When**: {error.reason}")
     max_players = duration = None
     if draft.max_players.strip():
-        if draft.max_players.strip().isdigit():
-            max_players = int(draft.max_players)
-        else:
-            problems.append(f"**Max players**: {draft.max_players!r} is not a number.")
+        max_players = whole_number(draft.max_players)
+        if max_players is None:
+            problems.append(f"**Max players**: {echo(draft.max_players)} is not a number.")
     try:
         duration = minutes_of(draft.duration)
     except ValueError as error:
@@ -201,9 +208,10 @@ class EditModal(discord.ui.Modal, title="Edit game"):
             if value == (self.current.get(key) or ""):
                 continue
             if key == "max_players":
-                if value and not value.isdigit():
-                    problems.append(f"• **Max players**: {value!r} is not a number.")
-                changes[key] = int(value) if value.isdigit() else None
+                number = whole_number(value)
+                if value and number is None:
+                    problems.append(f"• **Max players**: {echo(value)} is not a number.")
+                changes[key] = number
             elif key == "duration":
                 try:
                     changes["duration_minutes"] = minutes_of(value)

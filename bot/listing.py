@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from discord import app_commands
 from discord.ext import commands
 
+from bot.replies import echo
 from bot.respond import Interaction
 from gateways.timeparse import discord_timestamp
 from projections.queries import GameDetail, GameSummary
@@ -77,7 +78,8 @@ async def choose_game(
         detail = await reads.game(game_id) if game_id else None
     if detail is None or str(detail.guild_id) != str(interaction.guild_id):
         text = (
-            f"I don't know a game {value!r} here. Start typing its title and pick it from the list."
+            f"I don't know a game {echo(value)} here. "
+            "Start typing its title and pick it from the list."
         )
         if deferred:
             await bot.responder.say(interaction, text)

@@ -36,7 +36,8 @@ from projections.scheduler.message import MUTE_GUILD_PREFIX, MUTE_PREFIX
 if TYPE_CHECKING:
     from bot.client import MusterBot
 
-SNOWFLAKE = r"(?P<guild_id>[0-9]{1,20})"
+# A Discord id never starts with 0: "0123" would otherwise mute a server "0123" that is not "123".
+SNOWFLAKE = r"(?P<guild_id>[1-9][0-9]{0,19})"
 MuteCommand = MuteReminders | UnmuteReminders | MuteGuildReminders | UnmuteGuildReminders
 
 

@@ -38,6 +38,12 @@ _NOT_OPEN = {
 }
 
 
+def echo(text: str, limit: int = 40) -> str:
+    """What a person typed, quoted back in a refusal (a long paste is shortened: the answer
+    must stay within Discord's 2,000 characters)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def for_outcome(outcome: Outcome) -> str:
     """A person's answer to what their command did."""
     match outcome.result:

@@ -35,6 +35,15 @@ log = logging.getLogger("muster.bot")
 Interaction = discord.Interaction[Any]
 
 
+MAX_CONTENT = 2000  # Discord refuses a longer message (and the person would see nothing)
+
+
+def fit(text: str, limit: int = MAX_CONTENT) -> str:
+    """``text`` cut to Discord's message limit (an echo of a huge input must not cost the
+    answer itself)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def command_id(interaction: Interaction) -> str:
     """The idempotency key of whatever this interaction asks: ``discord:<interaction id>``."""
     return f"discord:{interaction.id}"
@@ -120,9 +129,9 @@ class Responder:
         return words(outcome), outcome
 
     async def say(self, interaction: Interaction, text: str, **kwargs: Any) -> None:
-        """The one ephemeral follow-up (fills the deferred "thinking…")."""
+        """The one ephemeral follow-up (fills the deferred "thinking…"), cut to fit Discord."""
         try:
-            await interaction.followup.send(text, ephemeral=True, **kwargs)
+            await interaction.followup.send(fit(text), ephemeral=True, **kwargs)
             self.answered += 1
         except discord.HTTPException as error:
             self._failed(f"follow-up failed: {error}")

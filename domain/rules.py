@@ -124,6 +124,8 @@ class Problems:
             self.add(field, "must not be empty")
         if len(value) > limit:
             self.add(field, f"must be at most {limit} characters (got {len(value)})")
+        if "\x00" in value:  # no database can store it as text, and no person types it
+            self.add(field, "must not contain the NUL character (\\x00)")
 
     def number(self, field: str, value: int | None, low: int, high: int) -> None:
         if value is not None and not low <= value <= high:

@@ -133,13 +133,17 @@ def minutes_of(text: str) -> int | None:
     cleaned = text.strip().lower().replace(" ", "")
     if not cleaned:
         return None
-    if cleaned.isdigit():
+    # ASCII digits only ("²".isdigit() is true, int("²") fails) and few of them (int() refuses
+    # past 4,300 digits, with a message no person should see).
+    if cleaned.isascii() and cleaned.isdigit() and len(cleaned) <= 9:
         return int(cleaned)
-    match = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)(?:m|min|mins)?)?", cleaned) or re.fullmatch(
-        r"(\d+):(\d{2})", cleaned
+    match = len(cleaned) <= 16 and (
+        re.fullmatch(r"(?:(\d+)h)?(?:(\d+)(?:m|min|mins)?)?", cleaned, re.ASCII)
+        or re.fullmatch(r"(\d+):(\d{2})", cleaned, re.ASCII)
     )
     if not match or not any(match.groups()):
-        raise ValueError(f"{text!r} is not a duration; type minutes (90) or hours (1h30)")
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise ValueError(f"{shown!r} is not a duration; type minutes (90) or hours (1h30)")
     hours, minutes = (int(g) if g else 0 for g in match.groups())
     return hours * 60 + minutes
 

@@ -163,7 +163,7 @@ class EventFilter:
 
 def parse_start(text: str) -> tuple[int | None, datetime | None]:
     """``--from``: a stream sequence (whole number ≥ 1) or an ISO 8601 time (UTC if no zone)."""
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "¹".isdigit(), but int("¹") fails
         if int(text) < 1:
             raise BadFilter("--from 0: stream sequences start at 1.")
         return int(text), None

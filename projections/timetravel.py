@@ -38,7 +38,7 @@ class BadPoint(ValueError):
 
 def parse_point(text: str) -> int | datetime:
     """A stream sequence (whole number ≥ 1) or an ISO 8601 time (UTC when no zone is given)."""
-    if text.isdigit() and int(text) >= 1:
+    if text.isascii() and text.isdigit() and int(text) >= 1:  # "¹".isdigit(), but int("¹") fails
         return int(text)
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -33,7 +33,7 @@ from domain.commands import JoinGame, LeaveGame
 from gateways.postgres import connect, migrate
 from projections.freshness import wait_for_position
 from projections.replay import MIGRATIONS
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 from tests.conftest import fresh_log_env
 from tests.integration.discord_world import EDIT_ROUTE, World, field_named, world
 
@@ -173,6 +173,7 @@ async def run(args: argparse.Namespace) -> None:
     print(f"\n(c) burst of 50 joins: {edits} edits, final content shown after "
           f"{burst_seconds:.2f} s, {limited} x 429 (whole run: {total_429} x 429)")  # fmt: skip
     print(f"peak RSS {peak_rss_mib():.0f} MiB")
+    summary("announcements", rows, ((0,), 1, 3))
 
 
 def main() -> None:

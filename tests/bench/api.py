@@ -34,7 +34,7 @@ import aiohttp
 
 from gateways.postgres import migrate
 from projections.replay import MIGRATIONS
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 from tests.conftest import fresh_log_env
 from tests.integration.api.harness import WebStack
 
@@ -219,6 +219,7 @@ def main() -> None:
             stack.close_clients()
     rows.append(("peak RSS (whole process)", "", "", "", "", f"{peak_rss_mib():.0f} MiB"))
     print(table(rows, ("what", "rate", "samples", "p50", "p99", "vs baseline")))
+    summary("api", rows[:-1], ((0, 1), 3, 5))
 
 
 if __name__ == "__main__":

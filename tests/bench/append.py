@@ -27,7 +27,7 @@ from eventsourcing.persistence import AggregateRecorder, InfrastructureFactory, 
 
 from gateways.jetstream import Factory
 from gateways.jetstream.layout import H_EXPECTED_LAST_SUBJECT_SEQ, H_MSG_ID, event_headers
-from tests.bench.common import Figure, bench_stack, table, timed
+from tests.bench.common import Figure, bench_stack, summary, table, timed
 
 AGGREGATES = 200
 THREADS = 16
@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"b/a = {b.rate / a.rate:.2f} (goal >= 0.6)   b/a' = {b.rate / a_all.rate:.2f}   "
         f"b/d = {b.rate / d.rate:.2f} (goal >= 1.0)"
+    )
+    summary(
+        "append",
+        [(f"{lb} {f.name}", f"{f.rate:,.0f}/s", f"{f.rate / a.rate:.2f}") for lb, f in labelled],
     )
     return 0
 

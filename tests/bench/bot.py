@@ -33,7 +33,7 @@ from typing import Any
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
 from deploy.emulator.model import Interaction
 from deploy.emulator.requestlog import percentile
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -387,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(shown)
     header = ("bot", "paced", "ack p50", "ack p99", "answer p99", "ack p99 / floor", "peak RSS")
     print(table(rows, header))
+    summary("bot", rows, ((0, 1), 3, 5))
     return 0
 
 

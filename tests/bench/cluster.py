@@ -42,7 +42,7 @@ from domain.commands import CreateGame, JoinGame, LeaveGame
 from gateways.jetstream import Factory
 from gateways.jetstream.layout import H_MSG_ID
 from tests.bench.append import STATE, TOPIC, recorder_appends
-from tests.bench.common import Figure, peak_rss_mib, table, timed
+from tests.bench.common import Figure, peak_rss_mib, summary, table, timed
 
 WRITERS = 4
 GAMES = 50
@@ -332,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         f"lost {fail['lost']:.0f} (goal 0)   stored twice {fail['duplicates']:.0f} (goal 0)   "
         f"peak RSS {peak_rss_mib():.0f} MiB"
     )
+    summary("cluster", [
+        ("failover pause p50 / p99", f"{fail['p50']:.2f} / {fail['p99']:.2f} s", ""),
+        ("acked appends lost / stored twice", f"{fail['lost']:.0f} / {fail['duplicates']:.0f}", ""),
+        ("sync always / default, 16 threads R3", "", f"{r3:.2f}"),
+        ("sync always / default, 16 threads R1", "", f"{r1:.2f}"),
+    ])  # fmt: skip
     return 0 if fail["lost"] == 0 and fail["duplicates"] == 0 and fail["errors"] == 0 else 1
 
 

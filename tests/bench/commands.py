@@ -37,7 +37,7 @@ from domain.commands import CreateGame, JoinGame, LeaveGame
 from domain.events import Event, PlayerJoined, PlayerLeft
 from gateways.jetstream import Factory
 from tests.bench.append import THREADS, hot_aggregate, raw_nats_appends, recorder_appends
-from tests.bench.common import Figure, bench_stack, peak_rss_mib, table, timed
+from tests.bench.common import Figure, bench_stack, peak_rss_mib, summary, table, timed
 from tests.conftest import fresh_log_env
 
 GAMES = 200
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         f"goals: (1) >= 1,500/s: {one.rate:,.0f}   (2) >= 300/s: {two.rate:,.0f}   "
         f"flat (<= 1.5): {flat:.2f}   peak RSS {peak_rss_mib():.0f} MiB"
     )
+    summary("commands", [(f.name, f"{f.rate:,.0f}/s", f"{f.rate / a.rate:.2f}") for f in figures])
     return 0
 
 

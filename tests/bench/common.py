@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deploy.stack import LocalStack
 
@@ -56,3 +58,40 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# -- the one summary line each benchmark prints (``python -m tests.bench`` builds its table) --
+SUMMARY_TAG = "bench-summary: "
+Column = int | tuple[int, ...]
+
+
+def _cell(row: Sequence[object], column: Column, sep: str) -> str:
+    picked = (column,) if isinstance(column, int) else column
+    return sep.join(str(row[i]) for i in picked if i < len(row) and str(row[i])).strip()
+
+
+def summary(
+    bench: str, rows: Iterable[Sequence[object]], columns: tuple[Column, Column, Column] = (0, 1, 2)
+) -> None:
+    """Print ``bench-summary: {"bench", "peak_mib", "rows": [[measure, figure, ratio], ...]}``.
+
+    ``rows`` may be a table the benchmark printed already: ``columns`` picks which column (or
+    columns: the measure's joined by a space, the others by " / ") is the measure, the figure and
+    the ratio to the baseline.
+    """
+    measure, figure, ratio = columns
+    picked = [[_cell(row, measure, " "), _cell(row, figure, " / "), _cell(row, ratio, " / ")]
+              for row in rows]  # fmt: skip
+    line = {"bench": bench, "peak_mib": round(peak_rss_mib()), "rows": picked}
+    print(SUMMARY_TAG + json.dumps(line, ensure_ascii=False), flush=True)
+
+
+def parse_summary(line: str) -> dict[str, Any] | None:
+    """The summary a benchmark printed on ``line``, or None if the line is not one."""
+    if not line.startswith(SUMMARY_TAG):
+        return None
+    try:
+        found = json.loads(line[len(SUMMARY_TAG) :])
+    except json.JSONDecodeError:
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("rows"), list) else None

@@ -44,7 +44,7 @@ from deploy.stack import LocalStack
 from gateways.discord import Body, DiscordConfig, DiscordRest, Worker, open_outbound
 from gateways.discord.external import ensure_streams
 from gateways.discord.metrics import Metrics
-from tests.bench.common import peak_rss_mib, table
+from tests.bench.common import peak_rss_mib, summary, table
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -242,6 +242,7 @@ async def edit_bursts(redis: Redis, nc: NATS, args: argparse.Namespace) -> None:
             if r.name.startswith("(b)")
         )
         print(f"\nvs (a): {ratios}   peak RSS {peak_rss_mib():.0f} MiB")
+    summary("discord_rest", [r.row(baseline) for r in rows], (0, 1, 6))
 
 
 def zipf_trace(members: int, s: float, count: int, seed: int) -> list[int]:
@@ -310,6 +311,10 @@ async def cache_trace(redis: Redis, args: argparse.Namespace) -> None:
     steady = rows[-1]
     print(f"\nsteady state: hit rate {steady[2]} of a ceiling of {steady[4]}   "
           f"peak RSS {peak_rss_mib():.0f} MiB")  # fmt: skip
+    summary(
+        "discord_rest",
+        [("member cache, " + r[0], f"hit rate {r[2]}", f"ceiling {r[4]}") for r in rows],
+    )
 
 
 def snapshot(metrics: Metrics, emu: DiscordEmulator) -> dict[str, float]:

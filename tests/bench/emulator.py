@@ -24,6 +24,7 @@ from aiohttp import web
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
 from deploy.emulator.model import Interaction, Message
 from deploy.emulator.requestlog import percentile
+from tests.bench.common import summary
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -232,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         args.clicks, args.concurrency, args.rest_requests, memory_clicks = 100, 10, 200, 100
     result = asyncio.run(bench(args.clicks, args.concurrency, args.rest_requests, memory_clicks))
     print(report(result))
+    rt, base = result["emu_rt_us"], result["base_rt_us"]
+    summary(
+        "emulator",
+        [
+            ("click -> deferred", f"{result['per_second']:.0f}/s", ""),
+            ("REST round trip", f"{rt:.0f} us", f"{rt / base:.2f}x bare aiohttp"),
+        ],
+    )
     return 0
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import nats
 
 from gateways.jetstream.layout import Layout
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 from tests.bench.projections import fill, ordered_consumer_read
 
 LAYOUT = Layout("BENCH_EVENTS", "bench")
@@ -107,6 +107,7 @@ def run(total: int) -> None:
         ))  # fmt: skip
     print()
     print(table(rows, ("operation", "events/s", "ratio to raw", "peak RSS MiB", "bytes/event")))
+    summary("events", rows)
     print(f"\n{total:,} events; goals: ratio >= 0.8, peak RSS <= 300 MB; "
           f"this process peak {peak_rss_mib():.0f} MiB")  # fmt: skip
 

@@ -37,7 +37,7 @@ from gateways.jetstream.layout import H_MSG_ID, H_VERSION, Layout, event_headers
 from gateways.postgres import migrate
 from projections.replay import MIGRATIONS, create_indexes, drop_secondary_indexes
 from projections.runner import ProjectionRunner
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 from tests.bench.projections import ENCODER, event_stream, feed_read, fill, ordered_consumer_read
 
 
@@ -157,6 +157,7 @@ async def run(total: int, mirrored: bool = True) -> None:
     ]  # fmt: skip
     print()
     print(table(rows, ("step", "figure (run 1, run 2)", "mean to raw read", "mean to S0")))
+    summary("projection_steps", rows)
     print(f"\npeak RSS of the benchmark process {peak_rss_mib():.0f} MiB; "
           f"of a rebuild worker {max(rss):.0f} MiB")  # fmt: skip
 

@@ -61,7 +61,7 @@ from projections.partitions import partition_of
 from projections.rebuild_workers import WorkerJob, WorkerResult, follow, run_workers
 from projections.replay import MIGRATIONS, compare, create_indexes, drop_secondary_indexes
 from projections.runner import Progress
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 ACTIVE_GAMES = 2_000
 ENCODER = msgspec.json.Encoder()
@@ -403,6 +403,7 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
         f"\npeak RSS of the benchmark process {peak_rss_mib():.0f} MiB; goals: best rebuild "
         ">= 1.0x (a), lag p99 <= 50 ms, peak RSS per worker <= 256 MB"
     )
+    summary("projections", rows)
 
 
 async def rebuilt_schemas_equal(database_url: str, counts: list[int]) -> bool:

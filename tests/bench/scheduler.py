@@ -35,7 +35,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.bench.common import bench_stack, peak_rss_mib, table
+from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -361,6 +361,8 @@ def main() -> None:
         f"{100 * f['idle_cpu']:.2f}%", f"{100 * f['poll_cpu']:.2f}%", f"{ratio:.2f}x",
     )], ("scheduler (one core)", "baseline: polling every 1 s", "ratio")))  # fmt: skip
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
+    summary("scheduler", [*rows, ("CPU while idle", f"{100 * f['idle_cpu']:.2f}%", "", "",
+                                  f"{ratio:.2f}x polling")], (0, (1, 2), (3, 4)))  # fmt: skip
 
 
 if __name__ == "__main__":

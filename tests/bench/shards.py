@@ -20,7 +20,7 @@ import warnings
 from typing import Any
 
 from deploy.emulator import DiscordEmulator
-from tests.bench.common import peak_rss_mib, table
+from tests.bench.common import peak_rss_mib, summary, table
 
 SIZES, SMOKE_SIZES = (0, 1000, 5000), (0, 20)
 
@@ -120,6 +120,8 @@ async def run(sizes: tuple[int, ...], members: int) -> None:
     print()
     print(table(rows, header))
     print(f"\nthis process (the emulator) peak RSS {peak_rss_mib():.0f} MiB")
+    summary("shards", [(f"{r[0]} shard(s), {r[1]} guilds: ready, RSS", f"{r[3]}, {r[4]} MiB", r[6])
+                       for r in rows])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
