@@ -17,7 +17,10 @@ delivery is at least once and every effect is idempotent:
   rate-limit slot, so a burst costs a few edits.
 * **DMs**: each (event, recipient) gets a ``pending`` row before the send (deterministic nonce),
   then its fate — ``sent``, ``refused`` (error 50007: the member blocks DMs; never retried) or
-  ``failed`` (any other refusal) — in the row and in the log (``RecordDirectMessage``).
+  ``failed`` (any other refusal) — in the row and in the log (``RecordDirectMessage``). A DM
+  still pending after Discord's nonce window (a restart, a long queue) is first looked for in
+  the member's DM channel (:class:`~gateways.discord.dm_search.DmSearch`, by its nonce or the
+  ``ref`` line it shows), so it is delivered once however late the repeat.
 
 The position only moves past an event once everything it asked for is done; a failure Discord
 may recover from (5xx, timeouts) ends :meth:`DiscordProjector.run` with the error, and the
@@ -29,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +44,7 @@ from domain.commands import SYSTEM_USER_ID, RecordAnnouncement, RecordDirectMess
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.events import DirectMessageStatus
 from domain.ports import CommandPort
+from gateways.discord.dm_search import ref_line
 from gateways.discord.errors import OutboundError
 from gateways.discord.ops import Body
 from gateways.discord.ports import OutboundPort
@@ -112,11 +116,13 @@ class DiscordProjector:
         max_batch: int = 500,
         read_model_wait: float = 5.0,
         dm_max_age: timedelta = DM_MAX_AGE,
+        find_dm: Callable[[str, str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.nc, self.layout, self.outbound, self.commands = nc, layout, outbound, commands
         self.database_url, self.schema = database_url, schema
         self.clock, self.max_batch, self.read_model_wait = clock, max_batch, read_model_wait
         self.dm_max_age = dm_max_age
+        self.find_dm = find_dm  # (user, nonce) -> the DM's id if it went out (DmSearch.find)
         self.progress = DiscordProgress()
         self._inflight: list[tuple[int, list[asyncio.Task[Any]]]] = []
         self._posts: dict[str, asyncio.Task[Posted | None]] = {}  # posts in flight, by game
@@ -376,20 +382,30 @@ class DiscordProjector:
                     asyncio.create_task(self._record_dm(detail, dm, user, "skipped", why=why))
                 )
             else:
-                tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op, post)))
+                tried = owed.attempted_at
+                send = self._send_dm(detail, dm, user, op, post, tried=tried)
+                tasks.append(asyncio.create_task(send))
         return tasks
 
     async def _send_dm(
         self, detail: GameDetail, dm: DirectMessage, user: str, op: str,
-        post: asyncio.Task[Posted | None] | None,
+        post: asyncio.Task[Posted | None] | None, *, tried: datetime,
     ) -> None:  # fmt: skip
         posted = await post if post is not None else None
         if posted is not None:  # just posted: the read model does not know it yet
             detail = located(detail, posted.channel_id, posted.message_id)
+        if self.find_dm is not None and self.clock() - tried > NONCE_WINDOW:
+            found = await self.find_dm(user, op)  # sent before a restart, past the nonce window?
+            if found is not None:
+                await self._record_dm(detail, dm, user, "sent", why="", message_id=found)
+                return
+            await store.dm_attempted(self._results, dm.source, user, self.clock())
         message_id, why = None, ""
         status: DirectMessageStatus
+        body = dm_body(detail, dm)
+        body = msgspec.structs.replace(body, content=f"{body.content}\n{ref_line(op)}")
         try:
-            sent = await self.outbound.send_dm(user, dm_body(detail, dm), op_id=op)
+            sent = await self.outbound.send_dm(user, body, op_id=op)
         except OutboundError as error:
             if not permanent(error):
                 raise

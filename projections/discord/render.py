@@ -152,8 +152,11 @@ def _where(game: GameDetail) -> str:
     return f"\nChannel: <#{game.channel_id}>"
 
 
+REF_ROOM = 40  # the projector adds a last line naming the DM's nonce (dm_search.ref_line)
+
+
 def _dm(text: str) -> Body:
-    return Body(content=clip(text, MAX_CONTENT), allowed_mentions=NO_PINGS)
+    return Body(content=clip(text, MAX_CONTENT - REF_ROOM), allowed_mentions=NO_PINGS)
 
 
 def promoted_dm(game: GameDetail) -> Body:
