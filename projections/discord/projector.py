@@ -24,7 +24,10 @@ delivery is at least once and every effect is idempotent:
 
 The position only moves past an event once everything it asked for is done; a failure Discord
 may recover from (5xx, timeouts) ends :meth:`DiscordProjector.run` with the error, and the
-supervisor restarts it from the position, which repeats nothing that was done.
+supervisor restarts it from the position, which repeats nothing that was done. A reply from
+the Discord work queue that is merely late is not such a failure (the queued operation is still
+carried out; re-queueing it would only make the queue longer): the projector waits for it up to
+``REPLY_PATIENCE`` seconds (``patient``), counted in its health figures as ``late_replies``.
 """
 
 from __future__ import annotations
@@ -46,13 +49,14 @@ from domain.events import DirectMessageStatus
 from domain.ports import CommandPort
 from gateways.discord.dm_search import ref_line
 from gateways.discord.errors import OutboundError
-from gateways.discord.ops import Body
+from gateways.discord.outbound import patient
 from gateways.discord.ports import OutboundPort
 from gateways.jetstream.layout import Layout
 from gateways.postgres import connect
 from projections import queries
 from projections.discord import render, store
 from projections.discord.plan import EVERYONE, DirectMessage, Effects, effects_of
+from projections.discord.render import dm_body
 from projections.feed import LogFeed, LogMessage
 from projections.freshness import ProjectionBehind, wait_for_position
 from projections.queries import GameDetail
@@ -67,6 +71,7 @@ DM_MAX_AGE = timedelta(days=1)  # an older event's DM is no longer news: recorde
 MAX_PENDING = 500  # effects in flight before the projector stops reading the log
 GRACE = 5.0  # seconds effects in flight may take to finish when the projector is stopped
 FAR = timedelta(days=3650)
+REPLY_PATIENCE = 600.0  # seconds an effect waits for a late reply from the work queue
 
 
 def utc_now() -> datetime:
@@ -131,6 +136,10 @@ class DiscordProjector:
 
     async def run(self, stop: asyncio.Event, until: int | None = None) -> DiscordProgress:
         """Project until ``stop`` is set (or everything up to ``until`` is done)."""
+        with patient(REPLY_PATIENCE):  # every effect's task inherits it
+            return await self._run(stop, until)
+
+    async def _run(self, stop: asyncio.Event, until: int | None) -> DiscordProgress:
         async with contextlib.AsyncExitStack() as cleanup:
             lock = await connect(self.database_url, self.schema)
             cleanup.push_async_callback(lock.close)
@@ -167,6 +176,10 @@ class DiscordProjector:
             "dms": dict(self.progress.dms),
             "problems": self.progress.problems,
             "in_flight": sum(1 for _, ts in self._inflight for t in ts if not t.done()),
+            # replies of the work queue past MUSTER_DISCORD_REPLY_TIMEOUT (external mode): a
+            # warning that the queue is behind, not a failure
+            "late_replies": getattr(self.outbound, "late_replies", 0),
+            "waiting_late": getattr(self.outbound, "waiting_late", 0),
         }
 
     # -- one batch ---------------------------------------------------------------------------
@@ -490,19 +503,3 @@ def located(detail: GameDetail, channel_id: str, message_id: str) -> GameDetail:
     return msgspec.structs.replace(
         detail, announcement_channel_id=channel_id, announcement_message_id=message_id
     )
-
-
-def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:
-    """The text of one DM."""
-    if dm.kind == "promoted":
-        return render.promoted_dm(detail)
-    if dm.kind == "cancelled":
-        return render.cancelled_dm(detail, dm.reason)
-    if dm.kind == "rescheduled":
-        return render.rescheduled_dm(
-            detail, dm.scheduled_at or detail.scheduled_at,
-            dm.previous_scheduled_at or detail.scheduled_at,
-        )  # fmt: skip
-    if dm.kind == "moved_to_waitlist":
-        return render.moved_to_waitlist_dm(detail, dm.waitlist_position or 0)
-    return render.removed_dm(detail)
