@@ -7,6 +7,7 @@ where autocomplete is not available.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LIST_DAYS = 60
 MAX_LINES = 20
+UNDEFERRED_READ = 2.0  # seconds a read may take before an answer that cannot be deferred
+CANNOT_READ = "Muster cannot read its games right now; try again in a few seconds."
 
 
 def line(game: GameSummary) -> str:
@@ -66,16 +69,21 @@ async def game_choices(
 async def choose_game(
     bot: MusterBot, interaction: Interaction, value: str, *, deferred: bool = False
 ) -> GameDetail | None:
-    """The game an option names (an id from autocomplete, or a title); answers if none."""
-    reads = bot.parts.reads
-    detail = None
-    if reads is not None:
-        game_id = value.strip().lower()
-        if not UUID.match(game_id):
-            games = await reads.channel_games(str(interaction.channel_id))
-            named = [g for g in games if g.title.lower() == value.strip().lower()]
-            game_id = named[0].game_id if len(named) == 1 else ""
-        detail = await reads.game(game_id) if game_id else None
+    """The game an option names (an id from autocomplete, or a title); answers if none.
+
+    Not ``deferred`` (the caller answers with a modal, which cannot follow a deferral), the
+    read gets :data:`UNDEFERRED_READ` seconds, within Discord's 3; past that (PostgreSQL
+    restarting) the member is told to try again rather than left without an answer.
+    """
+    try:
+        detail = await asyncio.wait_for(
+            _read_game(bot, interaction, value), None if deferred else UNDEFERRED_READ
+        )
+    except TimeoutError:
+        if deferred:
+            raise
+        await interaction.response.send_message(CANNOT_READ, ephemeral=True)
+        return None
     if detail is None or str(detail.guild_id) != str(interaction.guild_id):
         text = (
             f"I don't know a game {echo(value)} here. "
@@ -87,6 +95,18 @@ async def choose_game(
             await interaction.response.send_message(text, ephemeral=True)
         return None
     return detail
+
+
+async def _read_game(bot: MusterBot, interaction: Interaction, value: str) -> GameDetail | None:
+    reads = bot.parts.reads
+    if reads is None:
+        return None
+    game_id = value.strip().lower()
+    if not UUID.match(game_id):
+        games = await reads.channel_games(str(interaction.channel_id))
+        named = [g for g in games if g.title.lower() == value.strip().lower()]
+        game_id = named[0].game_id if len(named) == 1 else ""
+    return await reads.game(game_id) if game_id else None
 
 
 class ListingCog(commands.Cog):

@@ -107,6 +107,7 @@ def projector_services(container: Container, partition: Partition | None = None)
 def discord_services(container: Container) -> list[Service]:
     """Announcements and DMs (``projections/discord``), rendered from the read models, and
     their health (``projector.discord``: position, posts, edits, DMs, last error)."""
+    from gateways.discord.dm_search import DmSearch
     from gateways.health import HealthReporter
     from projections.discord.projector import DiscordProjector
     from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
@@ -121,9 +122,12 @@ def discord_services(container: Container) -> list[Service]:
         schema = container.settings.database_schema
         await migrate(container.database_url, schema, MIGRATIONS)
         await migrate(container.database_url, schema, DISCORD_MIGRATIONS)
+        outbound = await container.outbound()
+        rest = getattr(outbound, "rest", None)  # DMs repeated late are looked for first
         projector = DiscordProjector(
             await container.nats(), container.layout, container.database_url, schema,
-            outbound=await container.outbound(), commands=container.commands,
+            outbound=outbound, commands=container.commands,
+            find_dm=None if rest is None else DmSearch(rest, outbound).find,
         )  # fmt: skip
         current[:] = [projector]
         if reporter:

@@ -42,7 +42,7 @@ from gateways.discord.errors import (
     TurnTimeout,
 )
 from gateways.discord.ops import EditMessage, Executor, Op, lane_of, new_id, op_name
-from gateways.discord.outbound import Lanes, Outbound, as_outbound_error
+from gateways.discord.outbound import REPLY_PATIENCE, Lanes, Outbound, as_outbound_error
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class ExternalOutbound(Outbound):
         self._inbox = ""
         self._sub: Subscription | None = None
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
+        self.late_replies = 0  # calls whose reply came (or is awaited) past the reply timeout
+        self.waiting_late = 0  # of them, still waiting now
+        self.went_late = asyncio.Event()  # set once a call waits past the reply timeout
 
     async def start(self) -> ExternalOutbound:
         await ensure_streams(self.nc, self.config)
@@ -152,14 +155,34 @@ class ExternalOutbound(Outbound):
             if waiter is None:
                 return None
             try:
-                reply = await asyncio.wait_for(waiter, self.config.reply_timeout)
+                reply = await asyncio.wait_for(asyncio.shield(waiter), self.config.reply_timeout)
             except TimeoutError:
-                raise OutboundTimeout(name, self.config.reply_timeout) from None
+                reply = await self._late(name, waiter)
         finally:
             self._waiting.pop(call, None)
         if not reply.ok:
             raise OutboundError(name, reply.error or "failed", reply.status, reply.code)
         return reply.value if wait else None
+
+    async def _late(self, name: str, waiter: asyncio.Future[Reply]) -> Reply:
+        """The reply did not come in time: give up, or (inside :func:`patient`) keep waiting.
+        The operation stays queued and a worker carries it out; publishing it again would
+        only make the queue longer."""
+        timeout = self.config.reply_timeout
+        more = REPLY_PATIENCE.get() - timeout
+        if more <= 0:
+            raise OutboundTimeout(name, timeout)
+        self.late_replies += 1
+        self.waiting_late += 1
+        self.went_late.set()
+        log.warning("%s: no reply within %.1f s (the Discord work queue is behind); "
+                    "still waiting, up to %.0f s more", name, timeout, more)  # fmt: skip
+        try:
+            return await asyncio.wait_for(waiter, more)
+        except TimeoutError:
+            raise OutboundTimeout(name, timeout + more) from None
+        finally:
+            self.waiting_late -= 1
 
     async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> None:
         js = self.nc.jetstream()

@@ -16,13 +16,18 @@ Contract of :class:`Outbound` (the ``OutboundPort`` of :mod:`gateways.discord.po
 * ``fetch_history`` / ``fetch_emojis`` return Discord's payloads.
 * Discord refusing an operation raises :class:`OutboundError`; in ``external`` mode, no reply in
   time raises :class:`OutboundTimeout` (the operation may still run later, idempotently).
+  A caller for whom a late reply is no failure (the Discord projection: its work queue may be
+  long) runs inside :func:`patient`: past the reply timeout it keeps waiting, up to the
+  patience it gave, with a warning in the log and in the outbound's ``late`` figures.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from discord.errors import HTTPException, RateLimited
@@ -47,6 +52,19 @@ from gateways.discord.ops import (
     op_name,
 )
 from gateways.discord.ports import MessageEdit
+
+REPLY_PATIENCE: ContextVar[float] = ContextVar("discord_reply_patience", default=0.0)
+
+
+@contextlib.contextmanager
+def patient(seconds: float) -> Iterator[None]:
+    """Within this block (and the tasks started in it), a reply later than the reply timeout
+    is waited for, up to ``seconds`` in all, before :class:`OutboundTimeout`."""
+    token = REPLY_PATIENCE.set(seconds)
+    try:
+        yield
+    finally:
+        REPLY_PATIENCE.reset(token)
 
 
 class Outbound(abc.ABC):

@@ -17,11 +17,17 @@ delivery is at least once and every effect is idempotent:
   rate-limit slot, so a burst costs a few edits.
 * **DMs**: each (event, recipient) gets a ``pending`` row before the send (deterministic nonce),
   then its fate — ``sent``, ``refused`` (error 50007: the member blocks DMs; never retried) or
-  ``failed`` (any other refusal) — in the row and in the log (``RecordDirectMessage``).
+  ``failed`` (any other refusal) — in the row and in the log (``RecordDirectMessage``). A DM
+  still pending after Discord's nonce window (a restart, a long queue) is first looked for in
+  the member's DM channel (:class:`~gateways.discord.dm_search.DmSearch`, by its nonce or the
+  ``ref`` line it shows), so it is delivered once however late the repeat.
 
 The position only moves past an event once everything it asked for is done; a failure Discord
 may recover from (5xx, timeouts) ends :meth:`DiscordProjector.run` with the error, and the
-supervisor restarts it from the position, which repeats nothing that was done.
+supervisor restarts it from the position, which repeats nothing that was done. A reply from
+the Discord work queue that is merely late is not such a failure (the queued operation is still
+carried out; re-queueing it would only make the queue longer): the projector waits for it up to
+``REPLY_PATIENCE`` seconds (``patient``), counted in its health figures as ``late_replies``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,14 +47,16 @@ from domain.commands import SYSTEM_USER_ID, RecordAnnouncement, RecordDirectMess
 from domain.errors import ConcurrencyConflict, DomainError
 from domain.events import DirectMessageStatus
 from domain.ports import CommandPort
+from gateways.discord.dm_search import ref_line
 from gateways.discord.errors import OutboundError
-from gateways.discord.ops import Body
+from gateways.discord.outbound import patient
 from gateways.discord.ports import OutboundPort
 from gateways.jetstream.layout import Layout
 from gateways.postgres import connect
 from projections import queries
 from projections.discord import render, store
 from projections.discord.plan import EVERYONE, DirectMessage, Effects, effects_of
+from projections.discord.render import dm_body
 from projections.feed import LogFeed, LogMessage
 from projections.freshness import ProjectionBehind, wait_for_position
 from projections.queries import GameDetail
@@ -63,6 +71,7 @@ DM_MAX_AGE = timedelta(days=1)  # an older event's DM is no longer news: recorde
 MAX_PENDING = 500  # effects in flight before the projector stops reading the log
 GRACE = 5.0  # seconds effects in flight may take to finish when the projector is stopped
 FAR = timedelta(days=3650)
+REPLY_PATIENCE = 600.0  # seconds an effect waits for a late reply from the work queue
 
 
 def utc_now() -> datetime:
@@ -112,11 +121,13 @@ class DiscordProjector:
         max_batch: int = 500,
         read_model_wait: float = 5.0,
         dm_max_age: timedelta = DM_MAX_AGE,
+        find_dm: Callable[[str, str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.nc, self.layout, self.outbound, self.commands = nc, layout, outbound, commands
         self.database_url, self.schema = database_url, schema
         self.clock, self.max_batch, self.read_model_wait = clock, max_batch, read_model_wait
         self.dm_max_age = dm_max_age
+        self.find_dm = find_dm  # (user, nonce) -> the DM's id if it went out (DmSearch.find)
         self.progress = DiscordProgress()
         self._inflight: list[tuple[int, list[asyncio.Task[Any]]]] = []
         self._posts: dict[str, asyncio.Task[Posted | None]] = {}  # posts in flight, by game
@@ -125,6 +136,10 @@ class DiscordProjector:
 
     async def run(self, stop: asyncio.Event, until: int | None = None) -> DiscordProgress:
         """Project until ``stop`` is set (or everything up to ``until`` is done)."""
+        with patient(REPLY_PATIENCE):  # every effect's task inherits it
+            return await self._run(stop, until)
+
+    async def _run(self, stop: asyncio.Event, until: int | None) -> DiscordProgress:
         async with contextlib.AsyncExitStack() as cleanup:
             lock = await connect(self.database_url, self.schema)
             cleanup.push_async_callback(lock.close)
@@ -161,6 +176,10 @@ class DiscordProjector:
             "dms": dict(self.progress.dms),
             "problems": self.progress.problems,
             "in_flight": sum(1 for _, ts in self._inflight for t in ts if not t.done()),
+            # replies of the work queue past MUSTER_DISCORD_REPLY_TIMEOUT (external mode): a
+            # warning that the queue is behind, not a failure
+            "late_replies": getattr(self.outbound, "late_replies", 0),
+            "waiting_late": getattr(self.outbound, "waiting_late", 0),
         }
 
     # -- one batch ---------------------------------------------------------------------------
@@ -376,20 +395,30 @@ class DiscordProjector:
                     asyncio.create_task(self._record_dm(detail, dm, user, "skipped", why=why))
                 )
             else:
-                tasks.append(asyncio.create_task(self._send_dm(detail, dm, user, op, post)))
+                tried = owed.attempted_at
+                send = self._send_dm(detail, dm, user, op, post, tried=tried)
+                tasks.append(asyncio.create_task(send))
         return tasks
 
     async def _send_dm(
         self, detail: GameDetail, dm: DirectMessage, user: str, op: str,
-        post: asyncio.Task[Posted | None] | None,
+        post: asyncio.Task[Posted | None] | None, *, tried: datetime,
     ) -> None:  # fmt: skip
         posted = await post if post is not None else None
         if posted is not None:  # just posted: the read model does not know it yet
             detail = located(detail, posted.channel_id, posted.message_id)
+        if self.find_dm is not None and self.clock() - tried > NONCE_WINDOW:
+            found = await self.find_dm(user, op)  # sent before a restart, past the nonce window?
+            if found is not None:
+                await self._record_dm(detail, dm, user, "sent", why="", message_id=found)
+                return
+            await store.dm_attempted(self._results, dm.source, user, self.clock())
         message_id, why = None, ""
         status: DirectMessageStatus
+        body = dm_body(detail, dm)
+        body = msgspec.structs.replace(body, content=f"{body.content}\n{ref_line(op)}")
         try:
-            sent = await self.outbound.send_dm(user, dm_body(detail, dm), op_id=op)
+            sent = await self.outbound.send_dm(user, body, op_id=op)
         except OutboundError as error:
             if not permanent(error):
                 raise
@@ -474,19 +503,3 @@ def located(detail: GameDetail, channel_id: str, message_id: str) -> GameDetail:
     return msgspec.structs.replace(
         detail, announcement_channel_id=channel_id, announcement_message_id=message_id
     )
-
-
-def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:
-    """The text of one DM."""
-    if dm.kind == "promoted":
-        return render.promoted_dm(detail)
-    if dm.kind == "cancelled":
-        return render.cancelled_dm(detail, dm.reason)
-    if dm.kind == "rescheduled":
-        return render.rescheduled_dm(
-            detail, dm.scheduled_at or detail.scheduled_at,
-            dm.previous_scheduled_at or detail.scheduled_at,
-        )  # fmt: skip
-    if dm.kind == "moved_to_waitlist":
-        return render.moved_to_waitlist_dm(detail, dm.waitlist_position or 0)
-    return render.removed_dm(detail)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from gateways.discord.ops import Body, Json
+from projections.discord.plan import DirectMessage
 from projections.queries import GameDetail
 
 MAX_TITLE = 256
@@ -152,8 +153,11 @@ def _where(game: GameDetail) -> str:
     return f"\nChannel: <#{game.channel_id}>"
 
 
+REF_ROOM = 40  # the projector adds a last line naming the DM's nonce (dm_search.ref_line)
+
+
 def _dm(text: str) -> Body:
-    return Body(content=clip(text, MAX_CONTENT), allowed_mentions=NO_PINGS)
+    return Body(content=clip(text, MAX_CONTENT - REF_ROOM), allowed_mentions=NO_PINGS)
 
 
 def promoted_dm(game: GameDetail) -> Body:
@@ -184,3 +188,19 @@ def removed_dm(game: GameDetail) -> Body:
 def moved_to_waitlist_dm(game: GameDetail, position: int) -> Body:
     return _dm(f"A change by the host moved you to the waitlist of **{game.title}**, "
                f"position {position}.{_where(game)}")  # fmt: skip
+
+
+def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:
+    """The text of one DM."""
+    if dm.kind == "promoted":
+        return promoted_dm(detail)
+    if dm.kind == "cancelled":
+        return cancelled_dm(detail, dm.reason)
+    if dm.kind == "rescheduled":
+        return rescheduled_dm(
+            detail, dm.scheduled_at or detail.scheduled_at,
+            dm.previous_scheduled_at or detail.scheduled_at,
+        )  # fmt: skip
+    if dm.kind == "moved_to_waitlist":
+        return moved_to_waitlist_dm(detail, dm.waitlist_position or 0)
+    return removed_dm(detail)

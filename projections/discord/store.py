@@ -112,6 +112,15 @@ async def owe_dm(
     return Owed(*row)
 
 
+async def dm_attempted(conn: Conn, source: int, user_id: str, now: datetime) -> None:
+    """A pending DM is sent again now (its nonce is fresh at Discord from now on)."""
+    await conn.execute(
+        "UPDATE discord_dms SET attempted_at = %s WHERE source_position = %s AND user_id = %s "
+        "AND status = 'pending'",
+        (now, source, user_id),
+    )
+
+
 async def dm_done(
     conn: Conn, source: int, user_id: str, *, status: str, message_id: str | None,
     detail: str, now: datetime,

@@ -19,13 +19,11 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
-from gateways.discord import Body, DiscordRest, Kind, Outbound
+from gateways.discord import Body, DiscordRest, Outbound
+from gateways.discord.dm_search import DmSearch, DmSearchUnavailable
 from gateways.discord.errors import DiscordUnavailable, OutboundError, OutboundTimeout
-from projections.scheduler.message import carries_nonce
 
 log = logging.getLogger(__name__)
-
-HISTORY = 50  # recent DMs searched for a reminder that may have gone out before a crash
 
 
 class Delivery(msgspec.Struct, frozen=True):
@@ -33,8 +31,7 @@ class Delivery(msgspec.Struct, frozen=True):
     detail: str = ""
 
 
-class MailboxUnavailable(Exception):
-    """The mailbox cannot tell whether a message went out (Discord is not answering)."""
+MailboxUnavailable = DmSearchUnavailable  # the mailbox cannot tell whether a message went out
 
 
 class Mailbox(Protocol):
@@ -50,6 +47,7 @@ class DiscordMailbox:
 
     def __init__(self, rest: DiscordRest, outbound: Outbound) -> None:
         self.rest, self.outbound = rest, outbound
+        self.search = DmSearch(rest, outbound)  # shared with the Discord projection's DMs
 
     async def send(self, user_id: str, body: dict[str, Any], nonce: str) -> Delivery:
         try:
@@ -63,36 +61,14 @@ class DiscordMailbox:
             return Delivery("retry", str(error))
         return Delivery("sent", f"message {(message or {}).get('id', '?')}")
 
-    async def _dm_channel(self, user_id: str) -> Any:
-        return await self.rest.cache.get(
-            Kind.DM_CHANNEL,
-            [user_id],
-            lambda: self.rest.http.start_private_message(user_id),
-            f"DM channel of user {user_id}",
-        )
-
     async def prepare(self, user_id: str) -> None:
         try:
-            await self._dm_channel(user_id)
+            await self.search.channel(user_id)
         except Exception as error:  # noqa: BLE001 - an optimisation; the send will say what fails
             log.info("could not open the DM channel of %s ahead: %s", user_id, error)
 
     async def find(self, user_id: str, nonce: str) -> str | None:
-        try:
-            channel = await self._dm_channel(user_id)
-            if channel is None:
-                return None
-            history = await self.outbound.fetch_history(str(channel["id"]), HISTORY)
-        except OutboundError as error:
-            if error.status in (403, 404):
-                return None  # no DM channel we may read: nothing was delivered there
-            raise MailboxUnavailable(str(error)) from error
-        except (OutboundTimeout, DiscordUnavailable, OSError, TimeoutError) as error:
-            raise MailboxUnavailable(str(error)) from error
-        for message in history:
-            if carries_nonce(message, nonce):
-                return str(message.get("id"))
-        return None
+        return await self.search.find(user_id, nonce)
 
 
 class NoDiscord:

@@ -71,17 +71,6 @@ def reminder_body(game: GameState, effective: Effective, due: Due) -> dict[str, 
     }
 
 
-def carries_nonce(message: dict[str, Any], nonce: str) -> bool:
-    """Is this DM the reminder with this nonce (by its nonce or the ref in its footer)?"""
-    if str(message.get("nonce") or "") == nonce:
-        return True
-    for embed in message.get("embeds") or ():
-        footer = (embed.get("footer") or {}).get("text") or ""
-        if footer.endswith(f"ref {nonce}"):
-            return True
-    return False
-
-
 def start_of(due: Due) -> datetime:
     from datetime import UTC
 

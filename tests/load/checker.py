@@ -60,6 +60,7 @@ UNKNOWN_OUTCOME = (  # the bot could not confirm: at most one effect, never a ru
     r"^Something went wrong on our side",
     r"^Muster is restarting right now",
     r"^Easy there: you clicked a lot",
+    r"^Muster cannot read its games right now",  # /game edit's read, bounded (no effect)
 )
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+")
 API_CODES = {

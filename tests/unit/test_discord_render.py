@@ -11,7 +11,7 @@ import pytest
 from domain.rules import Effective
 from projections.discord import render
 from projections.discord.plan import EVERYONE, effects_of
-from projections.discord.projector import dm_body
+from projections.discord.render import dm_body
 from projections.feed import LogMessage
 from projections.queries import GameDetail, Participant
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
@@ -9,6 +11,7 @@ from redis.asyncio import Redis
 from gateways.discord import Body, DiscordRest, ExternalOutbound, OutboundError, OutboundTimeout
 from gateways.discord.external import ensure_streams
 from gateways.discord.metrics import Metrics
+from gateways.discord.outbound import patient
 from tests.integration.discord_rest.conftest import (
     CREATE_ROUTE,
     MakeConfig,
@@ -100,5 +103,48 @@ async def test_no_worker_means_a_timeout_not_a_hang(
             await out.close()
         info = await nc.jetstream().stream_info(config.ops_stream)
         assert info.state.messages == 1  # still queued for a worker
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_a_patient_caller_waits_for_a_late_reply_and_nothing_is_queued_twice(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    """Inside ``patient`` a reply past the reply timeout is no failure: the caller keeps
+    waiting (counted as late) and gets the worker's result once a worker carries it out."""
+    config = ops_config(make_config, outbound="external", reply_timeout=0.05)
+    await ensure_streams(nc, config)
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            with patient(60):
+                sending = asyncio.create_task(
+                    out.send_message(stage.games.id, Body(content="late"))
+                )
+            await out.went_late.wait()  # no worker yet: past the reply timeout, still waiting
+            assert not sending.done()
+            assert (out.late_replies, out.waiting_late) == (1, 1)
+            async with running_worker(config, redis, nc):
+                sent = await sending
+            await out.close()
+        assert sent is not None
+        assert [m["id"] for m in stage.emu.channel_messages(stage.games)] == [sent["id"]]
+        assert stage.emu.requests.count(CREATE_ROUTE) == 1
+        assert out.waiting_late == 0
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_patience_has_an_end(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    config = ops_config(make_config, outbound="external", reply_timeout=0.05)
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            with patient(0.1), pytest.raises(OutboundTimeout):
+                await out.send_message(stage.games.id, Body(content="never answered"))
+            await out.close()
+        assert (out.late_replies, out.waiting_late) == (1, 0)
     finally:
         await drop_ops_streams(nc, config)
