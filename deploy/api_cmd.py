@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import signal
 import socket
 from typing import Any
 
 from deploy.bootstrap import Container
 from deploy.settings import Settings
+from deploy.supervise import stop_on_signals
 
 
 class PortTaken(RuntimeError):
@@ -147,11 +146,7 @@ def main(settings: Settings) -> int:
     sock = listen(settings)
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         async with Container.open(settings, urls) as container:
             await serve_web(container, stop, sock)
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
 from typing import TYPE_CHECKING
 
 from deploy.bootstrap import Container
 from deploy.settings import Settings
-from deploy.supervise import Service, supervise
+from deploy.supervise import Service, stop_on_signals, supervise
 
 if TYPE_CHECKING:
     from bot.client import BotParts, MusterBot
@@ -153,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     urls = resolve_urls(settings)
 
     async def until_signal() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         async with Container.open(settings, urls) as container:
             print("bot running; Ctrl-C to stop", flush=True)
             await supervise(bot_services(container), stop)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from deploy.redact import configure_logging
 from deploy.settings import Settings
+from deploy.supervise import stop_on_signals
 
 
 def _debug_flag(parser: argparse.ArgumentParser, default: object) -> None:
@@ -206,7 +207,6 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
 def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     """The tools that work on the log and the read models (servers from settings or `up`)."""
     import asyncio
-    import signal
 
     from deploy import projector_cmd
     from deploy.endpoints import resolve_urls
@@ -232,10 +232,7 @@ def run_log_tool(args: argparse.Namespace, settings: Settings) -> int:
     partition = Partition(args.partition, args.partitions)  # a bad pair: one clear message
 
     async def until_signal() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        stop = stop_on_signals()
         print("projectors running; Ctrl-C to stop", flush=True)
         await projector_cmd.run_projectors(settings, urls, stop, partition)
         return 0

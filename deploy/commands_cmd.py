@@ -20,6 +20,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from deploy.settings import Settings
+from deploy.supervise import stop_on_signals
 
 if TYPE_CHECKING:
     from deploy.bootstrap import Container
@@ -97,10 +98,7 @@ async def run_worker(
 ) -> None:
     from deploy.bootstrap import Container
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with Container.open(settings, urls) as container:
         await serve(container, stop, workers, partitions)
     log.info("command worker stopped")

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from deploy.settings import Settings
+from deploy.supervise import stop_on_signals
 
 
 def add_parser(command: Any) -> None:
@@ -103,10 +103,7 @@ async def _tail(settings: Settings, url: str, chosen: Any, args: argparse.Namesp
     from projections.event_export import JsonLinesWriter
     from projections.event_stream import StreamReader
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     writer = JsonLinesWriter(sys.stdout.buffer, flush_each_batch=True)
     left = args.limit
     async with nats_connection(settings, url) as nc:

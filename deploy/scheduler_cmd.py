@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import warnings
 from typing import TYPE_CHECKING
 
 from deploy.bootstrap import Container
 from deploy.settings import Settings
-from deploy.supervise import Service
+from deploy.supervise import Service, stop_on_signals
 
 if TYPE_CHECKING:
     from projections.scheduler import Mailbox
@@ -74,10 +73,7 @@ def scheduler_service(container: Container) -> Service:
 
 
 async def run_scheduler_process(settings: Settings, urls: dict[str, str]) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with Container.open(settings, urls) as container:
         await run_in(container, stop)
         log.info("scheduler stopped; closing connections")

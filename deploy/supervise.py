@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -95,3 +96,13 @@ async def supervise(services: Sequence[Service], stop: asyncio.Event) -> None:
             raise
         first = failed.exceptions[0]
         raise first from first.__cause__
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event the running loop sets on SIGINT or SIGTERM: how each `muster` process stops."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # loops without signal support
+            loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import warnings
 from typing import Any
 
 from deploy.settings import Settings
+from deploy.supervise import stop_on_signals
 
 log = logging.getLogger("muster.worker")
 
@@ -82,10 +82,7 @@ async def run_worker(
     from deploy.bootstrap import Container
     from gateways.discord import Worker
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with Container.open(settings, urls) as container:
         rest = await container.discord_rest(**overrides)
         config = rest.config
