@@ -1,11 +1,5 @@
 """What the deployment configs (``deploy/``) may name: ``muster`` subcommands and options that
-the CLI parses, and ``MUSTER_*`` variables that are settings.
-
-The scale-out work lands on several branches at once: names another branch adds are listed in
-``AWAITED``. While one is missing here, a config that uses it is not parsed (the test that lists
-them is skipped, naming them); once it exists it is checked like any other. Anything else unknown
-fails. After the merge, names that exist can be deleted from ``AWAITED``.
-"""
+the CLI parses, and ``MUSTER_*`` variables that are settings."""
 
 from __future__ import annotations
 
@@ -23,10 +17,6 @@ from deploy.settings import Settings
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 
-AWAITED_SETTINGS: set[str] = set()
-AWAITED_SUBCOMMANDS: set[str] = set()
-AWAITED_OPTIONS: set[tuple[str, str]] = set()
-
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
     parser = cli.build_parser()
@@ -39,22 +29,9 @@ def setting_names() -> set[str]:
     return {f"MUSTER_{name.upper()}" for name in Settings.model_fields}
 
 
-def unknown_settings(names: set[str]) -> tuple[set[str], set[str]]:
-    """(unknown names, awaited names not yet here) among ``MUSTER_*`` ``names``."""
-    unknown = {n for n in names if n.startswith("MUSTER_")} - setting_names()
-    return unknown - AWAITED_SETTINGS, unknown & AWAITED_SETTINGS
-
-
-def missing_awaited(argv: list[str]) -> list[str]:
-    """The awaited subcommand or options that ``argv`` uses and the CLI does not have yet."""
-    subs = subcommands()
-    name = argv[0] if argv else ""
-    if name in AWAITED_SUBCOMMANDS and name not in subs:
-        return [name]
-    if name not in subs:
-        return []
-    have = {o for a in subs[name]._actions for o in a.option_strings}
-    return [f"{name} {o}" for s, o in AWAITED_OPTIONS if s == name and o in argv and o not in have]
+def unknown_settings(names: set[str]) -> set[str]:
+    """The ``MUSTER_*`` names among ``names`` that are not settings."""
+    return {n for n in names if n.startswith("MUSTER_")} - setting_names()
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -88,7 +88,7 @@ def test_the_image_runs_muster_as_a_user_with_a_python_the_project_supports() ->
     parse(json.loads(by_name["CMD"]))  # a subcommand the CLI knows
     assert by_name["USER"] not in ("0", "root")
     envs = DockerfileParser(str(DOCKERFILE)).envs
-    unknown, _ = unknown_settings(set(envs))
+    unknown = unknown_settings(set(envs))
     assert not unknown, f"not settings: {sorted(unknown)}"
 
 

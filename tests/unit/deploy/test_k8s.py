@@ -15,14 +15,9 @@ import yaml
 
 from deploy.settings import Settings
 from tests.unit.deploy.configs import (
-    AWAITED_OPTIONS,
-    AWAITED_SETTINGS,
-    AWAITED_SUBCOMMANDS,
     DEPLOY,
-    missing_awaited,
     nats_config_problems,
     parse,
-    subcommands,
     unknown_settings,
 )
 
@@ -152,8 +147,6 @@ def test_every_muster_command_parses_for_every_pod() -> None:
         name = w["metadata"]["name"]
         for index in range(w["spec"]["replicas"]):
             argv = argv_for(c, index)
-            if missing_awaited(argv):
-                continue  # test_awaited_names_exist says which
             args = parse(argv)
             assert args.command == name
             if name == "projector":
@@ -168,7 +161,7 @@ def test_settings_exist_and_counts_equal_replicas() -> None:
     config = objects("ConfigMap")["muster-config"]["data"]
     names = set(config) | set(objects("Secret")["muster-secrets"]["stringData"])
     names |= {n for _, c in muster_containers() for n in env_of(c)}
-    unknown, _ = unknown_settings(names)
+    unknown = unknown_settings(names)
     assert not unknown, f"not settings: {sorted(unknown)}"
     replicas = {n: w["spec"]["replicas"] for n, w in workloads().items()}
     assert int(config["MUSTER_COMMAND_WORKERS"]) == replicas["commands"]
@@ -205,16 +198,3 @@ def test_the_nats_cluster_config_is_one_the_server_accepts(tmp_path: Path) -> No
     assert nats_config_problems(text, tmp_path, **env) == ""
     wrong = text.replace("routes", "route_list")
     assert "route_list" in nats_config_problems(wrong, tmp_path, **env)
-
-
-def test_awaited_names_exist() -> None:
-    """Names other scale-out branches add; skipped (naming them) until they are merged."""
-    have = set(subcommands())
-    options = {(s, o) for s in have for a in subcommands()[s]._actions for o in a.option_strings}
-    missing = sorted(AWAITED_SUBCOMMANDS - have) + sorted(
-        f"{s} {o}" for s, o in AWAITED_OPTIONS - options
-    )
-    _, settings = unknown_settings(AWAITED_SETTINGS)
-    missing += sorted(settings)
-    if missing:
-        pytest.skip(f"not merged yet: {', '.join(missing)}")
