@@ -56,7 +56,7 @@ from gateways.postgres import connect
 from projections import queries
 from projections.discord import render, store
 from projections.discord.plan import EVERYONE, DirectMessage, Effects, effects_of
-from projections.discord.render import dm_body
+from projections.discord.render import dm_body, located
 from projections.feed import LogFeed, LogMessage
 from projections.freshness import ProjectionBehind, wait_for_position
 from projections.queries import GameDetail
@@ -496,10 +496,3 @@ class DiscordProjector:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._inflight.clear()
-
-
-def located(detail: GameDetail, channel_id: str, message_id: str) -> GameDetail:
-    """``detail`` with its announcement's place (for the jump link)."""
-    return msgspec.structs.replace(
-        detail, announcement_channel_id=channel_id, announcement_message_id=message_id
-    )

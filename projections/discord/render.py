@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import msgspec
+
 from gateways.discord.ops import Body, Json
 from projections.discord.plan import DirectMessage
 from projections.queries import GameDetail
@@ -204,3 +206,10 @@ def dm_body(detail: GameDetail, dm: DirectMessage) -> Body:
     if dm.kind == "moved_to_waitlist":
         return moved_to_waitlist_dm(detail, dm.waitlist_position or 0)
     return removed_dm(detail)
+
+
+def located(detail: GameDetail, channel_id: str, message_id: str) -> GameDetail:
+    """``detail`` with its announcement's place (for the jump link)."""
+    return msgspec.structs.replace(
+        detail, announcement_channel_id=channel_id, announcement_message_id=message_id
+    )
