@@ -16,7 +16,7 @@ from nats.aio.client import Client as NATS
 from deploy import bootstrap
 from deploy.bootstrap import Container
 from deploy.settings import Settings
-from deploy.supervise import Service, supervise
+from deploy.supervise import Reported, Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
@@ -48,7 +48,10 @@ def projector_services(container: Container, partition: Partition | None = None)
 
     With ``partition`` K of N, the read models are this worker's share of the games; only
     worker 0 runs the other projectors."""
+    from deploy.health_cmd import projector_key
+
     partition = partition or Partition()
+    health = Reported(projector_key(partition.index, partition.count))
 
     async def read_models(stop: asyncio.Event) -> None:
         await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
@@ -59,10 +62,17 @@ def projector_services(container: Container, partition: Partition | None = None)
             container.settings.database_schema,
             partition=partition,
         )
-        await runner.run(stop)
+        health.running()
+        try:
+            await runner.run(stop)
+        except Exception as error:
+            health.failed(error)
+            raise
 
+    reporting = health.service("read-model health", container.nats)
     if partition.index > 0:
-        return [Service(f"read models {partition.index + 1} of {partition.count}", read_models)]
+        name = f"read models {partition.index + 1} of {partition.count}"
+        return [Service(name, read_models), reporting]
 
     async def display_names(stop: asyncio.Event) -> None:
         names = NameProjector(
@@ -93,6 +103,7 @@ def projector_services(container: Container, partition: Partition | None = None)
 
     services = [
         Service("read models", read_models),
+        reporting,
         Service("analytics", analytics),
         Service("display names", display_names),
         Service("settings reactions", settings_reactions),
@@ -108,15 +119,15 @@ def discord_services(container: Container) -> list[Service]:
     """Announcements and DMs (``projections/discord``), rendered from the read models, and
     their health (``projector.discord``: position, posts, edits, DMs, last error)."""
     from gateways.discord.dm_search import DmSearch
-    from gateways.health import HealthReporter
     from projections.discord.projector import DiscordProjector
     from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
 
     current: list[DiscordProjector] = []
-    reporter: list[HealthReporter] = []
 
     def figures() -> dict[str, object]:
         return current[-1].figures() if current else {}
+
+    health = Reported("projector.discord", figures)
 
     async def run(stop: asyncio.Event) -> None:
         schema = container.settings.database_schema
@@ -130,24 +141,16 @@ def discord_services(container: Container) -> list[Service]:
             find_dm=None if rest is None else DmSearch(rest, outbound).find,
         )  # fmt: skip
         current[:] = [projector]
-        if reporter:
-            reporter[0].state = "running"
+        health.running()
         try:
             await projector.run(stop)
         except Exception as error:
-            if reporter:
-                reporter[0].state = "degraded"
-                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            health.failed(error)
             raise
-
-    async def health(stop: asyncio.Event) -> None:
-        report = HealthReporter(await container.nats(), "projector.discord", figures)
-        reporter[:] = [report]
-        await report.run(stop)
 
     return [
         Service("Discord announcements and DMs", run),
-        Service("Discord projection health", health),
+        health.service("Discord projection health", container.nats),
     ]
 
 
