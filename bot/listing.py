@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -97,6 +98,25 @@ async def choose_game(
     return detail
 
 
+async def on_chosen_game(
+    bot: MusterBot,
+    interaction: Interaction,
+    value: str,
+    act: Callable[[GameDetail], Awaitable[None]],
+    *,
+    defer: bool = True,
+) -> None:
+    """Admit, defer (unless ``defer`` is False: ``act`` opens a modal), find the game ``value``
+    names (:func:`choose_game`) and ``act`` on it, guarded; the person is answered if none."""
+
+    async def work() -> None:
+        detail = await choose_game(bot, interaction, value, deferred=defer)
+        if detail is not None:
+            await act(detail)
+
+    await bot.responder.handle(interaction, work, defer=defer)
+
+
 async def _read_game(bot: MusterBot, interaction: Interaction, value: str) -> GameDetail | None:
     reads = bot.parts.reads
     if reads is None:
@@ -135,12 +155,8 @@ class ListingCog(commands.Cog):
         self, interaction: Interaction, where: Literal["channel", "server"] = "channel"
     ) -> None:
         responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
 
         async def work() -> None:
-            if not await responder.defer(interaction):
-                return
             reads = self.bot.parts.reads
             if reads is None:
                 await responder.say(interaction, "Game lists are not available right now.")
@@ -159,16 +175,12 @@ class ListingCog(commands.Cog):
             text = lines(games, "No games are scheduled. Start one with `/game create`.")
             await responder.say(interaction, f"{head}\n{text}" if games else text)
 
-        await responder.guarded(interaction, work)
+        await responder.handle(interaction, work)
 
     async def mine(self, interaction: Interaction) -> None:
         responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
 
         async def work() -> None:
-            if not await responder.defer(interaction):
-                return
             reads = self.bot.parts.reads
             if reads is None:
                 await responder.say(interaction, "Game lists are not available right now.")
@@ -185,7 +197,7 @@ class ListingCog(commands.Cog):
                     parts.append(f"{head}:\n{lines(open_games, '')}")
             await responder.say(interaction, "\n\n".join(parts) or "You are in no upcoming game.")
 
-        await responder.guarded(interaction, work)
+        await responder.handle(interaction, work)
 
 
-__all__ = ["ListingCog", "choose_game", "game_choices", "line"]
+__all__ = ["ListingCog", "choose_game", "game_choices", "line", "on_chosen_game"]
