@@ -10,6 +10,7 @@ import nats
 import psycopg
 import pytest
 from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
 
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
@@ -37,6 +38,13 @@ async def nc(nats_url: str) -> AsyncIterator[NATS]:
     client = await nats.connect(nats_url)
     yield client
     await client.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 def layout_of(env: dict[str, str]) -> Layout:

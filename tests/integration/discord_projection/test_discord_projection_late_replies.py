@@ -20,16 +20,9 @@ from domain.commands import LeaveGame
 from gateways.discord import DiscordRest, ExternalOutbound
 from gateways.discord.external import Worker
 from gateways.discord.metrics import Metrics
-from tests.integration.discord_world import CREATE_ROUTE, World, world
+from tests.integration.discord_projection.discord_world import CREATE_ROUTE, World, world
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
