@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -52,19 +53,22 @@ def projector_services(container: Container, partition: Partition | None = None)
 
     partition = partition or Partition()
     health = Reported(projector_key(partition.index, partition.count))
+    schema = container.settings.database_schema
+
+    async def projected(stop: asyncio.Event, ready: Reported | None = None, **options: Any) -> None:
+        """A read-model projection (``options``: its partition or projection), migrated first;
+        ``ready`` is told it runs."""
+        await migrate(container.database_url, schema, MIGRATIONS)
+        runner = ProjectionRunner(
+            await container.nats(), container.layout, container.database_url, schema, **options
+        )
+        if ready is not None:
+            ready.running()
+        await runner.run(stop)
 
     async def read_models(stop: asyncio.Event) -> None:
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
-        runner = ProjectionRunner(
-            await container.nats(),
-            container.layout,
-            container.database_url,
-            container.settings.database_schema,
-            partition=partition,
-        )
-        health.running()
         try:
-            await runner.run(stop)
+            await projected(stop, health, partition=partition)
         except Exception as error:
             health.failed(error)
             raise
@@ -81,25 +85,17 @@ def projector_services(container: Container, partition: Partition | None = None)
         await names.run(stop)
 
     async def settings_reactions(stop: asyncio.Event) -> None:
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        await migrate(container.database_url, schema, MIGRATIONS)
         reactions = SettingsReactions(
-            await container.nats(),
-            container.layout,
-            container.database_url,
-            container.settings.database_schema,
+            await container.nats(), container.layout, container.database_url, schema,
             container.commands,
-        )
+        )  # fmt: skip
         await reactions.run(stop)
 
     async def analytics(stop: asyncio.Event) -> None:
         from projections.analytics import Analytics
 
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
-        runner = ProjectionRunner(
-            await container.nats(), container.layout, container.database_url,
-            container.settings.database_schema, projection=Analytics(),
-        )  # fmt: skip
-        await runner.run(stop)
+        await projected(stop, projection=Analytics())
 
     services = [
         Service("read models", read_models),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import nats
 import psycopg
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
-from projections.replay import MIGRATIONS
+from projections.replay import MIGRATIONS, rebuild_and_compare
 from projections.runner import Progress, ProjectionRunner
 
 
@@ -57,3 +58,26 @@ async def project_until(
     """Run the read-model projector into ``schema`` until it has applied ``position``."""
     runner = ProjectionRunner(nc, layout_of(env), database_url, schema)
     return await asyncio.wait_for(runner.run(asyncio.Event(), until=position), 30)
+
+
+def assert_replay_equals_live(
+    nats_url: str, layout: Layout, database_url: str, schema: str, last: int, **options: Any
+) -> None:
+    """A replay of the whole log (``last`` events) equals the live read models in ``schema``,
+    whose timeline holds every event once: none lost, none doubled."""
+
+    async def replay() -> list[object]:
+        nc = await nats.connect(nats_url.split(","))
+        try:
+            _, progress, differences = await rebuild_and_compare(
+                nc, layout, database_url, schema, **options
+            )
+        finally:
+            await nc.close()
+        assert progress.applied == last
+        return list(differences)
+
+    assert asyncio.run(replay()) == []
+    with psycopg.connect(database_url) as conn:
+        timeline = conn.execute(f'SELECT count(*) FROM "{schema}".timeline').fetchone()
+    assert timeline == (last,)
