@@ -2,10 +2,11 @@
 
 The processes without HTTP (bot, projector, scheduler, worker, commands) publish their health to
 the JetStream key-value bucket of ``gateways/health.py``. This command reads one entry and exits
-0 when it is there, fresh and says ``running``; otherwise it prints one line saying why and
-exits 1. ``PROCESS`` is a kind, whose key is worked out from this environment and the options
-the process itself was given (as a Kubernetes probe runs in the process's own pod), or any
-other key as the status page shows it (``projector.discord``, ``api`` ...).
+0 when it is there, fresh and says ``running`` (with ``--live``, any state but ``stopping``: a
+degraded process is alive, and restarting it may not help); otherwise it prints one line saying
+why and exits 1. ``PROCESS`` is a kind, whose key is worked out from this environment and the
+options the process itself was given (as a Kubernetes probe runs in the process's own pod), or
+any other key as the status page shows it (``projector.discord``, ``api`` ...).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("process", help=f"{', '.join(KINDS)}, or a key as `muster doctor` lists it")
     p.add_argument(
         "--max-age", type=float, default=30.0, metavar="S", help="oldest report that counts"
+    )
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="alive is enough: starting or degraded pass too (liveness probes)",
     )
     p.add_argument("--partitions", type=int, default=1, metavar="N", help="as the projector's")
     p.add_argument("--partition", type=int, default=0, metavar="K", help="as the projector's")
@@ -60,13 +66,15 @@ def key_of(args: argparse.Namespace, settings: Settings) -> str:
     return args.process
 
 
-async def check(settings: Settings, url: str, key: str, max_age: float) -> str | None:
-    """Why ``key`` is not healthy, or None."""
+async def check(
+    settings: Settings, url: str, key: str, max_age: float, *, live: bool = False
+) -> str | None:
+    """Why ``key`` is not healthy (with ``live``: not alive), or None."""
     from deploy.projector_cmd import nats_connection
     from gateways.health import problem, read_one
 
     async with nats_connection(settings, url) as nc:
-        return problem(await read_one(nc, key), time.time(), max_age)
+        return problem(await read_one(nc, key), time.time(), max_age, live=live)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,6 +83,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     key = key_of(args, settings)
     url = resolve_urls(settings, needs=("nats",))["nats"]
-    why = asyncio.run(check(settings, url, key, args.max_age))
-    print(f"{key}: {why or 'running'}", flush=True)
+    why = asyncio.run(check(settings, url, key, args.max_age, live=args.live))
+    print(f"{key}: {why or ('alive' if args.live else 'running')}", flush=True)
     return 1 if why else 0

@@ -126,14 +126,17 @@ async def read_one(nc: NATS, process: str) -> Health | None:
     return msgspec.json.decode(entry.value, type=Health) if entry.value else None
 
 
-def problem(health: Health | None, now: float, max_age: float = TTL) -> str | None:
-    """Why a process is not healthy (missing, stale, not running), or None when it is."""
+def problem(
+    health: Health | None, now: float, max_age: float = TTL, *, live: bool = False
+) -> str | None:
+    """Why a process is not healthy (missing, stale, not running), or None when it is. With
+    ``live``, reporting at all is enough (starting or degraded, it is alive)."""
     if health is None:
         return "no health report (not running, or stopped reporting)"
     age = now - health.reported_at
     if age > max_age:
         return f"its last report is {age:.0f}s old (more than {max_age:g}s)"
-    if health.state != "running":
+    if health.state != "running" and not (live and health.state != "stopping"):
         because = f": {health.last_error}" if health.last_error else ""
         return f"it says {health.state}{because}"
     return None

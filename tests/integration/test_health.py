@@ -43,8 +43,8 @@ async def test_muster_health_says_why_a_process_is_not_healthy(
     key = f"scheduler-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("MUSTER_NATS_URL", nats_url)
 
-    async def muster_health() -> tuple[int, str]:
-        code = await asyncio.to_thread(cli.main, ["health", key])
+    async def muster_health(*options: str) -> tuple[int, str]:
+        code = await asyncio.to_thread(cli.main, ["health", key, *options])
         return code, capsys.readouterr().out.strip()
 
     assert await muster_health() == (
@@ -56,12 +56,17 @@ async def test_muster_health_says_why_a_process_is_not_healthy(
         reporter = HealthReporter(writer, key)
         await reporter.report()  # still "starting"
         assert await muster_health() == (1, f"{key}: it says starting")
+        assert await muster_health("--live") == (0, f"{key}: alive")
         reporter.state = "running"
         await reporter.report()
         assert await muster_health() == (0, f"{key}: running")
         reporter.state, reporter.last_error = "degraded", "PostgreSQL is down"
         await reporter.report()
         assert await muster_health() == (1, f"{key}: it says degraded: PostgreSQL is down")
+        assert await muster_health("--live") == (0, f"{key}: alive")
+        reporter.state = "stopping"
+        await reporter.report()
+        assert await muster_health("--live") == (1, f"{key}: it says stopping: PostgreSQL is down")
         reporter.state, reporter.clock = "running", lambda: time.time() - 100
         await reporter.report()
         code, out = await muster_health()

@@ -180,6 +180,8 @@ def test_processes_without_http_are_probed_with_their_own_health_key(
             args = parse(probe_argv(container[probe], index))
             assert (args.command, args.process) == ("health", name), probe
             assert key_of(args, Settings()) == expected, (name, index, probe)
+            # alive (degraded too) keeps the pod; ready needs "running"
+            assert args.live is (probe != "readinessProbe"), probe
 
 
 def test_every_muster_command_parses_for_every_pod() -> None:
