@@ -1,8 +1,9 @@
 """One JSON shape for every 4xx: ``{"error": {"code", "message", "field", "fix"}}``.
 
 Domain errors (``domain/errors.py``) carry the wording; this module only maps them to a status.
-Anything unexpected is logged with its traceback and answered with a plain 500 body: a client
-never sees a stack trace.
+A database that does not answer (a PostgreSQL restart) is 503 with ``Retry-After``, like Discord
+down or a command not confirmed in time. Anything unexpected is logged with its traceback and
+answered with a plain 500 body: a client never sees a stack trace.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -154,6 +156,16 @@ def install_error_handlers(app: FastAPI) -> None:
             503, "busy", "Muster could not confirm this in time.",
             fix="Try again shortly with the same Idempotency-Key; nothing is done twice.",
             headers={"Retry-After": "1"},
+        )  # fmt: skip
+        return _answer(request, problem)
+
+    @app.exception_handler(psycopg.OperationalError)  # PoolTimeout too: it is one
+    async def database_down(request: Request, error: psycopg.OperationalError) -> Response:
+        log.warning("%s %s: the database did not answer: %s", request.method, request.url.path,
+                    error)  # fmt: skip
+        problem = ApiError(
+            503, "unavailable", "Muster's database is not answering right now.",
+            fix="Try again in a few seconds.", headers={"Retry-After": "5"},
         )  # fmt: skip
         return _answer(request, problem)
 

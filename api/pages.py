@@ -23,7 +23,7 @@ from api.routers.status import gather_status
 from api.services import Web
 from api.sessions import MaybeSession, Session, WebDep, check_csrf
 from api.views import game_or_404, sources, visible_game
-from api.writes import command_id, send
+from api.writes import command_id, send, told
 from domain import commands
 from domain.errors import DomainError
 from projections import queries
@@ -289,15 +289,18 @@ async def game_action(request: Request, game_id: str, web: WebDep,
         command = commands.CancelGame(**base, **auth, reason=str(form.get("reason") or ""))
     else:
         raise ApiError(404, "page_not_found", "There is no such page.")
-    message = ""
-    try:
-        message = (await send(web, command)).message
-    except DomainError as error:
-        message = error.message
+    message, _ = await told(web, command)
+    return await game_page_after(request, web, game_id, session, "actions", message=message)
+
+
+async def game_page_after(
+    request: Request, web: Web, game_id: str, session: Session, block: str, **message: Any
+) -> Response:
+    """The game page again after a form was sent, with ``message``; to HTMX, only ``block``."""
     context = await game_context(web, game_id, session)
     if request.headers.get("hx-request"):
-        return page(request, "game.html", block="actions", message=message, **context)
-    return page(request, "game.html", message=message, **context)
+        return page(request, "game.html", block=block, **message, **context)
+    return page(request, "game.html", **message, **context)
 
 
 @router.get("/games/{game_id}/edit", response_class=HTMLResponse)

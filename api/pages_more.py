@@ -11,15 +11,14 @@ from fastapi.responses import HTMLResponse, Response
 from api import charts
 from api.access import member_or_404
 from api.errors import from_domain
-from api.pages import game_context, login_redirect, user
+from api.pages import game_context, game_page_after, login_redirect, user
 from api.render import page
 from api.routers.analytics import analytics_of
 from api.routers.guilds import text_channels
 from api.routers.reminders import attendance_command, mute_command
 from api.services import Web
 from api.sessions import MaybeSession, WebDep
-from api.writes import command_id, send
-from domain.errors import DomainError
+from api.writes import command_id, told
 from projections import analytics_queries as aq
 
 router = APIRouter(include_in_schema=False)
@@ -89,14 +88,10 @@ async def reminder_toggle(
     scope: Literal["game", "guild"] = "guild" if action.endswith("-server") else "game"
     target = game.guild_id if scope == "guild" else game.game_id
     command = mute_command(scope, not action.startswith("unmute"), cid, session.user_id, target)
-    try:
-        message = (await send(web, command)).message
-    except DomainError as error:
-        message = error.message
-    context = await game_context(web, game_id, session)
-    if request.headers.get("hx-request"):
-        return page(request, "game.html", block="reminders", reminder_message=message, **context)
-    return page(request, "game.html", reminder_message=message, **context)
+    message, _ = await told(web, command)
+    return await game_page_after(
+        request, web, game_id, session, "reminders", reminder_message=message
+    )
 
 
 @router.post("/games/{game_id}/attendance", response_class=HTMLResponse)
@@ -110,11 +105,8 @@ async def attendance_submit(
     absent = [str(v) for v in form.getlist("no_show")]
     cid = command_id(session.user_id, str(form.get("idempotency_key") or "") or None)
     command = await attendance_command(web, context["game"], session.user_id, cid, absent)
-    status = 200
-    try:
-        message = (await send(web, command)).message
-    except DomainError as error:
-        message, status = error.message, from_domain(error).status
+    message, refused = await told(web, command)
+    status = 200 if refused is None else from_domain(refused).status
     context = await game_context(web, game_id, session)
     return page(request, "game.html", status_code=status, attendance_message=message,
                 **context)  # fmt: skip

@@ -6,6 +6,7 @@ rendered once for every viewer of the same topic. Stopping the web ends every st
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,6 +28,23 @@ def hub_of(request: Request) -> LiveHub:
     return hub
 
 
+def updates(hub: LiveHub, topic: str, event: str, render: Callable[[], Awaitable[str]]) -> Response:
+    """The SSE response: ``ready``, then ``render()`` as ``event`` at each change of ``topic``
+    (rendered once per change for all its viewers)."""
+
+    async def stream() -> Any:
+        async with hub.listen(topic) as listener:
+            yield {"event": "ready", "data": "listening"}
+            while True:
+                position = await listener.next()
+                if position is None:
+                    return
+                html = await hub.render_once(topic, position, render)
+                yield {"event": event, "data": html, "id": str(position)}
+
+    return EventSourceResponse(stream(), ping=15)
+
+
 @router.get("/live/games/{game_id}")
 async def live_game(request: Request, game_id: str, web: WebDep,
                     session: MaybeSession) -> Response:  # fmt: skip
@@ -42,17 +60,7 @@ async def live_game(request: Request, game_id: str, web: WebDep,
             raise RuntimeError(f"game {game.game_id} vanished from the read models")
         return fragment("game.html", "roster", game=cached.view)
 
-    async def stream() -> Any:
-        async with hub.listen(topic) as listener:
-            yield {"event": "ready", "data": "listening"}
-            while True:
-                position = await listener.next()
-                if position is None:
-                    return
-                html = await hub.render_once(topic, position, render)
-                yield {"event": "roster", "data": html, "id": str(position)}
-
-    return EventSourceResponse(stream(), ping=15)
+    return updates(hub, topic, "roster", render)
 
 
 @router.get("/live/guilds/{guild_id}")
@@ -68,14 +76,4 @@ async def live_guild(request: Request, guild_id: str, web: WebDep,
         games = await guild_games(web, guild_id, "open", None, None)
         return fragment("guild.html", "games", games=games, guild_id=guild_id)
 
-    async def stream() -> Any:
-        async with hub.listen(topic) as listener:
-            yield {"event": "ready", "data": "listening"}
-            while True:
-                position = await listener.next()
-                if position is None:
-                    return
-                html = await hub.render_once(topic, position, render)
-                yield {"event": "games", "data": html, "id": str(position)}
-
-    return EventSourceResponse(stream(), ping=15)
+    return updates(hub, topic, "games", render)

@@ -12,6 +12,7 @@ from api.models import BadMention, CommandResult
 from api.services import Web
 from domain import commands
 from domain.commands import AnyCommand
+from domain.errors import DomainError
 from domain.outcome import Outcome
 from projections.freshness import ProjectionBehind, wait_for_position
 
@@ -128,3 +129,12 @@ async def suggestions(web: Web, guild_id: str, name: str, exact: list[dict[str, 
         score = max(SequenceMatcher(None, name.lower(), n.lower()).ratio() for n in _names(member))
         scored[f"@{username}"] = max(score, scored.get(f"@{username}", 0.0))
     return [n for n, _ in sorted(scored.items(), key=lambda kv: -kv[1])][:5]
+
+
+async def told(web: Web, command: AnyCommand) -> tuple[str, DomainError | None]:
+    """Send ``command`` from a page: the sentence to show (the outcome's, or the refusal's) and
+    the refusal, if it was refused."""
+    try:
+        return (await send(web, command)).message, None
+    except DomainError as error:
+        return error.message, error

@@ -18,6 +18,7 @@ from domain.commands import JoinGame, LeaveGame
 
 if TYPE_CHECKING:
     from bot.client import MusterBot
+    from bot.replies import Action
 
 GAME_ID = r"(?P<game_id>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 
@@ -28,6 +29,23 @@ def join_id(game_id: str) -> str:
 
 def leave_id(game_id: str) -> str:
     return f"muster:leave:{game_id}"
+
+
+async def send_for_game(
+    interaction: discord.Interaction[Any], kind: type[JoinGame | LeaveGame], game_id: str
+) -> None:
+    """A click on Join or Leave: the person's one command, answered through the responder."""
+    bot: MusterBot = interaction.client
+    action: Action = "join" if kind is JoinGame else "leave"
+    await bot.responder.run(
+        interaction,
+        lambda: kind(
+            command_id=command_id(interaction),
+            user_id=authority(interaction)["user_id"],
+            game_id=game_id,
+        ),
+        action,
+    )
 
 
 class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"muster:join:{GAME_ID}"):
@@ -48,16 +66,7 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"must
         return cls(match["game_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot: MusterBot = interaction.client
-        await bot.responder.run(
-            interaction,
-            lambda: JoinGame(
-                command_id=command_id(interaction),
-                user_id=authority(interaction)["user_id"],
-                game_id=self.game_id,
-            ),
-            "join",
-        )
+        await send_for_game(interaction, JoinGame, self.game_id)
 
 
 class LeaveButton(
@@ -80,13 +89,4 @@ class LeaveButton(
         return cls(match["game_id"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot: MusterBot = interaction.client
-        await bot.responder.run(
-            interaction,
-            lambda: LeaveGame(
-                command_id=command_id(interaction),
-                user_id=authority(interaction)["user_id"],
-                game_id=self.game_id,
-            ),
-            "leave",
-        )
+        await send_for_game(interaction, LeaveGame, self.game_id)

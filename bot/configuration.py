@@ -86,6 +86,13 @@ _READERS = {
 _FIELD = {"reminders": "reminder_minutes", "host_roles": "host_role_ids"}
 
 
+SETTING_OPTIONS = {
+    "max_players": "Seats per game", "reminders": "Minutes before start, e.g. 60, 15",
+    "rules": "Shown on announcements", "waitlist_cap": "A number, or unlimited",
+    "host_roles": "Roles that may host, e.g. @Game Hosts", "time_zone": "e.g. Europe/Berlin",
+}  # fmt: skip
+
+
 class ConfigurationCog(commands.Cog):
     """Server and channel settings."""
 
@@ -131,63 +138,35 @@ class ConfigurationCog(commands.Cog):
         found = [z for z in zones() if typed in z.lower()][:25]
         return [app_commands.Choice(name=z, value=z) for z in found]
 
-    @app_commands.describe(
-        max_players="Seats per game", reminders="Minutes before start, e.g. 60, 15",
-        rules="Shown on announcements", waitlist_cap="A number, or unlimited",
-        host_roles="Roles that may host, e.g. @Game Hosts", time_zone="e.g. Europe/Berlin",
-    )  # fmt: skip
+    @app_commands.describe(**SETTING_OPTIONS)
     async def guild(
         self, interaction: Interaction, *,
         max_players: app_commands.Range[int, 1, 100] | None = None,
         reminders: str | None = None, rules: str | None = None, waitlist_cap: str | None = None,
         host_roles: str | None = None, time_zone: str | None = None,
     ) -> None:  # fmt: skip
-        fields, problems = read_settings(
-            {
-                "max_players": max_players,
-                "reminders": reminders,
-                "rules": rules,
-                "waitlist_cap": waitlist_cap,
-                "host_roles": host_roles,
-                "time_zone": time_zone,
-            }
-        )
-        await self._configure(interaction, fields, problems, channel=False)
+        await self._configure(
+            interaction, channel=False, max_players=max_players, reminders=reminders, rules=rules,
+            waitlist_cap=waitlist_cap, host_roles=host_roles, time_zone=time_zone,
+        )  # fmt: skip
 
-    @app_commands.describe(
-        max_players="Seats per game", reminders="Minutes before start, e.g. 60, 15",
-        rules="Shown on announcements", waitlist_cap="A number, or unlimited",
-        host_roles="Roles that may host, e.g. @Game Hosts", time_zone="e.g. Europe/Berlin",
-    )  # fmt: skip
+    @app_commands.describe(**SETTING_OPTIONS)
     async def channel(
         self, interaction: Interaction, *,
         max_players: app_commands.Range[int, 1, 100] | None = None,
         reminders: str | None = None, rules: str | None = None, waitlist_cap: str | None = None,
         host_roles: str | None = None, time_zone: str | None = None,
     ) -> None:  # fmt: skip
-        fields, problems = read_settings(
-            {
-                "max_players": max_players,
-                "reminders": reminders,
-                "rules": rules,
-                "waitlist_cap": waitlist_cap,
-                "host_roles": host_roles,
-                "time_zone": time_zone,
-            }
-        )
-        await self._configure(interaction, fields, problems, channel=True)
+        await self._configure(
+            interaction, channel=True, max_players=max_players, reminders=reminders, rules=rules,
+            waitlist_cap=waitlist_cap, host_roles=host_roles, time_zone=time_zone,
+        )  # fmt: skip
 
-    async def _configure(
-        self, interaction: Interaction, fields: dict[str, Any], problems: list[str],
-        *, channel: bool,
-    ) -> None:  # fmt: skip
+    async def _configure(self, interaction: Interaction, *, channel: bool, **typed: Any) -> None:
+        fields, problems = read_settings(typed)
         responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
 
         async def work() -> None:
-            if not await responder.defer(interaction):
-                return
             if problems:
                 await responder.say(interaction, "Nothing was changed:\n• " + "\n• ".join(problems))
                 return
@@ -203,7 +182,6 @@ class ConfigurationCog(commands.Cog):
                 if channel
                 else ConfigureGuild(**base)
             )
-            text, _ = await responder.decide(command)
-            await responder.say(interaction, text)
+            await responder.answer(interaction, command)
 
-        await responder.guarded(interaction, work)
+        await responder.handle(interaction, work)

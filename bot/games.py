@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.listing import choose_game, game_choices
+from bot.listing import game_choices, on_chosen_game
 from bot.mentions import read_roster
 from bot.replies import echo
 from bot.respond import Interaction, authority, command_id
@@ -26,6 +26,7 @@ from gateways.timeparse import TimeNotUnderstood, discord_timestamp, minutes_of,
 
 if TYPE_CHECKING:
     from bot.client import MusterBot
+    from projections.queries import GameDetail
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,9 @@ class CreateModal(discord.ui.Modal, title="New game"):
             max_players=self.max_input.value, description=self.description_input.value,
             players=self.players_input.value,
         )  # fmt: skip
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-        await responder.guarded(interaction, lambda: create_game(self.bot, interaction, draft))
+        await self.bot.responder.handle(
+            interaction, lambda: create_game(self.bot, interaction, draft), defer=False
+        )
 
 
 class TryAgain(discord.ui.View):
@@ -192,10 +192,7 @@ class EditModal(discord.ui.Modal, title="Edit game"):
             self.add_item(field)
 
     async def on_submit(self, interaction: Interaction) -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-        await responder.guarded(interaction, lambda: self._submit(interaction))
+        await self.bot.responder.handle(interaction, lambda: self._submit(interaction), defer=False)
 
     async def _submit(self, interaction: Interaction) -> None:
         responder = self.bot.responder
@@ -272,14 +269,7 @@ class GamesCog(commands.Cog):
 
     @app_commands.describe(game="The game to change")
     async def edit(self, interaction: Interaction, game: str) -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-
-        async def work() -> None:
-            detail = await choose_game(self.bot, interaction, game)
-            if detail is None:
-                return
+        async def open_form(detail: GameDetail) -> None:
             current = {
                 "title": detail.title, "description": detail.description,
                 "max_players": "",
@@ -288,20 +278,13 @@ class GamesCog(commands.Cog):
             }  # fmt: skip
             await interaction.response.send_modal(EditModal(self.bot, detail.game_id, current))
 
-        await responder.guarded(interaction, work)
+        await on_chosen_game(self.bot, interaction, game, open_form, defer=False)
 
     @app_commands.describe(game="The game to move", when="New time, e.g. friday 20:00 or in 2h")
     async def reschedule(self, interaction: Interaction, game: str, when: str) -> None:
         responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
 
-        async def work() -> None:
-            if not await responder.defer(interaction):
-                return
-            detail = await choose_game(self.bot, interaction, game, deferred=True)
-            if detail is None:
-                return
+        async def move(detail: GameDetail) -> None:
             zone = await time_zone_of(self.bot, interaction)
             try:
                 at = parse_when(when, zone, self.bot.parts.now())
@@ -312,36 +295,28 @@ class GamesCog(commands.Cog):
                 command_id=command_id(interaction), **authority(interaction),
                 game_id=detail.game_id, scheduled_at=at,
             )  # fmt: skip
-            text, _ = await responder.decide(
+            await responder.answer(
+                interaction,
                 command,
                 words=lambda _: (
                     f"**{detail.title}** moved to {discord_timestamp(at)} "
                     f"({discord_timestamp(at, 'R')}); players are told."
                 ),
             )
-            await responder.say(interaction, text)
 
-        await responder.guarded(interaction, work)
+        await on_chosen_game(self.bot, interaction, game, move)
 
     @app_commands.describe(game="The game to cancel", reason="Told to the players (optional)")
     async def cancel(self, interaction: Interaction, game: str, reason: str = "") -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-
-        async def work() -> None:
-            if not await responder.defer(interaction):
-                return
-            detail = await choose_game(self.bot, interaction, game, deferred=True)
-            if detail is None:
-                return
+        async def cancel_it(detail: GameDetail) -> None:
             command = CancelGame(
                 command_id=command_id(interaction), **authority(interaction),
                 game_id=detail.game_id, reason=reason,
             )  # fmt: skip
-            text, _ = await responder.decide(
-                command, words=lambda _: f"**{detail.title}** is cancelled; players are told."
+            await self.bot.responder.answer(
+                interaction,
+                command,
+                words=lambda _: f"**{detail.title}** is cancelled; players are told.",
             )
-            await responder.say(interaction, text)
 
-        await responder.guarded(interaction, work)
+        await on_chosen_game(self.bot, interaction, game, cancel_it)

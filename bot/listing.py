@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -22,6 +23,7 @@ from projections.queries import GameDetail, GameSummary
 
 if TYPE_CHECKING:
     from bot.client import MusterBot
+    from bot.readside import GameReads
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LIST_DAYS = 60
@@ -66,6 +68,9 @@ async def game_choices(
     ]
 
 
+NO_LISTS = "Game lists are not available right now."
+
+
 async def choose_game(
     bot: MusterBot, interaction: Interaction, value: str, *, deferred: bool = False
 ) -> GameDetail | None:
@@ -95,6 +100,25 @@ async def choose_game(
             await interaction.response.send_message(text, ephemeral=True)
         return None
     return detail
+
+
+async def on_chosen_game(
+    bot: MusterBot,
+    interaction: Interaction,
+    value: str,
+    act: Callable[[GameDetail], Awaitable[None]],
+    *,
+    defer: bool = True,
+) -> None:
+    """Admit, defer (unless ``defer`` is False: ``act`` opens a modal), find the game ``value``
+    names (:func:`choose_game`) and ``act`` on it, guarded; the person is answered if none."""
+
+    async def work() -> None:
+        detail = await choose_game(bot, interaction, value, deferred=defer)
+        if detail is not None:
+            await act(detail)
+
+    await bot.responder.handle(interaction, work, defer=defer)
 
 
 async def _read_game(bot: MusterBot, interaction: Interaction, value: str) -> GameDetail | None:
@@ -130,21 +154,23 @@ class ListingCog(commands.Cog):
             )
         )
 
+    async def _from_reads(
+        self, interaction: Interaction, show: Callable[[GameReads], Awaitable[str]]
+    ) -> None:
+        """Answer with ``show(reads)``, or say that game lists cannot be read now."""
+
+        async def work() -> None:
+            reads = self.bot.parts.reads
+            text = NO_LISTS if reads is None else await show(reads)
+            await self.bot.responder.say(interaction, text)
+
+        await self.bot.responder.handle(interaction, work)
+
     @app_commands.describe(where="This channel (default) or the whole server")
     async def list_games(
         self, interaction: Interaction, where: Literal["channel", "server"] = "channel"
     ) -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-
-        async def work() -> None:
-            if not await responder.defer(interaction):
-                return
-            reads = self.bot.parts.reads
-            if reads is None:
-                await responder.say(interaction, "Game lists are not available right now.")
-                return
+        async def show(reads: GameReads) -> str:
             if where == "server":
                 now = self.bot.parts.now()
                 games = await reads.guild_games(
@@ -157,22 +183,12 @@ class ListingCog(commands.Cog):
                 games = await reads.channel_games(str(interaction.channel_id))
                 head = "Games in this channel:"
             text = lines(games, "No games are scheduled. Start one with `/game create`.")
-            await responder.say(interaction, f"{head}\n{text}" if games else text)
+            return f"{head}\n{text}" if games else text
 
-        await responder.guarded(interaction, work)
+        await self._from_reads(interaction, show)
 
     async def mine(self, interaction: Interaction) -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-
-        async def work() -> None:
-            if not await responder.defer(interaction):
-                return
-            reads = self.bot.parts.reads
-            if reads is None:
-                await responder.say(interaction, "Game lists are not available right now.")
-                return
+        async def show(reads: GameReads) -> str:
             found = await reads.user_games(str(interaction.user.id))
             parts = []
             for key, head in (
@@ -183,9 +199,9 @@ class ListingCog(commands.Cog):
                 ]
                 if open_games:
                     parts.append(f"{head}:\n{lines(open_games, '')}")
-            await responder.say(interaction, "\n\n".join(parts) or "You are in no upcoming game.")
+            return "\n\n".join(parts) or "You are in no upcoming game."
 
-        await responder.guarded(interaction, work)
+        await self._from_reads(interaction, show)
 
 
-__all__ = ["ListingCog", "choose_game", "game_choices", "line"]
+__all__ = ["ListingCog", "choose_game", "game_choices", "line", "on_chosen_game"]

@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.buttons import GAME_ID
-from bot.listing import choose_game, game_choices
+from bot.listing import game_choices, on_chosen_game
 from bot.respond import Interaction, command_id
 from domain.commands import (
     MuteGuildReminders,
@@ -35,6 +35,7 @@ from projections.scheduler.message import MUTE_GUILD_PREFIX, MUTE_PREFIX
 
 if TYPE_CHECKING:
     from bot.client import MusterBot
+    from projections.queries import GameDetail
 
 # A Discord id never starts with 0: "0123" would otherwise mute a server "0123" that is not "123".
 SNOWFLAKE = r"(?P<guild_id>[1-9][0-9]{0,19})"
@@ -142,16 +143,7 @@ class RemindersCog(commands.Cog):
 
     @app_commands.describe(game="The game", action="Mute (default) or unmute its reminders")
     async def game(self, interaction: Interaction, game: str, action: Action = "mute") -> None:
-        responder = self.bot.responder
-        if not await responder.admit(interaction):
-            return
-
-        async def work() -> None:
-            if not await responder.defer(interaction):
-                return
-            detail = await choose_game(self.bot, interaction, game, deferred=True)
-            if detail is None:
-                return
+        async def mute(detail: GameDetail) -> None:
             kind = MuteReminders if action == "mute" else UnmuteReminders
             command = kind(
                 command_id=command_id(interaction),
@@ -159,10 +151,11 @@ class RemindersCog(commands.Cog):
                 game_id=detail.game_id,
             )
             where = f"**{detail.title}**"
-            text, _ = await responder.decide(command, words=words_for(action == "mute", where))
-            await responder.say(interaction, text)
+            await self.bot.responder.answer(
+                interaction, command, words=words_for(action == "mute", where)
+            )
 
-        await responder.guarded(interaction, work)
+        await on_chosen_game(self.bot, interaction, game, mute)
 
     @app_commands.describe(action="Mute (default) or unmute reminders for this server")
     async def server(self, interaction: Interaction, action: Action = "mute") -> None:

@@ -151,9 +151,33 @@ class Responder:
         async with self.tracked():
             if not await self.defer(interaction):
                 return None
-            text, outcome = await self.decide(build(), action, words)
-            await self.say(interaction, text)
-            return outcome
+            return await self.answer(interaction, build(), action, words)
+
+    async def handle(
+        self, interaction: Interaction, work: Callable[[], Awaitable[None]], *, defer: bool = True
+    ) -> None:
+        """Admit, then run ``work`` :meth:`guarded`, after deferring unless ``defer`` is False
+        (``work`` answers itself: :meth:`say`, :meth:`answer`, or a modal when not deferred)."""
+        if not await self.admit(interaction):
+            return
+
+        async def deferred() -> None:
+            if not defer or await self.defer(interaction):
+                await work()
+
+        await self.guarded(interaction, deferred)
+
+    async def answer(
+        self,
+        interaction: Interaction,
+        command: AnyCommand,
+        action: Action = "other",
+        words: Callable[[Outcome], str] = default_words,
+    ) -> Outcome | None:
+        """Send ``command`` and say how it went (a deferred interaction); its Outcome, if any."""
+        text, outcome = await self.decide(command, action, words)
+        await self.say(interaction, text)
+        return outcome
 
     async def guarded(self, interaction: Interaction, work: Callable[[], Awaitable[None]]) -> None:
         """Run ``work`` (which answers the interaction itself); on an unexpected error, log it

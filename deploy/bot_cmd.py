@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from deploy.bootstrap import Container
 from deploy.settings import Settings
-from deploy.supervise import Service, stop_on_signals, supervise
+from deploy.supervise import Reported, Service, stop_on_signals, supervise
 
 if TYPE_CHECKING:
     from bot.client import BotParts, MusterBot
@@ -61,19 +61,18 @@ def bot_services(container: Container) -> list[Service]:
     from bot.client import make_bot
     from bot.run import IntentsMissing, run_bot
     from deploy.emulator import point_discord_py_at
-    from gateways.health import HealthReporter
 
     settings = container.settings
     current: list[MusterBot] = []
-    reporter: list[HealthReporter] = []
 
     def figures() -> dict[str, object]:
         return current[-1].figures() if current else {"connected": False, "ready": False}
 
+    health = Reported(health_name(settings), figures, interval=settings.bot_health_interval)
+
     def started(bot: MusterBot) -> None:
         current[:] = [bot]
-        if reporter:
-            reporter[0].state = "running"
+        health.running()
 
     async def run(stop: asyncio.Event) -> None:
         if not settings.discord_token:
@@ -94,26 +93,13 @@ def bot_services(container: Container) -> list[Service]:
             # Restarting cannot help until someone changes the application's settings: say so
             # once, show it in health, and let the rest of Muster run.
             log.error("the Discord bot cannot start: %s", error)  # noqa: TRY400 no traceback: a setting
-            if reporter:
-                reporter[0].state, reporter[0].last_error = "degraded", str(error)
+            health.failed(str(error))
             await stop.wait()
         except Exception as error:
-            if reporter:
-                reporter[0].state = "degraded"
-                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            health.failed(error)
             raise
 
-    async def health(stop: asyncio.Event) -> None:
-        report = HealthReporter(
-            await container.nats(),
-            health_name(settings),
-            figures,
-            interval=settings.bot_health_interval,
-        )
-        reporter[:] = [report]
-        await report.run(stop)
-
-    return [Service("Discord bot", run), Service("bot health", health)]
+    return [Service("Discord bot", run), health.service("bot health", container.nats)]
 
 
 async def preflight(settings: Settings) -> str | None:

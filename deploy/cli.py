@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedded NATS as an N-node cluster, the log at N replicas (3 to try failover)",
     )  # fmt: skip
     command("doctor", "check every dependency and say how to fix problems")
+    from deploy import health_cmd
+
+    health_cmd.add_arguments(
+        command("health", "exit 0 if a process reports it runs (for probes)", health_cmd.__doc__)
+    )
     command("api", "serve the web pages and JSON API (MUSTER_WEB_PORT)")
     projector = command("projector", "run the projectors (read models, names)")
     projector.add_argument(
@@ -169,6 +174,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:  # noqa: P
         from deploy.doctor import run_doctor
 
         return run_doctor(settings)
+    if args.command == "health":
+        from deploy.health_cmd import run as run_health
+
+        return run_health(args, settings)
     if args.command == "api":
         from deploy.api_cmd import main as api_main
 

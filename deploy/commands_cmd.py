@@ -63,6 +63,11 @@ def partitions_of(args: argparse.Namespace, settings: Settings) -> tuple[int, li
     return workers, chosen
 
 
+def worker_name(workers: int, partitions: list[int]) -> str:
+    """The worker's key in the health bucket: ``commands-0-1-of-4`` serves 0 and 1 of 4."""
+    return "commands-" + "-".join(map(str, partitions)) + f"-of-{workers}"
+
+
 async def serve(
     container: Container, stop: asyncio.Event, workers: int, partitions: list[int]
 ) -> None:
@@ -79,8 +84,7 @@ async def serve(
         workers=workers,
         partitions=partitions,
     )
-    name = "commands-" + "-".join(map(str, partitions)) + f"-of-{workers}"
-    health = HealthReporter(nc, name, worker.figures)
+    health = HealthReporter(nc, worker_name(workers, partitions), worker.figures)
     async with asyncio.TaskGroup() as group:
         group.create_task(worker.run(stop))
         await worker.serving.wait()

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -16,7 +17,7 @@ from nats.aio.client import Client as NATS
 from deploy import bootstrap
 from deploy.bootstrap import Container
 from deploy.settings import Settings
-from deploy.supervise import Service, supervise
+from deploy.supervise import Reported, Service, supervise
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.names import NameProjector
@@ -48,21 +49,34 @@ def projector_services(container: Container, partition: Partition | None = None)
 
     With ``partition`` K of N, the read models are this worker's share of the games; only
     worker 0 runs the other projectors."""
-    partition = partition or Partition()
+    from deploy.health_cmd import projector_key
 
-    async def read_models(stop: asyncio.Event) -> None:
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+    partition = partition or Partition()
+    health = Reported(projector_key(partition.index, partition.count))
+    schema = container.settings.database_schema
+
+    async def projected(stop: asyncio.Event, ready: Reported | None = None, **options: Any) -> None:
+        """A read-model projection (``options``: its partition or projection), migrated first;
+        ``ready`` is told it runs."""
+        await migrate(container.database_url, schema, MIGRATIONS)
         runner = ProjectionRunner(
-            await container.nats(),
-            container.layout,
-            container.database_url,
-            container.settings.database_schema,
-            partition=partition,
+            await container.nats(), container.layout, container.database_url, schema, **options
         )
+        if ready is not None:
+            ready.running()
         await runner.run(stop)
 
+    async def read_models(stop: asyncio.Event) -> None:
+        try:
+            await projected(stop, health, partition=partition)
+        except Exception as error:
+            health.failed(error)
+            raise
+
+    reporting = health.service("read-model health", container.nats)
     if partition.index > 0:
-        return [Service(f"read models {partition.index + 1} of {partition.count}", read_models)]
+        name = f"read models {partition.index + 1} of {partition.count}"
+        return [Service(name, read_models), reporting]
 
     async def display_names(stop: asyncio.Event) -> None:
         names = NameProjector(
@@ -71,28 +85,21 @@ def projector_services(container: Container, partition: Partition | None = None)
         await names.run(stop)
 
     async def settings_reactions(stop: asyncio.Event) -> None:
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
+        await migrate(container.database_url, schema, MIGRATIONS)
         reactions = SettingsReactions(
-            await container.nats(),
-            container.layout,
-            container.database_url,
-            container.settings.database_schema,
+            await container.nats(), container.layout, container.database_url, schema,
             container.commands,
-        )
+        )  # fmt: skip
         await reactions.run(stop)
 
     async def analytics(stop: asyncio.Event) -> None:
         from projections.analytics import Analytics
 
-        await migrate(container.database_url, container.settings.database_schema, MIGRATIONS)
-        runner = ProjectionRunner(
-            await container.nats(), container.layout, container.database_url,
-            container.settings.database_schema, projection=Analytics(),
-        )  # fmt: skip
-        await runner.run(stop)
+        await projected(stop, projection=Analytics())
 
     services = [
         Service("read models", read_models),
+        reporting,
         Service("analytics", analytics),
         Service("display names", display_names),
         Service("settings reactions", settings_reactions),
@@ -108,15 +115,15 @@ def discord_services(container: Container) -> list[Service]:
     """Announcements and DMs (``projections/discord``), rendered from the read models, and
     their health (``projector.discord``: position, posts, edits, DMs, last error)."""
     from gateways.discord.dm_search import DmSearch
-    from gateways.health import HealthReporter
     from projections.discord.projector import DiscordProjector
     from projections.discord.store import MIGRATIONS as DISCORD_MIGRATIONS
 
     current: list[DiscordProjector] = []
-    reporter: list[HealthReporter] = []
 
     def figures() -> dict[str, object]:
         return current[-1].figures() if current else {}
+
+    health = Reported("projector.discord", figures)
 
     async def run(stop: asyncio.Event) -> None:
         schema = container.settings.database_schema
@@ -130,24 +137,16 @@ def discord_services(container: Container) -> list[Service]:
             find_dm=None if rest is None else DmSearch(rest, outbound).find,
         )  # fmt: skip
         current[:] = [projector]
-        if reporter:
-            reporter[0].state = "running"
+        health.running()
         try:
             await projector.run(stop)
         except Exception as error:
-            if reporter:
-                reporter[0].state = "degraded"
-                reporter[0].last_error = f"{type(error).__name__}: {error}"
+            health.failed(error)
             raise
-
-    async def health(stop: asyncio.Event) -> None:
-        report = HealthReporter(await container.nats(), "projector.discord", figures)
-        reporter[:] = [report]
-        await report.run(stop)
 
     return [
         Service("Discord announcements and DMs", run),
-        Service("Discord projection health", health),
+        health.service("Discord projection health", container.nats),
     ]
 
 

@@ -18,6 +18,12 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from gateways.health import HealthReporter
 
 log = logging.getLogger("muster.supervise")
 
@@ -39,6 +45,46 @@ class Service:
     run: Callable[[asyncio.Event], Awaitable[None]]
     restart: bool = True
     max_restarts: int | None = None  # None: keep restarting while the process runs
+
+
+class Reported:
+    """A service's health under ``key`` (``gateways/health.py``): the service says
+    :meth:`running` and :meth:`failed` as things happen; :meth:`service` reports it."""
+
+    def __init__(
+        self, key: str, figures: Callable[[], dict[str, Any]] = dict, *, interval: float = 5.0
+    ) -> None:
+        self.key, self.figures, self.interval = key, figures, interval
+        self.state, self.last_error = "starting", ""
+        self._reporter: HealthReporter | None = None
+
+    def _set(self, state: str, last_error: str | None = None) -> None:
+        self.state = state
+        if last_error is not None:
+            self.last_error = last_error
+        if self._reporter is not None:
+            self._reporter.state, self._reporter.last_error = self.state, self.last_error
+
+    def running(self) -> None:
+        """The service is up (its last error, if any, stays in the report)."""
+        self._set("running")
+
+    def failed(self, error: BaseException | str) -> None:
+        """The service is degraded, because of ``error``."""
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        self._set("degraded", text)
+
+    def service(self, name: str, nats: Callable[[], Awaitable[NATS]]) -> Service:
+        """The reporting itself, as a supervised service."""
+        from gateways.health import HealthReporter
+
+        async def run(stop: asyncio.Event) -> None:
+            report = HealthReporter(await nats(), self.key, self.figures, interval=self.interval)
+            self._reporter = report
+            self._set(self.state)
+            await report.run(stop)
+
+        return Service(name, run)
 
 
 def backoff(attempt: int, *, first: float = 0.5, most: float = 30.0) -> float:

@@ -78,16 +78,23 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
 async def run_worker(
     settings: Settings, urls: dict[str, str], durable: str, overrides: dict[str, Any]
 ) -> None:
-    """Drain operations until SIGINT or SIGTERM."""
+    """Drain operations until SIGINT or SIGTERM, reporting health as ``worker.<host>``."""
     from deploy.bootstrap import Container
+    from deploy.health_cmd import worker_key
     from gateways.discord import Worker
+    from gateways.health import HealthReporter
 
     stop = stop_on_signals()
     async with Container.open(settings, urls) as container:
         rest = await container.discord_rest(**overrides)
         config = rest.config
         log.info("draining %s (%s) as %s", config.ops_stream, config.ops_prefix, durable)
-        await Worker(rest, await container.nats(), durable).run(stop)
+        nc = await container.nats()
+        health = HealthReporter(nc, worker_key())
+        health.state = "running"
+        async with asyncio.TaskGroup() as group:
+            group.create_task(health.run(stop))
+            await Worker(rest, nc, durable).run(stop)
 
 
 def main(argv: list[str] | None = None) -> int:

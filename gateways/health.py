@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig
-from nats.js.errors import BucketNotFoundError, NoKeysError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
 BUCKET = "MUSTER_HEALTH"
@@ -114,3 +114,29 @@ async def read_health(nc: NATS) -> dict[str, Health]:
             if entry.value:
                 found[key] = msgspec.json.decode(entry.value, type=Health)
     return found
+
+
+async def read_one(nc: NATS, process: str) -> Health | None:
+    """One process's live report, or None when there is none (never reported, or expired)."""
+    try:
+        bucket = await nc.jetstream().key_value(BUCKET)
+        entry = await bucket.get(health_key(process))
+    except (BucketNotFoundError, KeyNotFoundError):
+        return None
+    return msgspec.json.decode(entry.value, type=Health) if entry.value else None
+
+
+def problem(
+    health: Health | None, now: float, max_age: float = TTL, *, live: bool = False
+) -> str | None:
+    """Why a process is not healthy (missing, stale, not running), or None when it is. With
+    ``live``, reporting at all is enough (starting or degraded, it is alive)."""
+    if health is None:
+        return "no health report (not running, or stopped reporting)"
+    age = now - health.reported_at
+    if age > max_age:
+        return f"its last report is {age:.0f}s old (more than {max_age:g}s)"
+    if health.state != "running" and not (live and health.state != "stopping"):
+        because = f": {health.last_error}" if health.last_error else ""
+        return f"it says {health.state}{because}"
+    return None

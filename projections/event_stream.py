@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -43,6 +42,7 @@ from gateways.jetstream.layout import (
     H_VERSION,
     Layout,
 )
+from projections.pull import PullConsumer
 
 PULL = 2_000  # messages asked for per pull request (the next goes out at half of it)
 HIGH_WATER = 10_000  # no new pull while this many delivered messages wait
@@ -177,14 +177,13 @@ def parse_start(text: str) -> tuple[int | None, datetime | None]:
     return None, when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-class StreamReader:
+class StreamReader(PullConsumer):
     """Reads the log in order from a start, as :class:`Envelope` batches."""
 
     def __init__(
         self, nc: NATS, layout: Layout, chosen: EventFilter, *, follow: bool = False
     ) -> None:
-        self.nc = nc
-        self.layout = layout
+        super().__init__(nc, layout, pull=PULL, expires=PULL_EXPIRES)
         self.filter = chosen
         self.follow = follow
         self.end = 0  # without follow: the stream's last sequence when reading began
@@ -193,14 +192,6 @@ class StreamReader:
         self._consumer_seq = 0
         self._caught_up = False  # the last delivery said nothing more was pending
         self._queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._outstanding = 0
-        self._consumer = ""
-        self._inbox = ""
-        self._sub: Any = None
-        self._generation = 0
-        self._wake = asyncio.Event()
-        self._recreate = False
-        self._stopped = False
         self._places: dict[str, tuple[str, str] | None] = {}  # game → (guild, channel)
 
     def _deliver_policy(self) -> dict[str, Any]:
@@ -217,22 +208,6 @@ class StreamReader:
 
     async def _create_consumer(self) -> int:
         """A consumer (and inbox) starting after the last message read; returns its pending."""
-        self._generation += 1
-        generation = self._generation
-        js = self.nc.jetstream()
-        if self._sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
-        if self._consumer:
-            with contextlib.suppress(nats.errors.Error):
-                await js.delete_consumer(self.layout.stream, self._consumer)
-
-        async def on_message(msg: Msg) -> None:
-            if generation == self._generation:
-                self._on_message(msg)
-
-        self._inbox = self.nc.new_inbox()
-        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
         subjects = self.filter.subjects(self.layout)
         by_subject: dict[str, Any] = (
             {"filter_subject": subjects[0]} if len(subjects) == 1
@@ -242,21 +217,12 @@ class StreamReader:
             ack_policy=AckPolicy.NONE, inactive_threshold=300.0, mem_storage=True,
             num_replicas=1, **self._deliver_policy(), **by_subject,
         )  # fmt: skip
-        info = await js.add_consumer(self.layout.stream, config)
-        self._consumer = info.name
+        info = await self._open(config)
         self._consumer_seq = 0
-        self._outstanding = 0
-        self._recreate = False
         return int(info.num_pending or 0)
 
     def _on_message(self, msg: Msg) -> None:
-        status = (msg.headers or {}).get("Status")
-        if status:
-            if status in ("404", "408"):  # nothing (more) for now, or the pull expired
-                self._outstanding = 0
-            else:  # 409 (consumer deleted, ...), 503, anything else: start over
-                self._recreate = True
-            self._wake.set()
+        if self._status(msg):
             return
         self._outstanding = max(self._outstanding - 1, 0)
         meta = msg.metadata
@@ -274,16 +240,11 @@ class StreamReader:
             self._wake.set()
 
     async def _pull_forever(self) -> None:
-        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.layout.stream}"
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
             if self._outstanding <= PULL // 2 and self._queue.qsize() < HIGH_WATER:
-                request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
-                self._outstanding += PULL
-                await self.nc.publish(
-                    f"{subject}.{self._consumer}", json.dumps(request).encode(), reply=self._inbox
-                )
+                await self._ask()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), PULL_EXPIRES + 1)
@@ -387,14 +348,6 @@ class StreamReader:
     async def _stream_last_seq(self) -> int:
         info = await self.nc.jetstream().stream_info(self.layout.stream)
         return int(info.state.last_seq or 0) if info.state.messages else 0
-
-    async def _close(self) -> None:
-        if self._sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
-        if self._consumer:
-            with contextlib.suppress(nats.errors.Error):
-                await self.nc.jetstream().delete_consumer(self.layout.stream, self._consumer)
 
 
 def _envelope(layout: Layout, msg: Msg, seq: int) -> Envelope:

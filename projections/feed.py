@@ -14,23 +14,21 @@ for them. Why this shape:
   and nothing is applied twice.
 
 Pull requests go out on the connection directly and replies arrive through a callback, which is
-several times faster than nats-py's message-by-message ``fetch``.
+several times faster than nats-py's message-by-message ``fetch`` (``projections/pull.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from dataclasses import dataclass
-from typing import Any
 
-import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
+from projections.pull import PullConsumer
 
 PULL = 1_000  # messages asked for per pull request
 HIGH_WATER = 5_000  # no new pull while this many messages wait (at least two batches' worth)
@@ -73,26 +71,17 @@ _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, b
 """Wakes a waiting ``next_batch`` when the feed has failed."""
 
 
-class LogFeed:
+class LogFeed(PullConsumer):
     """Follows the stream from ``after + 1`` and hands out batches."""
 
     def __init__(self, nc: NATS, layout: Layout, after: int, max_batch: int = 2_000) -> None:
-        self.nc = nc
-        self.layout = layout
+        super().__init__(nc, layout, pull=PULL, expires=PULL_EXPIRES)
         self.after = after  # last sequence handed to the queue
         self.max_batch = max_batch
         self.high_water = max(HIGH_WATER, 2 * max_batch)
         self._queue: asyncio.Queue[LogMessage] = asyncio.Queue()
-        self._sub: Any = None
-        self._inbox = ""
-        self._consumer = ""
-        self._generation = 0  # replies of an older consumer are ignored
-        self._outstanding = 0  # messages asked for and not yet received
-        self._recreate = False
-        self._stopped = False
         self._error: BaseException | None = None
         self._puller: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     async def start(self) -> None:
         await self._create_consumer()
@@ -100,24 +89,7 @@ class LogFeed:
 
     async def _create_consumer(self) -> None:
         """A new consumer (and inbox) starting right after the last message handed out."""
-        self._generation += 1
-        generation = self._generation
-        js = self.nc.jetstream()
-        if self._sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
-        if self._consumer:
-            with contextlib.suppress(nats.errors.Error):  # it may be gone already
-                await js.delete_consumer(self.layout.stream, self._consumer)
-
-        async def on_message(msg: Msg) -> None:
-            if generation == self._generation:
-                self._on_message(msg)
-
-        self._inbox = self.nc.new_inbox()
-        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
-        info = await js.add_consumer(
-            self.layout.stream,
+        await self._open(
             ConsumerConfig(
                 ack_policy=AckPolicy.NONE,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
@@ -126,11 +98,8 @@ class LogFeed:
                 inactive_threshold=INACTIVE_THRESHOLD,
                 mem_storage=True,
                 num_replicas=1,
-            ),
+            )
         )
-        self._consumer = info.name
-        self._outstanding = 0
-        self._recreate = False
 
     async def _pull_loop(self) -> None:
         try:
@@ -142,16 +111,11 @@ class LogFeed:
             self._queue.put_nowait(_FAILED)
 
     async def _pull_forever(self) -> None:
-        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.layout.stream}"
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
             if self._outstanding == 0 and self._queue.qsize() < self.high_water:
-                request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
-                self._outstanding = PULL
-                await self.nc.publish(
-                    f"{subject}.{self._consumer}", json.dumps(request).encode(), reply=self._inbox
-                )
+                await self._ask()
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), PULL_EXPIRES + 1)
@@ -160,15 +124,9 @@ class LogFeed:
                     self._recreate = True
 
     def _on_message(self, msg: Msg) -> None:
-        headers = msg.headers or {}
-        status = headers.get("Status")
-        if status:
-            if status in ("404", "408"):  # nothing (more) for now, or the pull expired
-                self._outstanding = 0
-            else:  # 409 (consumer deleted, ...), 503 (no consumer), anything else: start over
-                self._recreate = True
-            self._wake.set()
+        if self._status(msg):
             return
+        headers = msg.headers or {}
         seq = msg.metadata.sequence.stream
         self._outstanding = max(self._outstanding - 1, 0)
         if self._outstanding == 0:
@@ -218,10 +176,4 @@ class LogFeed:
             self._puller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._puller
-        if self._sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
-            self._sub = None
-        if self._consumer:
-            with contextlib.suppress(nats.errors.Error):  # else the server drops it when idle
-                await self.nc.jetstream().delete_consumer(self.layout.stream, self._consumer)
+        await self._close()

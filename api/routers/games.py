@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from api.access import member_or_404, shared_guilds
 from api.errors import ApiError
 from api.history import game_as_of
 from api.routers import ERRORS
+from api.services import Web
 from api.sessions import Session, SessionDep, WebDep
 from api.views import (
     decode_cursor,
@@ -149,26 +151,44 @@ async def create_game(
     return await send(web, await _create_command(web, session, body, key), wait=wait)
 
 
+async def send_as_host(
+    web: Web,
+    game_id: str,
+    session: Session,
+    key: str | None,
+    wait: bool,
+    kind: type[commands.UpdateGame | commands.RescheduleGame | commands.CancelGame],
+    fields: Callable[[], dict[str, Any]],
+) -> Any:
+    """Send a command with the person's authority (host or manager) over a game they can see;
+    ``fields()`` (which may refuse the body) is read once the game is found."""
+    game, member = await game_or_404(web, game_id, session.user_id)
+    command = kind(
+        command_id=command_id(session.user_id, key), user_id=session.user_id,
+        role_ids=member.role_ids, permissions=member.permissions, game_id=game.game_id,
+        **fields(),
+    )  # fmt: skip
+    return await send(web, command, wait=wait)
+
+
 @router.patch("/{game_id}", response_model=models.CommandResult, summary="Update a game")
 async def update_game(
     game_id: str, body: models.GameUpdate, web: WebDep, session: SessionDep,
     key: IdempotencyKey = None, wait: Wait = True,
 ) -> Any:  # fmt: skip
     """Change details (host or server manager); ``null`` settings inherit again."""
-    game, member = await game_or_404(web, game_id, session.user_id)
-    given = body.model_dump(exclude_unset=True)
-    changes: dict[str, Any] = {name: given.get(name, UNSET) for name in type(body).model_fields}
-    if changes["title"] is None or changes["description"] is None:
-        raise ApiError(422, "invalid_request", "title and description cannot be null.",
-                       field="title" if changes["title"] is None else "description")  # fmt: skip
-    if isinstance(changes["reminder_minutes"], list):
-        changes["reminder_minutes"] = tuple(changes["reminder_minutes"])
-    command = commands.UpdateGame(
-        command_id=command_id(session.user_id, key), user_id=session.user_id,
-        role_ids=member.role_ids, permissions=member.permissions, game_id=game.game_id,
-        **changes,
-    )  # fmt: skip
-    return await send(web, command, wait=wait)
+
+    def changes() -> dict[str, Any]:
+        given = body.model_dump(exclude_unset=True)
+        found: dict[str, Any] = {name: given.get(name, UNSET) for name in type(body).model_fields}
+        if found["title"] is None or found["description"] is None:
+            raise ApiError(422, "invalid_request", "title and description cannot be null.",
+                           field="title" if found["title"] is None else "description")  # fmt: skip
+        if isinstance(found["reminder_minutes"], list):
+            found["reminder_minutes"] = tuple(found["reminder_minutes"])
+        return found
+
+    return await send_as_host(web, game_id, session, key, wait, commands.UpdateGame, changes)
 
 
 @router.post("/{game_id}/reschedule", response_model=models.CommandResult, summary="Reschedule")
@@ -176,13 +196,8 @@ async def reschedule(
     game_id: str, body: models.Reschedule, web: WebDep, session: SessionDep,
     key: IdempotencyKey = None, wait: Wait = True,
 ) -> Any:  # fmt: skip
-    game, member = await game_or_404(web, game_id, session.user_id)
-    command = commands.RescheduleGame(
-        command_id=command_id(session.user_id, key), user_id=session.user_id,
-        role_ids=member.role_ids, permissions=member.permissions, game_id=game.game_id,
-        scheduled_at=body.scheduled_at,
-    )  # fmt: skip
-    return await send(web, command, wait=wait)
+    return await send_as_host(web, game_id, session, key, wait, commands.RescheduleGame,
+                              lambda: {"scheduled_at": body.scheduled_at})  # fmt: skip
 
 
 @router.post("/{game_id}/cancel", response_model=models.CommandResult, summary="Cancel")
@@ -190,13 +205,8 @@ async def cancel(
     game_id: str, body: models.Cancel, web: WebDep, session: SessionDep,
     key: IdempotencyKey = None, wait: Wait = True,
 ) -> Any:  # fmt: skip
-    game, member = await game_or_404(web, game_id, session.user_id)
-    command = commands.CancelGame(
-        command_id=command_id(session.user_id, key), user_id=session.user_id,
-        role_ids=member.role_ids, permissions=member.permissions, game_id=game.game_id,
-        reason=body.reason,
-    )  # fmt: skip
-    return await send(web, command, wait=wait)
+    return await send_as_host(web, game_id, session, key, wait, commands.CancelGame,
+                              lambda: {"reason": body.reason})  # fmt: skip
 
 
 @router.post("/{game_id}/join", response_model=models.CommandResult, summary="Join")

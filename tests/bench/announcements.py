@@ -35,7 +35,7 @@ from projections.freshness import wait_for_position
 from projections.replay import MIGRATIONS
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 from tests.conftest import fresh_log_env
-from tests.integration.discord_world import EDIT_ROUTE, World, field_named, world
+from tests.integration.discord_projection.discord_world import EDIT_ROUTE, World, field_named, world
 
 
 def pct(values: list[float], q: float) -> float:

@@ -43,6 +43,7 @@ from gateways.jetstream import Factory
 from gateways.jetstream.layout import H_MSG_ID
 from tests.bench.append import STATE, TOPIC, recorder_appends
 from tests.bench.common import Figure, peak_rss_mib, summary, table, timed
+from tests.integration.nats_cluster import wait_for_jetstream
 
 WRITERS = 4
 GAMES = 50
@@ -77,24 +78,6 @@ def steady_leader(cluster: NatsCluster, stream: str, timeout: float = 60) -> Ser
             raise TimeoutError(f"stream {stream} not steady after {timeout:g}s")
         time.sleep(0.2)
     return cluster.node_named(name)
-
-
-def wait_for_jetstream(url: str, timeout: float = 30) -> None:
-    async def ready() -> bool:
-        nc = await nats.connect(url.split(","), connect_timeout=2)
-        try:
-            reply = await nc.request("$JS.API.INFO", b"", timeout=0.5)
-        except nats.errors.Error:
-            return False
-        finally:
-            await nc.close()
-        return "error" not in json.loads(reply.data)
-
-    deadline = time.monotonic() + timeout
-    while not asyncio.run(ready()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("no JetStream leader")
-        time.sleep(0.1)
 
 
 class Load:

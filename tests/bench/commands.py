@@ -47,17 +47,20 @@ BATCH = 500  # events per append when building long histories
 counter = itertools.count()
 
 
-def create_games(app: MusterApp, count: int) -> list[str]:
+def create_games(
+    app: MusterApp, count: int, *, prefix: str = "create", title: str = "Bench night"
+) -> list[str]:
+    """``count`` games (cap 10, unlimited waitlist), command ids ``<prefix>-<n>``."""
     games = []
     for _ in range(count):
         outcome = app.handle(
             CreateGame(
-                command_id=f"create-{next(counter)}",
+                command_id=f"{prefix}-{next(counter)}",
                 user_id="1",
                 permissions=0x20,
                 guild_id="10",
                 channel_id="20",
-                title="Bench night",
+                title=title,
                 scheduled_at=datetime.now(UTC) + timedelta(days=1),
                 max_players=10,
             )

@@ -28,18 +28,19 @@ def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     try:
         for node in cluster.nodes:
             node.start()
-        wait_for_jetstream(cluster)
+        wait_for_jetstream(cluster.client_url())
         yield cluster
     finally:
         for node in cluster.nodes:
             node.stop()
 
 
-def wait_for_jetstream(cluster: NatsCluster, timeout: float = 30.0) -> None:
-    """Wait until the cluster has elected its JetStream meta leader (it answers API calls)."""
+def wait_for_jetstream(url: str, timeout: float = 30.0) -> None:
+    """Wait until the servers at ``url`` (comma-separated) answer JetStream API calls: a
+    cluster once it has elected its meta leader."""
 
     async def ready() -> bool:
-        nc = await nats.connect(cluster.client_url().split(","), connect_timeout=2)
+        nc = await nats.connect(url.split(","), connect_timeout=2)
         try:
             reply = await nc.request("$JS.API.INFO", b"", timeout=0.5)
         except nats.errors.Error:
@@ -51,7 +52,7 @@ def wait_for_jetstream(cluster: NatsCluster, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not asyncio.run(ready()):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"the cluster has no JetStream leader after {timeout:g}s")
+            raise TimeoutError(f"no JetStream leader after {timeout:g}s")
         time.sleep(0.1)
 
 

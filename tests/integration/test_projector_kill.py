@@ -3,7 +3,6 @@ the read model equals a fresh replay of the log (nothing lost, nothing doubled).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
@@ -14,15 +13,13 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-import nats
 import psycopg
 import pytest
 
 from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
 from domain.errors import DomainError
-from projections.replay import rebuild_and_compare
-from tests.integration.conftest import layout_of
+from tests.integration.conftest import assert_replay_equals_live, layout_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -110,21 +107,9 @@ def test_sigkill_at_random_points_then_restart_equals_replay(
         _, errors = projector.communicate(timeout=20)
     assert projector.returncode == 0, errors.decode()
 
-    async def replay() -> list[object]:
-        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
-        try:
-            _, progress, differences = await rebuild_and_compare(
-                nc, layout_of(event_log_env), database_url, read_schema
-            )
-        finally:
-            await nc.close()
-        assert progress.applied == last
-        return list(differences)
-
-    assert asyncio.run(replay()) == []
-    with psycopg.connect(database_url) as conn:
-        timeline = conn.execute(f'SELECT count(*) FROM "{read_schema}".timeline').fetchone()
-    assert timeline == (last,)  # every event once: none lost, none doubled
+    assert_replay_equals_live(
+        event_log_env["MUSTER_NATS_URL"], layout_of(event_log_env), database_url, read_schema, last
+    )  # every event once: none lost, none doubled
 
 
 def test_sigkill_one_of_two_workers_then_restart_equals_replay(
@@ -178,18 +163,7 @@ def test_sigkill_one_of_two_workers_then_restart_equals_replay(
         errors = [worker.communicate(timeout=20)[1] for worker in (projector, first)]
     assert (projector.returncode, first.returncode) == (0, 0), errors
 
-    async def replay() -> list[object]:
-        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
-        try:
-            _, progress, differences = await rebuild_and_compare(
-                nc, layout_of(event_log_env), database_url, read_schema, partitions=1
-            )
-        finally:
-            await nc.close()
-        assert progress.applied == last
-        return list(differences)
-
-    assert asyncio.run(replay()) == []
-    with psycopg.connect(database_url) as conn:
-        timeline = conn.execute(f'SELECT count(*) FROM "{read_schema}".timeline').fetchone()
-    assert timeline == (last,)
+    assert_replay_equals_live(
+        event_log_env["MUSTER_NATS_URL"], layout_of(event_log_env), database_url, read_schema,
+        last, partitions=1,
+    )  # fmt: skip

@@ -27,8 +27,7 @@ from deploy.embedded_cluster import NatsCluster
 from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
 from gateways.jetstream.layout import H_MSG_ID
-from projections.replay import rebuild_and_compare
-from tests.integration.conftest import layout_of
+from tests.integration.conftest import assert_replay_equals_live, layout_of
 from tests.integration.nats_cluster import nats_cluster, stream_leader
 
 pytestmark = [
@@ -214,21 +213,7 @@ def check_leader_kills(
         assert time.monotonic() < deadline, "the projector did not catch up"
         time.sleep(0.1)
 
-    async def replay() -> list[object]:
-        nc = await nats.connect(env["MUSTER_NATS_URL"].split(","))
-        try:
-            _, progress, differences = await rebuild_and_compare(
-                nc, layout, database_url, read_schema
-            )
-        finally:
-            await nc.close()
-        assert progress.applied == last
-        return list(differences)
-
-    assert asyncio.run(replay()) == []
-    with psycopg.connect(database_url) as conn:
-        timeline = conn.execute(f'SELECT count(*) FROM "{read_schema}".timeline').fetchone()
-    assert timeline == (last,)
+    assert_replay_equals_live(env["MUSTER_NATS_URL"], layout, database_url, read_schema, last)
 
 
 def test_without_quorum_a_command_fails_clearly_and_its_retry_is_stored_once(

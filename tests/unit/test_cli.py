@@ -65,6 +65,12 @@ OPTIONS: dict[str, list[tuple[list[str], dict[str, object]]]] = {
         (["--cluster", "3"], {"cluster": 3}),
     ],
     "doctor": [([], {})],
+    "health": [
+        (["bot"], {"process": "bot", "max_age": 30.0, "live": False, "partition": 0}),
+        (["projector", "--partitions", "4", "--partition", "3"], {"partition": 3}),
+        (["commands", "--workers", "2", "--worker", "1"], {"workers": 2, "worker": [1]}),
+        (["scheduler", "--max-age", "12", "--live"], {"max_age": 12.0, "live": True}),
+    ],
     "projector": [
         ([], {"action": "run", "partitions": 1, "partition": 0}),
         (["retry-parked"], {"action": "retry-parked"}),

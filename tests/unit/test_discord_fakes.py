@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gateways.discord import CachePort, DiscordConfig, OutboundPort
@@ -41,7 +43,11 @@ class FakeView:
         return self.discord.calls[what]
 
 
-class TestFakeOutbound(OutboundContract):
+class OnFakeDiscord(OutboundContract):
+    """The outbound contract run on a :class:`FakeDiscord` by ``make(fake)`` outbounds."""
+
+    make: Callable[[FakeDiscord], OutboundPort]
+
     @pytest.fixture
     def fake(self) -> FakeDiscord:
         return FakeDiscord()
@@ -52,8 +58,12 @@ class TestFakeOutbound(OutboundContract):
 
     @pytest.fixture
     def outbound(self, fake: FakeDiscord) -> OutboundPort:
-        return FakeOutbound(fake)
+        return type(self).make(fake)
 
     @pytest.fixture
     def second_outbound(self, fake: FakeDiscord) -> OutboundPort:
-        return FakeOutbound(fake)
+        return type(self).make(fake)
+
+
+class TestFakeOutbound(OnFakeDiscord):
+    make = FakeOutbound

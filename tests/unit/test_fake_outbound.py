@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateways.discord import Body, OutboundError, OutboundPort
-from tests.contracts.discord_outbound import DiscordView, OutboundContract
+from gateways.discord import Body, OutboundError
 from tests.fakes.outbound import RefusingOutbound
-from tests.unit.discord_fakes import FakeDiscord
-from tests.unit.test_discord_fakes import FakeView
+from tests.unit.test_discord_fakes import OnFakeDiscord
 
 
-class TestRefusingOutbound(OutboundContract):
-    @pytest.fixture
-    def fake(self) -> FakeDiscord:
-        return FakeDiscord()
-
-    @pytest.fixture
-    def discord(self, fake: FakeDiscord) -> DiscordView:
-        return FakeView(fake)
-
-    @pytest.fixture
-    def outbound(self, fake: FakeDiscord) -> OutboundPort:
-        return RefusingOutbound(fake)
-
-    @pytest.fixture
-    def second_outbound(self, fake: FakeDiscord) -> OutboundPort:
-        return RefusingOutbound(fake)
+class TestRefusingOutbound(OnFakeDiscord):
+    make = RefusingOutbound
 
 
 async def test_a_blocked_member_is_refused_with_50007() -> None:

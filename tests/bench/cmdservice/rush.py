@@ -17,11 +17,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from domain.app import MusterApp
-from domain.commands import CreateGame
 from domain.events import PlayerJoined, PlayerWaitlisted
+from tests.bench.commands import create_games as bench_games
 
 counter = itertools.count()
 
@@ -81,26 +80,10 @@ class Run:
 def create_games(log: Log, count: int) -> list[str]:
     """``count`` games (cap 10, unlimited waitlist) created directly on the log."""
     app = MusterApp(env=log.env)
-    games = []
-    try:
-        for _ in range(count):
-            outcome = app.handle(
-                CreateGame(
-                    command_id=f"rush-create-{next(counter)}-{time.time_ns()}",
-                    user_id="1",
-                    permissions=0x20,
-                    guild_id="10",
-                    channel_id="20",
-                    title="Rush night",
-                    scheduled_at=datetime.now(UTC) + timedelta(days=1),
-                    max_players=10,
-                )
-            )
-            assert outcome.game_id is not None
-            games.append(outcome.game_id)
+    try:  # ids unique across runs on the same log (the stream deduplicates command ids)
+        return bench_games(app, count, prefix=f"rush-create-{time.time_ns()}", title="Rush night")
     finally:
         app.close()
-    return games
 
 
 def start_workers(log: Log, workers: int) -> list[subprocess.Popen[str]]:

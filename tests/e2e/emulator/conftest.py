@@ -74,6 +74,20 @@ async def start_client(world: World) -> AsyncIterator[StartClient]:
             await asyncio.wait_for(task, 5)
 
 
+@pytest.fixture
+async def channel(world: World, start_client: StartClient) -> discord.TextChannel:
+    """The games channel as a running discord.py bot (:class:`AckBot`) sees it."""
+    from tests.e2e.emulator.bots import AckBot  # bots imports this module
+
+    bot = await start_client(AckBot())
+    found = bot.get_channel(world.games.id)
+    assert isinstance(found, discord.TextChannel)
+    return found
+
+
+SEND = "POST /channels/{channel_id}/messages"
+
+
 def intents() -> discord.Intents:
     wanted = discord.Intents.default()
     wanted.members = True

@@ -9,20 +9,15 @@ import discord
 import pytest
 
 from tests.e2e.emulator.bots import AckBot
-from tests.e2e.emulator.conftest import StartClient, World
+from tests.e2e.emulator.conftest import SEND, StartClient, World
 
 pytestmark = pytest.mark.e2e
 
-SEND = "POST /channels/{channel_id}/messages"
-
 
 async def test_server_error_burst_is_retried_by_discord_py(
-    world: World, start_client: StartClient
+    world: World, channel: discord.TextChannel
 ) -> None:
     emu = world.emu
-    bot = await start_client(AckBot())
-    channel = bot.get_channel(world.games.id)
-    assert isinstance(channel, discord.TextChannel)
     emu.faults.server_errors(SEND, count=1, status=502)
     await channel.send("survives a 502")
     attempts = emu.requests.entries(SEND)

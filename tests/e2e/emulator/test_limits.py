@@ -9,21 +9,15 @@ import aiohttp
 import discord
 import pytest
 
-from tests.e2e.emulator.bots import AckBot
-from tests.e2e.emulator.conftest import StartClient, World
+from tests.e2e.emulator.conftest import SEND, World
 
 pytestmark = pytest.mark.e2e
 
-SEND = "POST /channels/{channel_id}/messages"
-
 
 async def test_429_storm_makes_discord_py_wait_retry_after(
-    world: World, start_client: StartClient
+    world: World, channel: discord.TextChannel
 ) -> None:
     emu = world.emu
-    bot = await start_client(AckBot())
-    channel = bot.get_channel(world.games.id)
-    assert isinstance(channel, discord.TextChannel)
     emu.faults.rate_limit_storm(SEND, count=2, retry_after=0.4)
 
     await channel.send("after the storm")
@@ -38,13 +32,10 @@ async def test_429_storm_makes_discord_py_wait_retry_after(
 
 
 async def test_message_bucket_is_respected_without_429(
-    world: World, start_client: StartClient
+    world: World, channel: discord.TextChannel
 ) -> None:
     emu = world.emu
     emu.limiter.limits.messages_per_channel = (5, 1.5)  # Discord: 5 per 5 s; shorter here
-    bot = await start_client(AckBot())
-    channel = bot.get_channel(world.games.id)
-    assert isinstance(channel, discord.TextChannel)
 
     await asyncio.gather(*(channel.send(f"message {n}") for n in range(7)))
 

@@ -29,11 +29,8 @@ async def _post(world: World, body: dict[str, Any]) -> tuple[int, dict[str, Any]
 
 
 async def test_content_over_2000_chars_through_discord_py(
-    world: World, start_client: StartClient
+    world: World, channel: discord.TextChannel
 ) -> None:
-    bot = await start_client(AckBot())
-    channel = bot.get_channel(world.games.id)
-    assert isinstance(channel, discord.TextChannel)
     with pytest.raises(discord.HTTPException) as caught:
         await channel.send("x" * 2001)
     assert (caught.value.status, caught.value.code) == (400, 50035)

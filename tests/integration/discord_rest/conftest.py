@@ -55,20 +55,6 @@ async def stage() -> AsyncIterator[Stage]:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
 async def prefix(redis: Redis) -> AsyncIterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     tag = f"test:{uuid.uuid4().hex[:12]}"

@@ -6,6 +6,7 @@ partition and shard counts equal to replicas, a NATS config the server accepts, 
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +136,52 @@ def test_probes_use_ports_the_container_opens() -> None:
         for c in w["spec"]["template"]["spec"]["containers"]:
             ports = {p["name"] for p in c.get("ports", [])}
             for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-                if probe in c:
+                if "httpGet" in c.get(probe, {}):
                     assert c[probe]["httpGet"]["port"] in ports, (w["metadata"]["name"], probe)
     api = workloads()["api"]["spec"]["template"]["spec"]["containers"][0]
     assert api["livenessProbe"]["httpGet"]["path"] == "/api/v1/ping"
     assert api["readinessProbe"]["httpGet"]["path"] == "/api/v1/status"
+
+
+def probe_argv(probe: Doc, index: int) -> list[str]:
+    """An exec probe's ``muster`` arguments as the pod with ordinal ``index`` runs them."""
+    command: list[str] = probe["exec"]["command"]
+    if command[:2] == ["sh", "-c"]:
+        command = shlex.split(command[2].replace("$POD_INDEX", str(index)))
+        command = command[1:] if command[0] == "exec" else command
+    assert command[0] == "muster", command
+    return command[1:]
+
+
+@pytest.mark.parametrize("name", ["bot", "projector", "scheduler", "worker", "commands"])
+def test_processes_without_http_are_probed_with_their_own_health_key(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deploy.bot_cmd import health_name
+    from deploy.commands_cmd import worker_name
+    from deploy.health_cmd import key_of, projector_key, worker_key
+
+    workload = workloads()[name]
+    [container] = workload["spec"]["template"]["spec"]["containers"]
+    config = objects("ConfigMap")["muster-config"]["data"]
+    replicas = workload["spec"]["replicas"]
+    monkeypatch.setenv("MUSTER_COMMAND_WORKERS", config["MUSTER_COMMAND_WORKERS"])
+    monkeypatch.setenv("MUSTER_BOT_SHARDS", str(replicas))
+    for index in range(replicas):
+        monkeypatch.setenv("MUSTER_BOT_SHARD_IDS", str(index))  # what the pod-index label gives
+        expected = {
+            "bot": health_name(Settings()),
+            "projector": projector_key(index, replicas),
+            "scheduler": "scheduler",
+            "worker": worker_key(),
+            "commands": worker_name(replicas, [index]),
+        }[name]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            args = parse(probe_argv(container[probe], index))
+            assert (args.command, args.process) == ("health", name), probe
+            assert key_of(args, Settings()) == expected, (name, index, probe)
+            # alive (degraded too) keeps the pod; ready needs "running"
+            assert args.live is (probe != "readinessProbe"), probe
 
 
 def test_every_muster_command_parses_for_every_pod() -> None:

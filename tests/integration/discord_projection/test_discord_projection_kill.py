@@ -9,26 +9,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
-from tests.integration.discord_world import CREATE_ROUTE, World, world
+from tests.integration.discord_projection.discord_world import CREATE_ROUTE, World, world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 # More games per channel than its budget (5 posts per 5 s): an early stop is always mid-way.
 CHANNELS, GAMES_PER_CHANNEL = 3, 8
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def many_games(w: World) -> dict[str, object]:

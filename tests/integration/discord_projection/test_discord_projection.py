@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -24,7 +23,7 @@ from gateways.discord import Body, DiscordRest, open_outbound
 from gateways.discord.metrics import Metrics
 from gateways.postgres import connect
 from projections.discord import store
-from tests.integration.discord_world import (
+from tests.integration.discord_projection.discord_world import (
     CREATE_ROUTE,
     EDIT_ROUTE,
     MANAGE_GUILD,
@@ -35,23 +34,6 @@ from tests.integration.discord_world import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def w(
-    nc: NATS, redis: Redis, event_log_env: dict[str, str], database_url: str, read_schema: str
-) -> AsyncIterator[World]:
-    async with world(nc, redis, event_log_env, database_url, read_schema) as running:
-        running.start_read_models()
-        running.start_projector()
-        yield running
 
 
 async def dm_statuses(w: World, game_id: str) -> list[tuple[int, str, str, str]]:

@@ -6,38 +6,18 @@ nonce, records it as sent and sends nothing again. Without the search the member
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from nats.aio.client import Client as NATS
-from redis.asyncio import Redis
 
 from domain.commands import LeaveGame, RecordDirectMessage
 from domain.errors import ConcurrencyConflict
 from gateways.discord.dm_search import DmSearch
 from projections.discord.projector import NONCE_WINDOW
-from tests.integration.discord_world import World, world
+from tests.integration.discord_projection.discord_world import World
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def w(
-    nc: NATS, redis: Redis, event_log_env: dict[str, str], database_url: str, read_schema: str
-) -> AsyncIterator[World]:
-    async with world(nc, redis, event_log_env, database_url, read_schema) as running:
-        running.start_read_models()
-        running.start_projector()
-        yield running
 
 
 async def sent_but_not_recorded(w: World, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:

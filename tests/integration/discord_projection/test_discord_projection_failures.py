@@ -14,16 +14,9 @@ from redis.asyncio import Redis
 from domain.commands import JoinGame, LeaveGame
 from gateways.discord import OutboundError, OutboundTimeout
 from tests.fakes.outbound import RefusingOutbound
-from tests.integration.discord_world import World, world
+from tests.integration.discord_projection.discord_world import World, world
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 
 import nats.js.errors
 import pytest
@@ -20,25 +19,15 @@ from domain.commands import LeaveGame
 from gateways.discord import DiscordRest, ExternalOutbound
 from gateways.discord.external import Worker
 from gateways.discord.metrics import Metrics
-from tests.integration.discord_world import CREATE_ROUTE, World, world
+from tests.integration.discord_projection.discord_world import CREATE_ROUTE, World
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def w(
-    nc: NATS, redis: Redis, event_log_env: dict[str, str], database_url: str, read_schema: str
-) -> AsyncIterator[World]:
-    async with world(nc, redis, event_log_env, database_url, read_schema) as running:
-        running.start_read_models()
-        yield running
+async def w(read_world: World) -> World:
+    """The projector is started by each test, with its own outbound."""
+    return read_world
 
 
 async def test_a_late_reply_keeps_the_projector_waiting_instead_of_ending_it(
