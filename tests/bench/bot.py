@@ -1,12 +1,15 @@
 """Benchmark of the bot: click → deferred ack, paced, against the emulator's echo-bot floor.
 
-Run: ``python -m tests.bench.bot [--clicks N] [--rounds R] [--smoke]``. For each rate (50 and
-200 clicks/s) it measures a bare discord.py bot that only defers and answers "ok" (the floor:
-emulator + discord.py on this machine) and Muster's bot on a real JetStream log (limit, defer,
-JoinGame through the command port, follow-up), with the same pacing, the same discord.py client
-and the same emulator. Prints p50/p99 of click → deferred ack and of click → answer, the ratio of
-the p99s, peak RSS, and markdown rows. Emulator and bot share this process and its event loop
-(as in ``muster up``).
+Run: ``python -m tests.bench.bot [--clicks N] [--rounds R] [--rates 50,200]
+[--commands local|nats|both] [--smoke]``. For each rate it measures a bare discord.py bot that
+only defers and answers "ok" (the floor: emulator + discord.py on this machine) and Muster's bot
+on a real JetStream log (limit, defer, JoinGame through the command port, follow-up), with the
+same pacing, the same discord.py client and the same emulator. The bot runs twice, side by side
+in the same run: with its commands decided in this process (``muster bot``'s default, a thread
+pool) and in a ``muster commands`` worker process (``MUSTER_COMMANDS=nats``), whose CPU is
+reported too. Prints p50/p90/p99 of click → deferred ack and p50/p99 of click → answer, the
+ratio of the p99s, peak RSS, and markdown rows. Emulator and bot share this process and its
+event loop (as in ``muster up``).
 
 Fairness on a busy machine: the ``N`` clicks of each side are split into ``R`` blocks taken in
 turns (floor, bot, bot, floor, …), so both sides see the same stretch of the machine's load;
@@ -194,7 +197,8 @@ def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
     loop_ms, all_ms = (side.loop_cpu / len(acks) * 1000, side.all_cpu / len(acks) * 1000)
     others = f" + worker {side.workers_cpu / len(acks) * 1000:.2f} ms" if side.workers else ""
     print(
-        f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  "
+        f"p90 {percentile(acks, 90):6.1f} ms  p99 {p99:6.1f} ms  "
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
         f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
         f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
@@ -428,6 +432,9 @@ def worker_port(nc: NATS, subject: str) -> CommandPort:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bot", description=__doc__)
     parser.add_argument("--clicks", type=int, default=600, help="clicks per side and rate")
+    parser.add_argument(
+        "--rates", default="50,200", help="paced clicks per second, comma-separated (50,200)"
+    )
     parser.add_argument("--rounds", type=int, default=4, help="blocks per side, taken in turns")
     parser.add_argument(
         "--commands", choices=("local", "nats", "both"), default="both",
@@ -438,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     clicks, rounds = (20, 2) if args.smoke else (args.clicks, args.rounds)
+    rates = [int(rate) for rate in args.rates.split(",")]
     print(
         f"bot benchmark: {clicks} clicks per side and rate in {rounds} blocks each, "
         "one member per click",
@@ -461,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                     ports[WORKER] = port = worker_port(nc, worker.subject)
                     closing.push_async_callback(port.aclose)
                 cpu = {WORKER: worker.cpu_seconds} if worker else {}
-                return await run(clicks, [50, 200], ports, rounds, cpu)
+                return await run(clicks, rates, ports, rounds, cpu)
 
         rows = asyncio.run(compare())
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
