@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import statistics
 import time
 import uuid
 import warnings
@@ -190,10 +191,17 @@ def forget_ended_sessions(emu: DiscordEmulator) -> None:
         del sessions[session_id]
 
 
-def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
+def row(side: Side, rate: int, floor_side: Side) -> tuple[str, ...]:
+    """Print the side's figures; its table row. Besides the pooled p99s, the ratio of its p99 to
+    the floor's in each round (adjacent blocks, so the same stretch of the machine's load)."""
     acks, answers = side.acks, side.answers
     p50, p99 = percentile(acks, 50), percentile(acks, 99)
+    floor = percentile(floor_side.acks, 99)
     blocks = " ".join(f"{p:.0f}" for p in side.block_p99s)
+    rounds = sorted(
+        mine / max(theirs, 1e-6)
+        for mine, theirs in zip(side.block_p99s, floor_side.block_p99s, strict=True)
+    )
     loop_ms, all_ms = (side.loop_cpu / len(acks) * 1000, side.all_cpu / len(acks) * 1000)
     others = f" + worker {side.workers_cpu / len(acks) * 1000:.2f} ms" if side.workers else ""
     print(
@@ -201,8 +209,10 @@ def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
         f"p90 {percentile(acks, 90):6.1f} ms  p99 {p99:6.1f} ms  "
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
         f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
-        f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
-        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms{others}; full GCs {len(side.full_gc)}, "
+        f"  {'':<12} {'':>6}  block p99s {blocks} ms (vs the floor's in the same round: median "
+        f"{statistics.median(rounds):.2f}x, {rounds[0]:.2f} to {rounds[-1]:.2f}x);\n"
+        f"  {'':<12} {'':>6}  CPU per click: event loop {loop_ms:.2f} ms, "
+        f"process {all_ms:.2f} ms{others}; full GCs {len(side.full_gc)}, "
         f"longest {max(side.full_gc, default=0):.0f} ms",
         flush=True,
     )
@@ -297,8 +307,7 @@ async def run(
                 users = people[n * per : (n + 1) * per]
                 for side in turns(sides, n):
                     await block(emu, side, users, rate)
-            floor_p99 = percentile(sides[0].acks, 99)
-            rows += [row(side, rate, floor_p99) for side in sides]
+            rows += [row(side, rate, sides[0]) for side in sides]
     return rows
 
 
