@@ -12,11 +12,12 @@ ratio of the p99s, peak RSS, and markdown rows. Emulator and bot share this proc
 event loop (as in ``muster up``).
 
 Fairness on a busy machine: the ``N`` clicks of each side are split into ``R`` blocks taken in
-turns (floor, bot, bot, floor, …), so both sides see the same stretch of the machine's load;
-before every block the heap is collected and frozen (``gc.collect(); gc.freeze()``, as the bot
-does once ready), so a full collection of what earlier blocks and the emulator left behind lands
-on neither side; the gateway sessions of clients that have gone are dropped, so no block pays
-for encoding events to earlier ones; each side's p50/p99 are over all its clicks.
+turns (floor, bot, bot, floor, …; with more sides, shifted every two rounds: ``turns()``), so
+all sides see the same stretch of the machine's load; before every block the heap is collected
+and frozen (``gc.collect(); gc.freeze()``, as the bot does once ready), so a full collection of
+what earlier blocks and the emulator left behind lands on neither side; the gateway sessions of
+clients that have gone are dropped, so no block pays for encoding events to earlier ones; each
+side's p50/p99 are over all its clicks.
 """
 
 from __future__ import annotations
