@@ -1,38 +1,47 @@
 """Benchmark of the bot: click → deferred ack, paced, against the emulator's echo-bot floor.
 
-Run: ``python -m tests.bench.bot [--clicks N] [--rounds R] [--smoke]``. For each rate (50 and
-200 clicks/s) it measures a bare discord.py bot that only defers and answers "ok" (the floor:
-emulator + discord.py on this machine) and Muster's bot on a real JetStream log (limit, defer,
-JoinGame through the command port, follow-up), with the same pacing, the same discord.py client
-and the same emulator. Prints p50/p99 of click → deferred ack and of click → answer, the ratio of
-the p99s, peak RSS, and markdown rows. Emulator and bot share this process and its event loop
-(as in ``muster up``).
+Run: ``python -m tests.bench.bot [--clicks N] [--rounds R] [--rates 50,200]
+[--commands local|nats|both] [--smoke]``. For each rate it measures a bare discord.py bot that
+only defers and answers "ok" (the floor: emulator + discord.py on this machine) and Muster's bot
+on a real JetStream log (limit, defer, JoinGame through the command port, follow-up), with the
+same pacing, the same discord.py client and the same emulator. The bot runs twice, side by side
+in the same run: with its commands decided in this process (``muster bot``'s default, a thread
+pool) and in a ``muster commands`` worker process (``MUSTER_COMMANDS=nats``), whose CPU is
+reported too. Prints p50/p90/p99 of click → deferred ack and p50/p99 of click → answer, the
+ratio of the p99s, peak RSS, and markdown rows. Emulator and bot share this process and its
+event loop (as in ``muster up``).
 
 Fairness on a busy machine: the ``N`` clicks of each side are split into ``R`` blocks taken in
-turns (floor, bot, bot, floor, …), so both sides see the same stretch of the machine's load;
-before every block the heap is collected and frozen (``gc.collect(); gc.freeze()``, as the bot
-does once ready), so a full collection of what earlier blocks and the emulator left behind lands
-on neither side; the gateway sessions of clients that have gone are dropped, so no block pays
-for encoding events to earlier ones; each side's p50/p99 are over all its clicks.
+turns (floor, bot, bot, floor, …; with more sides, shifted every two rounds: ``turns()``), so
+all sides see the same stretch of the machine's load; before every block the heap is collected
+and frozen (``gc.collect(); gc.freeze()``, as the bot does once ready), so a full collection of
+what earlier blocks and the emulator left behind lands on neither side; the gateway sessions of
+clients that have gone are dropped, so no block pays for encoding events to earlier ones; each
+side's p50/p99 are over all its clicks.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
+import statistics
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import nats
 
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
 from deploy.emulator.model import Interaction
 from deploy.emulator.requestlog import percentile
+from tests.bench.cmdservice.rush import Log, cpu_seconds, start_workers, stop
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 with warnings.catch_warnings():
@@ -44,7 +53,11 @@ from bot.limits import PerUserLimit
 from domain.app import MusterApp
 from domain.commands import CreateGame
 from domain.ports import CommandPort
+from gateways.command_service import NatsCommands
 from gateways.commands import InProcessCommands
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
 
 
 class EchoBot(discord.Client):
@@ -116,6 +129,8 @@ class Side:
     loop_cpu: float = 0.0  # seconds of CPU of this thread (the event loop's) during its blocks
     all_cpu: float = 0.0  # seconds of CPU of the whole process (every thread) during its blocks
     full_gc: list[float] = field(default_factory=list)  # ms of each full collection in its blocks
+    workers: Callable[[], float] | None = None  # CPU seconds used so far by its command workers
+    workers_cpu: float = 0.0  # seconds of CPU of those processes during its blocks
 
 
 class FullCollections:
@@ -147,11 +162,13 @@ async def block(emu: DiscordEmulator, side: Side, users: list[int], rate: float)
     task = await start(client, emu.bot_token)
     gc.collect()
     gc.freeze()
-    loop_cpu, all_cpu = time.thread_time(), time.process_time()
+    workers = side.workers or (lambda: 0.0)
+    loop_cpu, all_cpu, workers_cpu = time.thread_time(), time.process_time(), workers()
     with FullCollections() as full:
         acks, answers = await paced(emu, users, side.message_id, lambda: side.custom_id, rate)
     side.loop_cpu += time.thread_time() - loop_cpu
     side.all_cpu += time.process_time() - all_cpu
+    side.workers_cpu += workers() - workers_cpu
     side.full_gc += full.pauses
     side.acks += acks
     side.answers += answers
@@ -175,18 +192,29 @@ def forget_ended_sessions(emu: DiscordEmulator) -> None:
         del sessions[session_id]
 
 
-def row(side: Side, rate: int, floor: float) -> tuple[str, ...]:
+def row(side: Side, rate: int, floor_side: Side) -> tuple[str, ...]:
+    """Print the side's figures; its table row. Besides the pooled p99s, the ratio of its p99 to
+    the floor's in each round (adjacent blocks, so the same stretch of the machine's load)."""
     acks, answers = side.acks, side.answers
     p50, p99 = percentile(acks, 50), percentile(acks, 99)
+    floor = percentile(floor_side.acks, 99)
     blocks = " ".join(f"{p:.0f}" for p in side.block_p99s)
+    rounds = sorted(
+        mine / max(theirs, 1e-6)
+        for mine, theirs in zip(side.block_p99s, floor_side.block_p99s, strict=True)
+    )
     loop_ms, all_ms = (side.loop_cpu / len(acks) * 1000, side.all_cpu / len(acks) * 1000)
+    others = f" + worker {side.workers_cpu / len(acks) * 1000:.2f} ms" if side.workers else ""
     print(
-        f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+        f"  {side.name:<12} {rate:>4}/s  ack p50 {p50:6.1f} ms  "
+        f"p90 {percentile(acks, 90):6.1f} ms  p99 {p99:6.1f} ms  "
         f"answer p50 {percentile(answers, 50):6.1f} ms  p99 {percentile(answers, 99):6.1f} ms  "
         f"p99 vs floor {p99 / floor if floor else 0:4.2f}x\n"
-        f"  {'':<12} {'':>6}  block p99s {blocks} ms; CPU per click: event loop "
-        f"{loop_ms:.2f} ms, process {all_ms:.2f} ms; full GCs {len(side.full_gc)}, longest "
-        f"{max(side.full_gc, default=0):.0f} ms",
+        f"  {'':<12} {'':>6}  block p99s {blocks} ms (vs the floor's in the same round: median "
+        f"{statistics.median(rounds):.2f}x, {rounds[0]:.2f} to {rounds[-1]:.2f}x);\n"
+        f"  {'':<12} {'':>6}  CPU per click: event loop {loop_ms:.2f} ms, "
+        f"process {all_ms:.2f} ms{others}; full GCs {len(side.full_gc)}, "
+        f"longest {max(side.full_gc, default=0):.0f} ms",
         flush=True,
     )
     return (
@@ -213,11 +241,24 @@ def in_process_port(nats_url: str) -> tuple[CommandPort, Callable[[], Any]]:
     return port, close
 
 
+def turns(sides: list[Side], n: int) -> list[Side]:
+    """The order of the sides in round ``n``: forwards and backwards in turn, shifted by one
+    every two rounds, so that no side always runs first or always right after another."""
+    shift = (n // 2) % len(sides)
+    order = sides[shift:] + sides[:shift]
+    return order if n % 2 == 0 else order[::-1]
+
+
 async def run(
-    clicks: int, rates: list[int], port: CommandPort, rounds: int = 4
-) -> list[tuple[str, ...]]:
+    clicks: int, rates: list[int], port: CommandPort | Mapping[str, CommandPort], rounds: int = 4,
+    workers_cpu: Mapping[str, Callable[[], float]] | None = None,
+) -> list[tuple[str, ...]]:  # fmt: skip
     """Floor and bot at each rate, ``rounds`` blocks each, in turns; ``port`` is the bot's
-    command port (any :class:`~domain.ports.CommandPort`, e.g. one to command workers)."""
+    command port (any :class:`~domain.ports.CommandPort`, e.g. one to command workers), or
+    several by name: one bot side each, all against the same floor in the same run.
+    ``workers_cpu[name]`` gives the CPU seconds that side's command worker processes used so
+    far (reported per click beside the bot process's own)."""
+    ports = dict(port) if isinstance(port, Mapping) else {"muster bot": port}
     rows: list[tuple[str, ...]] = []
     limits = RateLimits(global_per_second=10_000, default=(10_000, 1.0))
     async with DiscordEmulator(rate_limits=limits) as emu:
@@ -234,11 +275,11 @@ async def run(
             body = {"content": label, "components": [{"type": 1, "components": components}]}
             return emu.messages.create(games, bot_id, body).id
 
-        def muster_bot() -> discord.Client:
+        def muster_bot(port: CommandPort) -> Callable[[], discord.Client]:
             parts = BotParts(commands=port, limit=PerUserLimit(1000, 1), sync_commands=False)
-            return MusterBot(parts)
+            return lambda: MusterBot(parts)
 
-        for rate in rates:
+        async def game(port: CommandPort, rate: int) -> str:
             outcome = await port.send(
                 CreateGame(
                     command_id=f"bench:{rate}:{uuid.uuid4().hex[:8]}",
@@ -252,17 +293,22 @@ async def run(
                     waitlist_cap="unlimited",
                 )
             )
-            floor = Side("echo floor", EchoBot, "muster:echo")
-            bot = Side("muster bot", muster_bot, f"muster:join:{outcome.game_id}")
-            for side in (floor, bot):
+            return f"muster:join:{outcome.game_id}"
+
+        for rate in rates:
+            sides = [Side("echo floor", EchoBot, "muster:echo")]
+            for name, bot_port in ports.items():
+                side = Side(name, muster_bot(bot_port), await game(bot_port, rate))
+                side.workers = (workers_cpu or {}).get(name)
+                sides.append(side)
+            for side in sides:
                 side.message_id = button(side.name, side.custom_id)
             per = max(1, clicks // rounds)
             for n in range(rounds):
                 users = people[n * per : (n + 1) * per]
-                for side in (floor, bot) if n % 2 == 0 else (bot, floor):
+                for side in turns(sides, n):
                     await block(emu, side, users, rate)
-            floor_p99 = percentile(floor.acks, 99)
-            rows += [row(floor, rate, floor_p99), row(bot, rate, floor_p99)]
+            rows += [row(side, rate, sides[0]) for side in sides]
     return rows
 
 
@@ -358,27 +404,82 @@ async def announced(clicks: int, rate: int, urls: dict[str, str]) -> tuple[str, 
             f"p95 {p95:.0f} ms", f"{edits} edits", "", f"{peak_rss_mib():.0f} MiB")  # fmt: skip
 
 
+LOCAL, WORKER = "muster bot", "bot+worker"  # the bot sides: commands in process, or in a worker
+
+
+@dataclass
+class Worker:
+    """A ``muster commands`` process on a log of its own."""
+
+    subject: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+
+@contextlib.contextmanager
+def worker_process(nats_url: str) -> Iterator[Worker]:
+    """One ``muster commands`` worker process (every partition of 1), stopped on exit."""
+    tag = uuid.uuid4().hex[:8]
+    log = Log(nats_url, f"BENCH_{tag}", f"b{tag}", f"bench.{tag}.commands")
+    [proc] = start_workers(log, 1)
+    try:
+        yield Worker(log.subject, proc.pid)
+    finally:
+        stop([proc])
+
+
+def worker_port(nc: NATS, subject: str) -> CommandPort:
+    """The bot's port with ``MUSTER_COMMANDS=nats``: request-reply to the worker on ``nc``."""
+
+    async def connection() -> NATS:
+        return nc
+
+    return NatsCommands(connection, prefix=subject, workers=1, timeout=30)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.bot", description=__doc__)
     parser.add_argument("--clicks", type=int, default=600, help="clicks per side and rate")
+    parser.add_argument(
+        "--rates", default="50,200", help="paced clicks per second, comma-separated (50,200)"
+    )
     parser.add_argument("--rounds", type=int, default=4, help="blocks per side, taken in turns")
+    parser.add_argument(
+        "--commands", choices=("local", "nats", "both"), default="both",
+        help="the bot's command port: in its process (MUSTER_COMMANDS=local), a `muster "
+        "commands` worker process (nats), or both side by side (default)",
+    )  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a check, not a figure)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     clicks, rounds = (20, 2) if args.smoke else (args.clicks, args.rounds)
+    rates = [int(rate) for rate in args.rates.split(",")]
     print(
         f"bot benchmark: {clicks} clicks per side and rate in {rounds} blocks each, "
         "one member per click",
         flush=True,
     )
-    with bench_stack() as stack:
+    with bench_stack() as stack, contextlib.ExitStack() as processes:
+        nats_url = stack.url("nats")
+        worker = (
+            None if args.commands == "local" else processes.enter_context(worker_process(nats_url))
+        )
 
         async def compare() -> list[tuple[str, ...]]:
-            port, close = in_process_port(stack.url("nats"))
-            try:
-                return await run(clicks, [50, 200], port, rounds)
-            finally:
-                await close()
+            ports: dict[str, CommandPort] = {}
+            async with contextlib.AsyncExitStack() as closing:
+                if args.commands != "nats":
+                    ports[LOCAL], close = in_process_port(nats_url)
+                    closing.push_async_callback(close)
+                if worker is not None:
+                    nc = await nats.connect(nats_url)
+                    closing.push_async_callback(nc.close)
+                    ports[WORKER] = port = worker_port(nc, worker.subject)
+                    closing.push_async_callback(port.aclose)
+                cpu = {WORKER: worker.cpu_seconds} if worker else {}
+                return await run(clicks, rates, ports, rounds, cpu)
 
         rows = asyncio.run(compare())
         urls = {key: stack.url(key) for key in ("nats", "postgres", "redis")}
