@@ -14,7 +14,8 @@ for them. Why this shape:
   and nothing is applied twice.
 
 Pull requests go out on the connection directly and replies arrive through a callback, which is
-several times faster than nats-py's message-by-message ``fetch``.
+several times faster than nats-py's message-by-message ``fetch``; on Muster's client
+(:mod:`gateways.jetstream.headers`) a raw one, called as each frame is parsed.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def log_message(
     )
 
 
+def stream_sequence(reply: str) -> int:
+    """A delivered message's stream sequence, from its ``$JS.ACK`` reply subject (both token
+    layouts, as nats-py's ``Msg.metadata`` reads them)."""
+    tokens = reply.split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    if len(tokens) >= 11 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[7])
+    raise ValueError(f"not a JetStream delivery: {reply!r}")
+
+
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
 """Wakes a waiting ``next_batch`` when the feed has failed."""
 
@@ -112,10 +124,17 @@ class LogFeed:
 
         async def on_message(msg: Msg) -> None:
             if generation == self._generation:
-                self._on_message(msg)
+                self._on_message(msg.subject, msg.reply, msg.data, msg.headers or {})
+
+        def on_raw(subject: bytes, reply: bytes, data: bytes, headers: dict[str, str]) -> None:
+            if generation == self._generation:
+                self._on_message(subject.decode(), reply.decode(), data, headers)
 
         self._inbox = self.nc.new_inbox()
-        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
+        if hasattr(self.nc, "subscribe_raw"):  # Muster's client: no Msg, no queue per message
+            self._sub = await self.nc.subscribe_raw(self._inbox, on_raw)
+        else:
+            self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
         info = await js.add_consumer(
             self.layout.stream,
             ConsumerConfig(
@@ -159,8 +178,7 @@ class LogFeed:
                 if self._outstanding:  # a pull went unanswered: the consumer may be gone
                     self._recreate = True
 
-    def _on_message(self, msg: Msg) -> None:
-        headers = msg.headers or {}
+    def _on_message(self, subject: str, reply: str, data: bytes, headers: dict[str, str]) -> None:
         status = headers.get("Status")
         if status:
             if status in ("404", "408"):  # nothing (more) for now, or the pull expired
@@ -169,7 +187,10 @@ class LogFeed:
                 self._recreate = True
             self._wake.set()
             return
-        seq = msg.metadata.sequence.stream
+        try:
+            seq = stream_sequence(reply)
+        except ValueError:  # not a delivery of our consumer: nothing to do with it
+            return
         self._outstanding = max(self._outstanding - 1, 0)
         if self._outstanding == 0:
             self._wake.set()
@@ -180,16 +201,16 @@ class LogFeed:
             self._wake.set()
             return
         self.after = seq
-        self._queue.put_nowait(self._message(seq, msg, headers))
+        self._queue.put_nowait(self._message(seq, subject, data, headers))
 
-    def _message(self, seq: int, msg: Msg, headers: dict[str, str]) -> LogMessage:
+    def _message(self, seq: int, subject: str, data: bytes, headers: dict[str, str]) -> LogMessage:
         try:
-            return log_message(self.layout, seq, msg.subject, headers, msg.data)
+            return log_message(self.layout, seq, subject, headers, data)
         except (KeyError, ValueError) as error:  # not written by Muster's recorder
             return LogMessage(
-                seq=seq, aggregate_id=msg.subject, version=0,
+                seq=seq, aggregate_id=subject, version=0,
                 topic=headers.get(H_TOPIC, "(no topic)"), msg_id=headers.get(H_MSG_ID),
-                body=msg.data, error=f"unreadable message: {type(error).__name__}: {error}",
+                body=data, error=f"unreadable message: {type(error).__name__}: {error}",
             )  # fmt: skip
 
     async def next_batch(self, timeout: float | None = None) -> list[LogMessage]:

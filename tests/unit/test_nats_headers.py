@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from gateways.jetstream.headers import Client, parse_header_lines
+from projections.feed import stream_sequence
 
 # names and values from bytes that matter to the parser: separators, every kind of ASCII and
 # Unicode whitespace, non-ASCII and invalid UTF-8
@@ -37,3 +40,13 @@ def test_every_single_character_name_is_judged_alike() -> None:
 
 def test_the_client_uses_it() -> None:
     assert Client._parse_header_lines is parse_header_lines
+
+
+def test_the_stream_sequence_is_read_from_both_ack_layouts() -> None:
+    v1 = "$JS.ACK.EVENTS.c1.1.4711.12.1700000000000000000.3"
+    v2 = "$JS.ACK.hub.ACCHASH.EVENTS.c1.1.4711.12.1700000000000000000.3.rnd"
+    assert stream_sequence(v1) == Msg.Metadata._from_reply(v1).sequence.stream == 4711
+    assert stream_sequence(v2) == Msg.Metadata._from_reply(v2).sequence.stream == 4711
+    for other in ("", "_INBOX.abc", "$JS.ACK.too.short"):
+        with pytest.raises(ValueError, match="not a JetStream delivery"):
+            stream_sequence(other)
