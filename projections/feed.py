@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from gateways.jetstream.headers import parse_headers
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 
 PULL = 1_000  # messages asked for per pull request
@@ -54,6 +57,7 @@ class LogMessage:
     msg_id: str | None
     body: bytes
     error: str = ""  # set when the message itself is unreadable: the projection parks it
+    theirs: bool = False  # another partition's event, left unread (only its place in the log)
 
 
 def log_message(
@@ -81,6 +85,10 @@ def stream_sequence(reply: str) -> int:
     raise ValueError(f"not a JetStream delivery: {reply!r}")
 
 
+def _has_status(block: bytes | None) -> bool:
+    return block is not None and block.startswith(b"NATS/1.0 ")
+
+
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
 """Wakes a waiting ``next_batch`` when the feed has failed."""
 
@@ -88,13 +96,24 @@ _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, b
 class LogFeed:
     """Follows the stream from ``after + 1`` and hands out batches."""
 
-    def __init__(self, nc: NATS, layout: Layout, after: int, max_batch: int = 2_000) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        layout: Layout,
+        after: int,
+        max_batch: int = 2_000,
+        owns: Callable[[str], bool] | None = None,
+    ) -> None:
         self.nc = nc
         self.layout = layout
         self.after = after  # last sequence handed to the queue
         self.max_batch = max_batch
         self.high_water = max(HIGH_WATER, 2 * max_batch)
-        self._queue: asyncio.Queue[LogMessage] = asyncio.Queue()
+        # With ``owns`` (a partitioned worker's test on an aggregate id), others' events are
+        # handed out as ``theirs`` markers without their headers or body being read.
+        self.owns = owns
+        self._ready: deque[LogMessage] = deque()
+        self._arrived = asyncio.Event()
         self._sub: Any = None
         self._inbox = ""
         self._consumer = ""
@@ -126,9 +145,9 @@ class LogFeed:
             if generation == self._generation:
                 self._on_message(msg.subject, msg.reply, msg.data, msg.headers or {})
 
-        def on_raw(subject: bytes, reply: bytes, data: bytes, headers: dict[str, str]) -> None:
+        def on_raw(subject: bytes, reply: bytes, data: bytes, block: bytes | None) -> None:
             if generation == self._generation:
-                self._on_message(subject.decode(), reply.decode(), data, headers)
+                self._on_message(subject.decode(), reply.decode(), data, block)
 
         self._inbox = self.nc.new_inbox()
         if hasattr(self.nc, "subscribe_raw"):  # Muster's client: no Msg, no queue per message
@@ -158,14 +177,14 @@ class LogFeed:
             raise
         except BaseException as error:  # handed to the projector by next_batch  # noqa: BLE001
             self._error = error
-            self._queue.put_nowait(_FAILED)
+            self._put(_FAILED)
 
     async def _pull_forever(self) -> None:
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.layout.stream}"
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
-            if self._outstanding == 0 and self._queue.qsize() < self.high_water:
+            if self._outstanding == 0 and len(self._ready) < self.high_water:
                 request = {"batch": PULL, "expires": int(PULL_EXPIRES * 1e9)}
                 self._outstanding = PULL
                 await self.nc.publish(
@@ -178,8 +197,14 @@ class LogFeed:
                 if self._outstanding:  # a pull went unanswered: the consumer may be gone
                     self._recreate = True
 
-    def _on_message(self, subject: str, reply: str, data: bytes, headers: dict[str, str]) -> None:
-        status = headers.get("Status")
+    def _on_message(
+        self, subject: str, reply: str, data: bytes, headers: dict[str, str] | bytes | None
+    ) -> None:
+        """One delivery; ``headers`` as a dict, or the raw block (read only when needed)."""
+        if isinstance(headers, dict):
+            status = headers.get("Status")
+        else:  # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
+            status = parse_headers(headers).get("Status") if _has_status(headers) else None
         if status:
             if status in ("404", "408"):  # nothing (more) for now, or the pull expired
                 self._outstanding = 0
@@ -201,9 +226,23 @@ class LogFeed:
             self._wake.set()
             return
         self.after = seq
-        self._queue.put_nowait(self._message(seq, subject, data, headers))
+        self._put(self._message(seq, subject, data, headers))
 
-    def _message(self, seq: int, subject: str, data: bytes, headers: dict[str, str]) -> LogMessage:
+    def _put(self, message: LogMessage) -> None:
+        self._ready.append(message)
+        self._arrived.set()
+
+    def _message(
+        self, seq: int, subject: str, data: bytes, block: dict[str, str] | bytes | None
+    ) -> LogMessage:
+        if self.owns is not None:
+            try:
+                aggregate = str(self.layout.originator_id_from(subject))
+            except ValueError:
+                aggregate = subject
+            if not self.owns(aggregate):
+                return LogMessage(seq, aggregate, 0, "", None, b"", theirs=True)
+        headers = block if isinstance(block, dict) else parse_headers(block)
         try:
             return log_message(self.layout, seq, subject, headers, data)
         except (KeyError, ValueError) as error:  # not written by Muster's recorder
@@ -215,20 +254,18 @@ class LogFeed:
 
     async def next_batch(self, timeout: float | None = None) -> list[LogMessage]:
         """At least one message (or none after ``timeout``), at most ``max_batch``."""
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return []
-        batch = [first]
-        while len(batch) < self.max_batch:
+        if not self._ready:
+            self._arrived.clear()
             try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return []
+        ready = self._ready
+        batch = [ready.popleft() for _ in range(min(len(ready), self.max_batch))]
         if self._error is not None:
             raise FeedFailed(f"reading {self.layout.stream} failed: {self._error}") from self._error
 
-        if self._queue.qsize() < self.high_water:
+        if len(ready) < self.high_water:
             self._wake.set()
         return batch
 

@@ -141,7 +141,8 @@ class ProjectionRunner:
             await conn.commit()
             if not await self._claim(conn, stop):
                 return self.progress
-            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
+            owns = self.partition.owns if self.partition.count > 1 else None
+            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch, owns)
             cleanup.push_async_callback(feed.stop)
             await feed.start()
             while not stop.is_set() and (until is None or self.progress.position < until):
@@ -191,7 +192,7 @@ class ProjectionRunner:
         partitioned workers; their own events are never held back)."""
         position = batch[-1].seq
         if self.partition.count > 1:
-            batch = [m for m in batch if self.partition.owns(m.aggregate_id)]
+            batch = [m for m in batch if not m.theirs and self.partition.owns(m.aggregate_id)]
             if not batch:  # nothing of ours: only the position moves, soon
                 self._pending = position
                 return False

@@ -45,10 +45,31 @@ def parse_header_lines(raw: bytes) -> dict[str, str]:
     return out
 
 
-RawHandler = Callable[[bytes, bytes, bytes, dict[str, str]], None]
-"""Called with a message's subject, reply subject, payload and headers, as the frame is parsed."""
+RawHandler = Callable[[bytes, bytes, bytes, bytes | None], None]
+"""Called with a message's subject, reply subject, payload and header block, as it is parsed."""
 
 _PLAIN = b"NATS/1.0\r\n"  # a header block without an inline status
+_STATUS = b"NATS/1.0 "  # ... with one, as in "NATS/1.0 404 No Messages"
+
+
+def parse_headers(block: bytes | None) -> dict[str, str]:
+    """A whole header block as the dict nats-py gives as ``Msg.headers`` (empty for none): the
+    header lines, and an inline status as ``Status`` (with its text as ``Description``)."""
+    if not block:
+        return {}
+    if block.startswith(_PLAIN):
+        return parse_header_lines(block[len(_PLAIN) :])
+    if not block.startswith(_STATUS):
+        return {}
+    line, _, rest = block[len(_STATUS) :].partition(_CRLF)
+    code, _, description = line.partition(b" ")
+    out: dict[str, str] = {}
+    if code.strip().decode("ascii", "replace").isdigit():
+        out["Status"] = code.strip().decode()
+    if description:
+        out["Description"] = description.decode()
+    out.update(parse_header_lines(rest))
+    return out
 
 
 class Client(NatsClient):
@@ -62,10 +83,9 @@ class Client(NatsClient):
 
     async def subscribe_raw(self, subject: str, handler: RawHandler) -> Any:
         """Subscribe with ``handler`` called for each message as soon as its frame is parsed,
-        synchronously and in order: no ``Msg`` object, no queue, no task per subscription
-        (what nats-py builds for every message is about half of a read's cost). The subject,
-        reply and payload are the raw bytes; the headers are the dict nats-py would give (an
-        inline status such as a pull's ``404`` as ``Status``). Unsubscribe as usual."""
+        synchronously and in order: no ``Msg`` object, no header dict, no queue, no task (what
+        nats-py builds around every message). The subject, reply, payload and header block are
+        the raw bytes (:func:`parse_headers` reads the block). Unsubscribe as usual."""
         sub = await self.subscribe(subject)
         self._raw_handlers[sub._id] = handler
         return sub
@@ -82,13 +102,7 @@ class Client(NatsClient):
             return await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
         self.stats["in_msgs"] += 1
         self.stats["in_bytes"] += len(data)
-        if not headers:  # a MSG frame (nats-py passes None), or an empty block
-            parsed = {}
-        elif headers.startswith(_PLAIN):  # what nats-py's _process_headers does for this case
-            parsed = parse_header_lines(headers[len(_PLAIN) :])
-        else:  # an inline status (a pull's 404, 408, 409 ...)
-            parsed = await self._process_headers(headers) or {}
-        handler(subject, reply, data, parsed)
+        handler(subject, reply, data, headers)
         return None
 
 

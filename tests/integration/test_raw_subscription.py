@@ -1,4 +1,5 @@
-"""Muster's NATS client hands a raw subscription what nats-py hands an ordinary one."""
+"""Muster's NATS client hands a raw subscription what nats-py hands an ordinary one (the header
+block read with ``parse_headers``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 async def test_a_raw_subscription_sees_what_an_ordinary_one_sees(nats_url: str) -> None:
     client = await headers.connect(nats_url)
     publisher = await nats.connect(nats_url)
-    raw: list[tuple[bytes, bytes, bytes, dict[str, str]]] = []
+    raw: list[tuple[bytes, bytes, bytes, bytes | None]] = []
     ordinary: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
     try:
         sub = await client.subscribe_raw("raw.test", lambda *frame: raw.append(frame))
@@ -31,7 +32,7 @@ async def test_a_raw_subscription_sees_what_an_ordinary_one_sees(nats_url: str) 
         await publisher.flush()
         got = [await asyncio.wait_for(ordinary.get(), 5) for _ in sent]
         await client.flush()
-        assert [(s.decode(), r.decode(), d, h) for s, r, d, h in raw] == [
+        assert [(s.decode(), r.decode(), d, headers.parse_headers(h)) for s, r, d, h in raw] == [
             (m.subject, m.reply, m.data, m.headers or {}) for m in got
         ]
         await sub.unsubscribe()

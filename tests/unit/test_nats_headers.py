@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
-from gateways.jetstream.headers import Client, parse_header_lines
+from gateways.jetstream.headers import Client, parse_header_lines, parse_headers
 from projections.feed import stream_sequence
 
 # names and values from bytes that matter to the parser: separators, every kind of ASCII and
@@ -50,3 +50,21 @@ def test_the_stream_sequence_is_read_from_both_ack_layouts() -> None:
     for other in ("", "_INBOX.abc", "$JS.ACK.too.short"):
         with pytest.raises(ValueError, match="not a JetStream delivery"):
             stream_sequence(other)
+
+
+@given(block=blocks)
+def test_a_whole_plain_block_reads_as_its_lines(block: bytes) -> None:
+    assert parse_headers(b"NATS/1.0\r\n" + block) == NatsClient._parse_header_lines(block)
+
+
+async def test_inline_statuses_read_as_nats_py_reads_them() -> None:
+    client = NatsClient()
+    for block in (
+        b"NATS/1.0 404 No Messages\r\n\r\n",
+        b"NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1000\r\n\r\n",
+        b"NATS/1.0 409 Consumer Deleted\r\n\r\n",
+        b"NATS/1.0 503\r\n\r\n",
+        b"NATS/1.0 100 Idle Heartbeat\r\nNats-Last-Consumer: 16\r\nNats-Last-Stream: 24\r\n\r\n",
+    ):
+        assert parse_headers(block) == await client._process_headers(block), block
+    assert parse_headers(None) == parse_headers(b"") == {}
