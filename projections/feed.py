@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +56,6 @@ class LogMessage:
     msg_id: str | None
     body: bytes
     error: str = ""  # set when the message itself is unreadable: the projection parks it
-    theirs: bool = False  # another partition's event, left unread (only its place in the log)
 
 
 def log_message(
@@ -96,22 +94,12 @@ _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, b
 class LogFeed:
     """Follows the stream from ``after + 1`` and hands out batches."""
 
-    def __init__(
-        self,
-        nc: NATS,
-        layout: Layout,
-        after: int,
-        max_batch: int = 2_000,
-        owns: Callable[[str], bool] | None = None,
-    ) -> None:
+    def __init__(self, nc: NATS, layout: Layout, after: int, max_batch: int = 2_000) -> None:
         self.nc = nc
         self.layout = layout
         self.after = after  # last sequence handed to the queue
         self.max_batch = max_batch
         self.high_water = max(HIGH_WATER, 2 * max_batch)
-        # With ``owns`` (a partitioned worker's test on an aggregate id), others' events are
-        # handed out as ``theirs`` markers without their headers or body being read.
-        self.owns = owns
         self._ready: deque[LogMessage] = deque()
         self._arrived = asyncio.Event()
         self._sub: Any = None
@@ -200,7 +188,7 @@ class LogFeed:
     def _on_message(
         self, subject: str, reply: str, data: bytes, headers: dict[str, str] | bytes | None
     ) -> None:
-        """One delivery; ``headers`` as a dict, or the raw block (read only when needed)."""
+        """One delivery; ``headers`` as a dict, or the raw block (read once it is needed)."""
         if isinstance(headers, dict):
             status = headers.get("Status")
         else:  # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
@@ -235,13 +223,6 @@ class LogFeed:
     def _message(
         self, seq: int, subject: str, data: bytes, block: dict[str, str] | bytes | None
     ) -> LogMessage:
-        if self.owns is not None:
-            try:
-                aggregate = str(self.layout.originator_id_from(subject))
-            except ValueError:
-                aggregate = subject
-            if not self.owns(aggregate):
-                return LogMessage(seq, aggregate, 0, "", None, b"", theirs=True)
         headers = block if isinstance(block, dict) else parse_headers(block)
         try:
             return log_message(self.layout, seq, subject, headers, data)

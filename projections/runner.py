@@ -141,8 +141,7 @@ class ProjectionRunner:
             await conn.commit()
             if not await self._claim(conn, stop):
                 return self.progress
-            owns = self.partition.owns if self.partition.count > 1 else None
-            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch, owns)
+            feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
             cleanup.push_async_callback(feed.stop)
             await feed.start()
             while not stop.is_set() and (until is None or self.progress.position < until):
@@ -192,7 +191,7 @@ class ProjectionRunner:
         partitioned workers; their own events are never held back)."""
         position = batch[-1].seq
         if self.partition.count > 1:
-            batch = [m for m in batch if not m.theirs and self.partition.owns(m.aggregate_id)]
+            batch = [m for m in batch if self.partition.owns(m.aggregate_id)]
             if not batch:  # nothing of ours: only the position moves, soon
                 self._pending = position
                 return False
