@@ -14,19 +14,22 @@ for them. Why this shape:
   and nothing is applied twice.
 
 Pull requests go out on the connection directly and replies arrive through a callback, which is
-several times faster than nats-py's message-by-message ``fetch`` (``projections/pull.py``).
+several times faster than nats-py's message-by-message ``fetch`` (``projections/pull.py``); on
+Muster's client (:mod:`gateways.jetstream.headers`) a raw one, called as each frame is parsed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from gateways.jetstream.headers import parse_headers
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 from projections.pull import PullConsumer
 
@@ -67,6 +70,21 @@ def log_message(
     )
 
 
+def stream_sequence(reply: str) -> int:
+    """A delivered message's stream sequence, from its ``$JS.ACK`` reply subject (both token
+    layouts, as nats-py's ``Msg.metadata`` reads them)."""
+    tokens = reply.split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    if len(tokens) >= 11 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[7])
+    raise ValueError(f"not a JetStream delivery: {reply!r}")
+
+
+def _has_status(block: bytes | None) -> bool:
+    return block is not None and block.startswith(b"NATS/1.0 ")
+
+
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
 """Wakes a waiting ``next_batch`` when the feed has failed."""
 
@@ -74,12 +92,15 @@ _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, b
 class LogFeed(PullConsumer):
     """Follows the stream from ``after + 1`` and hands out batches."""
 
+    raw = True
+
     def __init__(self, nc: NATS, layout: Layout, after: int, max_batch: int = 2_000) -> None:
         super().__init__(nc, layout, pull=PULL, expires=PULL_EXPIRES)
         self.after = after  # last sequence handed to the queue
         self.max_batch = max_batch
         self.high_water = max(HIGH_WATER, 2 * max_batch)
-        self._queue: asyncio.Queue[LogMessage] = asyncio.Queue()
+        self._ready: deque[LogMessage] = deque()
+        self._arrived = asyncio.Event()
         self._error: BaseException | None = None
         self._puller: asyncio.Task[None] | None = None
 
@@ -108,13 +129,13 @@ class LogFeed(PullConsumer):
             raise
         except BaseException as error:  # handed to the projector by next_batch  # noqa: BLE001
             self._error = error
-            self._queue.put_nowait(_FAILED)
+            self._put(_FAILED)
 
     async def _pull_forever(self) -> None:
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
-            if self._outstanding == 0 and self._queue.qsize() < self.high_water:
+            if self._outstanding == 0 and len(self._ready) < self.high_water:
                 await self._ask()
             self._wake.clear()
             try:
@@ -124,10 +145,22 @@ class LogFeed(PullConsumer):
                     self._recreate = True
 
     def _on_message(self, msg: Msg) -> None:
-        if self._status(msg):
+        self._on_raw(msg.subject, msg.reply, msg.data, msg.headers or {})
+
+    def _on_raw(  # a dict too, from _on_message
+        self, subject: str, reply: str, data: bytes, headers: dict[str, str] | bytes | None
+    ) -> None:
+        """One delivery; ``headers`` as a dict, or the raw block (read once it is needed)."""
+        if isinstance(headers, dict):
+            status = headers.get("Status")
+        else:  # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
+            status = parse_headers(headers).get("Status") if _has_status(headers) else None
+        if self._act_on_status(status):
             return
-        headers = msg.headers or {}
-        seq = msg.metadata.sequence.stream
+        try:
+            seq = stream_sequence(reply)
+        except ValueError:  # not a delivery of our consumer: nothing to do with it
+            return
         self._outstanding = max(self._outstanding - 1, 0)
         if self._outstanding == 0:
             self._wake.set()
@@ -138,34 +171,39 @@ class LogFeed(PullConsumer):
             self._wake.set()
             return
         self.after = seq
-        self._queue.put_nowait(self._message(seq, msg, headers))
+        self._put(self._message(seq, subject, data, headers))
 
-    def _message(self, seq: int, msg: Msg, headers: dict[str, str]) -> LogMessage:
+    def _put(self, message: LogMessage) -> None:
+        self._ready.append(message)
+        self._arrived.set()
+
+    def _message(
+        self, seq: int, subject: str, data: bytes, block: dict[str, str] | bytes | None
+    ) -> LogMessage:
+        headers = block if isinstance(block, dict) else parse_headers(block)
         try:
-            return log_message(self.layout, seq, msg.subject, headers, msg.data)
+            return log_message(self.layout, seq, subject, headers, data)
         except (KeyError, ValueError) as error:  # not written by Muster's recorder
             return LogMessage(
-                seq=seq, aggregate_id=msg.subject, version=0,
+                seq=seq, aggregate_id=subject, version=0,
                 topic=headers.get(H_TOPIC, "(no topic)"), msg_id=headers.get(H_MSG_ID),
-                body=msg.data, error=f"unreadable message: {type(error).__name__}: {error}",
+                body=data, error=f"unreadable message: {type(error).__name__}: {error}",
             )  # fmt: skip
 
     async def next_batch(self, timeout: float | None = None) -> list[LogMessage]:
         """At least one message (or none after ``timeout``), at most ``max_batch``."""
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return []
-        batch = [first]
-        while len(batch) < self.max_batch:
+        if not self._ready:
+            self._arrived.clear()
             try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            except TimeoutError:
+                return []
+        ready = self._ready
+        batch = [ready.popleft() for _ in range(min(len(ready), self.max_batch))]
         if self._error is not None:
             raise FeedFailed(f"reading {self.layout.stream} failed: {self._error}") from self._error
 
-        if self._queue.qsize() < self.high_water:
+        if len(ready) < self.high_water:
             self._wake.set()
         return batch
 

@@ -5,7 +5,9 @@ several times faster than nats-py's message-by-message ``fetch``. A consumer tha
 (``_open`` again, after a gap or a lost consumer) gets a new inbox, and replies still on their
 way to the old one are ignored. :class:`~projections.feed.LogFeed` (the projectors) and
 :class:`~projections.event_stream.StreamReader` (``muster events``, analytics) build on it and
-decide when to pull and what a message means.
+decide when to pull and what a message means. A subclass that sets ``raw`` gets each delivery
+as it is parsed, without a ``Msg``, a queue or a task per message, when the connection is
+Muster's client (:mod:`gateways.jetstream.headers`): :meth:`PullConsumer._on_raw`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from gateways.jetstream.layout import Layout
 
 class PullConsumer:
     """One consumer of ``layout``'s stream at a time, its inbox and its pull requests."""
+
+    raw = False  # deliveries to _on_raw (on Muster's client) instead of _on_message
 
     def __init__(self, nc: NATS, layout: Layout, *, pull: int, expires: float) -> None:
         self.nc, self.layout = nc, layout
@@ -48,8 +52,15 @@ class PullConsumer:
             if generation == self._generation:
                 self._on_message(msg)
 
+        def on_raw(subject: bytes, reply: bytes, data: bytes, block: bytes | None) -> None:
+            if generation == self._generation:
+                self._on_raw(subject.decode(), reply.decode(), data, block)
+
         self._inbox = self.nc.new_inbox()
-        self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
+        if self.raw and hasattr(self.nc, "subscribe_raw"):
+            self._sub = await self.nc.subscribe_raw(self._inbox, on_raw)
+        else:
+            self._sub = await self.nc.subscribe(self._inbox, cb=on_message)
         info = await self.nc.jetstream().add_consumer(self.layout.stream, config)
         self._consumer = info.name
         self._outstanding = 0
@@ -60,9 +71,16 @@ class PullConsumer:
         """A reply to a pull: a message, or a status (:meth:`_status`)."""
         raise NotImplementedError
 
+    def _on_raw(self, subject: str, reply: str, data: bytes, block: bytes | None) -> None:
+        """A reply to a pull as parsed (``raw`` subclasses): ``block`` is its header block."""
+        raise NotImplementedError
+
     def _status(self, msg: Msg) -> bool:
         """Whether ``msg`` is a status reply rather than a message; acts on it if so."""
-        status = (msg.headers or {}).get("Status")
+        return self._act_on_status((msg.headers or {}).get("Status"))
+
+    def _act_on_status(self, status: str | None) -> bool:
+        """Whether there is a status (rather than a message); acts on it if so."""
         if not status:
             return False
         if status in ("404", "408"):  # nothing (more) for now, or the pull expired

@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import psycopg
+from psycopg import pq
+from psycopg.adapt import Dumper
+from psycopg.postgres import types as pg_types
 
 from domain.events import ChannelConfigured, Event, GuildConfigured
 
@@ -60,6 +63,21 @@ ON CONFLICT (projector, position) DO UPDATE SET error = EXCLUDED.error,
 """
 
 _json = msgspec.json.Encoder()
+TIMELINE_COLUMNS = (
+    "position, aggregate_id, version, type, occurred_at, actor_id, command_id, msg_id, body"
+)
+TIMELINE_TYPES = ("int8", "text", "int4", "text", "timestamptz", "text", "text", "text", "jsonb")
+BINARY_TIMELINE = True  # measured: see the README's benchmark section
+
+
+class _RawJsonbDumper(Dumper):
+    """Binary ``jsonb`` from JSON text as stored (format version 1, then the text)."""
+
+    format = pq.Format.BINARY
+    oid = pg_types["jsonb"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"\x01" + bytes(obj)
 
 
 def game_values(
@@ -146,11 +164,24 @@ async def _write_games(
 async def _write_timeline(
     cur: psycopg.AsyncCursor[Any], timeline: list[tuple[LogMessage, Event]]
 ) -> None:
-    """Append every applied event to the timeline (the audit trail, one row per event)."""
-    async with cur.copy(
-        "COPY timeline (position, aggregate_id, version, type, occurred_at, actor_id, "
-        "command_id, msg_id, body) FROM STDIN"
-    ) as copy:
+    """Append every applied event to the timeline (the audit trail, one row per event).
+
+    In binary: the cheapest format for both sides (the body goes as stored, PostgreSQL reads
+    fields without unescaping text)."""
+    if BINARY_TIMELINE:
+        cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
+        async with cur.copy(
+            f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(TIMELINE_TYPES)
+            for message, event in timeline:
+                await copy.write_row((
+                    message.seq, message.aggregate_id, message.version, message.topic,
+                    event.occurred_at, event.actor_id, event.command_id, message.msg_id,
+                    message.body,
+                ))  # fmt: skip
+        return
+    async with cur.copy(f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN") as copy:
         for message, event in timeline:
             await copy.write_row((
                 message.seq, message.aggregate_id, message.version, message.topic,

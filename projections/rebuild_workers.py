@@ -24,6 +24,7 @@ from projections.partitions import Partition, layout_rows
 from projections.runner import Progress, ProjectionRunner
 
 POLL = 0.5  # seconds between progress reports
+FILL = 50_000  # events folded per rebuild transaction (games rewritten once per transaction)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ async def _project(job: WorkerJob) -> Progress:
     try:
         runner = ProjectionRunner(
             nc, Layout(job.stream, job.prefix), job.database_url, job.schema,
-            partition=Partition(job.index, job.count),
+            partition=Partition(job.index, job.count), fill=FILL,
         )  # fmt: skip
         return await runner.run(asyncio.Event(), until=job.until)
     finally:

@@ -26,6 +26,7 @@ from psycopg import sql
 from gateways.jetstream.layout import Layout
 from gateways.postgres import checked_schema, connect, migrate
 from projections.partitions import Partition, layout_rows, partitions_of
+from projections.rebuild_workers import FILL
 from projections.runner import Progress, ProjectionRunner, stored_position
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -131,7 +132,7 @@ async def rebuild_and_compare(
             progress.parked += done.parked
             progress.duplicates += done.duplicates
         return rebuilt, progress, differences
-    runner = ProjectionRunner(nc, layout, database_url, rebuilt)
+    runner = ProjectionRunner(nc, layout, database_url, rebuilt, fill=FILL)
 
     async def bulk_single(target: int) -> None:
         report = functools.partial(on_batch, target=target) if on_batch else None

@@ -103,6 +103,7 @@ class ProjectionRunner:
         projection: ReadModels | None = None,
         max_batch: int = 20_000,
         partition: Partition | None = None,
+        fill: int = 0,
     ) -> None:
         self.nc = nc
         self.layout = layout
@@ -111,6 +112,9 @@ class ProjectionRunner:
         self.projection = projection or ReadModels()
         self.max_batch = max_batch
         self.partition = partition or Partition()
+        # Wait for this many events before a transaction (a rebuild: nothing reads its rows
+        # until it is done, and each transaction rewrites every game it touches).
+        self.fill = fill
         self.row = self.partition.row(self.projection.name)
         self.recheck_until = 0  # events up to here may be applied already (after a repartition)
         self._pending = 0  # a position over others' events only, not committed yet
@@ -142,6 +146,11 @@ class ProjectionRunner:
             await feed.start()
             while not stop.is_set() and (until is None or self.progress.position < until):
                 batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
+                while batch and len(batch) < self.fill and (until is None or batch[-1].seq < until):
+                    more = await feed.next_batch(timeout=0.2)
+                    if not more:
+                        break
+                    batch += more
                 if until is not None:
                     batch = [m for m in batch if m.seq <= until]
                 committed = await self._commit(conn, batch) if batch else False

@@ -8,11 +8,17 @@ overrides only that parser, with one precompiled regular expression search per n
 a ``str`` pattern is exactly ``str.isspace``); the unit tests check it returns the same dict as
 nats-py's for arbitrary header blocks. If a future nats-py drops the method, the override is
 simply unused.
+
+:meth:`Client.subscribe_raw` goes further for the projectors' feed: its handler gets each message
+as the frame is parsed, without the ``Msg`` object, queue and task nats-py puts around every
+message (the feed read alone went from ~17 to ~11 µs of CPU per event, see the README).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
@@ -39,10 +45,65 @@ def parse_header_lines(raw: bytes) -> dict[str, str]:
     return out
 
 
+RawHandler = Callable[[bytes, bytes, bytes, bytes | None], None]
+"""Called with a message's subject, reply subject, payload and header block, as it is parsed."""
+
+_PLAIN = b"NATS/1.0\r\n"  # a header block without an inline status
+_STATUS = b"NATS/1.0 "  # ... with one, as in "NATS/1.0 404 No Messages"
+
+
+def parse_headers(block: bytes | None) -> dict[str, str]:
+    """A whole header block as the dict nats-py gives as ``Msg.headers`` (empty for none): the
+    header lines, and an inline status as ``Status`` (with its text as ``Description``)."""
+    if not block:
+        return {}
+    if block.startswith(_PLAIN):
+        return parse_header_lines(block[len(_PLAIN) :])
+    if not block.startswith(_STATUS):
+        return {}
+    line, _, rest = block[len(_STATUS) :].partition(_CRLF)
+    code, _, description = line.partition(b" ")
+    out: dict[str, str] = {}
+    if code.strip().decode("ascii", "replace").isdigit():
+        out["Status"] = code.strip().decode()
+    if description:
+        out["Description"] = description.decode()
+    out.update(parse_header_lines(rest))
+    return out
+
+
 class Client(NatsClient):
-    """nats-py's client with :func:`parse_header_lines`."""
+    """nats-py's client with :func:`parse_header_lines`, and raw subscriptions."""
 
     _parse_header_lines = staticmethod(parse_header_lines)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._raw_handlers: dict[int, RawHandler] = {}
+
+    async def subscribe_raw(self, subject: str, handler: RawHandler) -> Any:
+        """Subscribe with ``handler`` called for each message as soon as its frame is parsed,
+        synchronously and in order: no ``Msg`` object, no header dict, no queue, no task (what
+        nats-py builds around every message). The subject, reply, payload and header block are
+        the raw bytes (:func:`parse_headers` reads the block). Unsubscribe as usual."""
+        sub = await self.subscribe(subject)
+        self._raw_handlers[sub._id] = handler
+        return sub
+
+    def _remove_sub(self, sid: int, max_msgs: int = 0) -> None:
+        self._raw_handlers.pop(sid, None)
+        super()._remove_sub(sid, max_msgs)
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
+    ) -> None:
+        handler = self._raw_handlers.get(sid)
+        if handler is None:
+            return await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(data)
+        handler(subject, reply, data, headers)
+        return None
 
 
 async def connect(servers: str | list[str], **options: object) -> Client:

@@ -8,7 +8,8 @@ change to the previous (every step runs twice, in mirrored order, against a mach
 changes during the run):
 
   S0  nats-py's client as it comes, asyncio's event loop, every index kept up to date;
-  S1  + Muster's NATS client (:mod:`gateways.jetstream.headers`: faster header parsing);
+  S1  + Muster's NATS client (:mod:`gateways.jetstream.headers`: faster header parsing and, since
+      the raw subscription, no ``Msg``, queue or task per message);
   S2  + uvloop as the event loop;
   S3  + secondary indexes built once after the rebuild (:func:`projections.replay.
       drop_secondary_indexes`), not maintained row by row.
@@ -51,7 +52,7 @@ class Step:
 
 STEPS = (
     Step("S0 nats-py client, asyncio loop, indexes maintained", False, False, False),
-    Step("S1 + Muster's NATS client (faster header parsing)", True, False, False),
+    Step("S1 + Muster's NATS client (header parsing, raw subscription)", True, False, False),
     Step("S2 + uvloop", True, True, False),
     Step("S3 + secondary indexes built after the rebuild", True, True, True),
 )

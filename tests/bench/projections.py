@@ -380,7 +380,7 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
         ("(a) raw read, nats-py ordered consumer (baseline: mean of a read before and one after "
          "the rebuilds)", f"{read_rate:,.0f} events/s ({first_read:,.0f}, {read_again:,.0f})",
          "1.00", ""),
-        ("(a') raw read, the projector's pull feed (Muster's NATS client)",
+        ("(a') raw read, the projector's pull feed (Muster's NATS client, raw subscription)",
          f"{feed_rate:,.0f} events/s", f"{feed_rate / read_rate:.2f}", ""),
         ("(v1) JetStream builds a 4-partition view of the log (server side)",
          f"{view_build:,.0f} events/s", f"{view_build / read_rate:.2f}", ""),
