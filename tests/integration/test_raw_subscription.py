@@ -21,7 +21,14 @@ async def test_a_raw_subscription_sees_what_an_ordinary_one_sees(nats_url: str) 
     try:
         sub = await client.subscribe_raw("raw.test", lambda *frame: raw.append(frame))
         await client.subscribe("raw.test", cb=ordinary.put)
+        # nats-py's flush() writes its PING ahead of commands still pending (the SUBs), so it is
+        # no barrier for another connection's publishes; a message of this connection's own,
+        # sent after its SUBs, is: once both subscriptions have it, the server has both.
+        await client.publish("raw.test", b"ready")
+        await asyncio.wait_for(ordinary.get(), 5)
         await client.flush()
+        assert [frame[2] for frame in raw] == [b"ready"]
+        raw.clear()
         sent = [
             (b"plain", None),
             (b"", {"Muster-Topic": "game.player_joined.v1", "Nats-Msg-Id": "a:1"}),
