@@ -36,6 +36,7 @@ from gateways.command_service.wire import (
     encode_outcome,
     subject_of,
 )
+from gateways.jetstream.barrier import subscriptions_in_place
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -97,7 +98,7 @@ class CommandWorker:
             for subject in self.subjects:
                 sub = await self.nc.subscribe(subject, queue=QUEUE, cb=self._on_request)
                 subscriptions.append(sub)
-            await self.nc.flush()  # the server knows the subscriptions: requests now reach us
+            await subscriptions_in_place(self.nc)  # requests now reach us
             self.serving.set()
             log.info("serving %s", ", ".join(self.subjects))
             await stop.wait()
