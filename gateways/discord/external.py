@@ -132,6 +132,14 @@ class ExternalOutbound(Outbound):
             await self._sub.unsubscribe()
             self._sub = None
 
+    async def _admit(self, op: EditMessage) -> object:
+        """No slot here: the worker takes the edit's turn when it runs it. A slot taken at
+        publishing counts as in flight until a worker answers, so while the queue is behind,
+        queued edits would hold their channel's budget (the worker's own sends and retries
+        then starve: their turns time out and wait a redelivery), and a slot whose lease ran
+        out before the worker got to it would no longer hold Discord's limit back."""
+        return None
+
     async def _on_reply(self, msg: Msg) -> None:
         waiter = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
         if waiter is not None and not waiter.done():
@@ -296,8 +304,8 @@ class Worker:
         """Redeliver after the backoff, or after the wait the failure names if longer."""
         backoff = self.config.backoff
         delay = backoff[min(attempts - 1, len(backoff) - 1)]
-        if isinstance(exc, TurnTimeout):
-            delay = max(delay, exc.seconds)
+        if isinstance(exc, TurnTimeout):  # its turn is this far away now, not the whole wait
+            delay = max(delay, exc.ahead)
         elif isinstance(exc, RateLimited | DiscordUnavailable):
             delay = max(delay, exc.retry_after or 0.0)
         await msg.nak(delay=delay)
