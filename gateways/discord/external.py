@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 REPLY_TO = "Muster-Reply-To"
 ERROR = "Muster-Error"
 DEAD_AGE = 14 * 24 * 3600.0
+LATE_LOOK = 1.0  # seconds between looks at the connection while waiting for a late reply
 TRANSIENT = (DiscordServerError, RateLimited, aiohttp.ClientError, TimeoutError, DiscordUnavailable)
 _ops = msgspec.json.Decoder(Op)
 
@@ -158,6 +159,7 @@ class ExternalOutbound(Outbound):
             headers[REPLY_TO] = f"{self._inbox}.{call}"
             waiter = self._waiting[call] = asyncio.get_running_loop().create_future()
         name = op_name(op)
+        reconnects = self._reconnects()
         try:
             await self._publish(subject_of(self.config, op), msgspec.json.encode(op), headers)
             if waiter is None:
@@ -165,17 +167,23 @@ class ExternalOutbound(Outbound):
             try:
                 reply = await asyncio.wait_for(asyncio.shield(waiter), self.config.reply_timeout)
             except TimeoutError:
-                reply = await self._late(name, waiter)
+                reply = await self._late(name, waiter, reconnects)
         finally:
             self._waiting.pop(call, None)
         if not reply.ok:
             raise OutboundError(name, reply.error or "failed", reply.status, reply.code)
         return reply.value if wait else None
 
-    async def _late(self, name: str, waiter: asyncio.Future[Reply]) -> Reply:
+    def _reconnects(self) -> int:
+        return int(self.nc.stats.get("reconnects", 0))
+
+    async def _late(self, name: str, waiter: asyncio.Future[Reply], reconnects: int) -> Reply:
         """The reply did not come in time: give up, or (inside :func:`patient`) keep waiting.
         The operation stays queued and a worker carries it out; publishing it again would
-        only make the queue longer."""
+        only make the queue longer. But a reply is a plain NATS message: one a worker sent
+        while this connection was away is lost, so once the connection has reconnected
+        since the publish, a late reply is given up for (``OutboundTimeout``: the caller
+        redoes the operation, idempotently) instead of waited for in vain."""
         timeout = self.config.reply_timeout
         more = REPLY_PATIENCE.get() - timeout
         if more <= 0:
@@ -185,10 +193,20 @@ class ExternalOutbound(Outbound):
         self.went_late.set()
         log.warning("%s: no reply within %.1f s (the Discord work queue is behind); "
                     "still waiting, up to %.0f s more", name, timeout, more)  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + more
         try:
-            return await asyncio.wait_for(waiter, more)
-        except TimeoutError:
-            raise OutboundTimeout(name, timeout + more) from None
+            while True:
+                if self._reconnects() != reconnects:
+                    log.warning("%s: NATS reconnected since it was queued; its reply may be "
+                                "lost, so it is not waited for", name)  # fmt: skip
+                    raise OutboundTimeout(name, timeout)
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise OutboundTimeout(name, timeout + more)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(waiter), min(left, LATE_LOOK))
+                except TimeoutError:
+                    continue
         finally:
             self.waiting_late -= 1
 

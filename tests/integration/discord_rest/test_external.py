@@ -178,3 +178,27 @@ async def test_queued_edits_hold_no_slot_of_their_channel(
         assert info.state.messages == 6
     finally:
         await drop_ops_streams(nc, config)
+
+
+async def test_a_late_reply_is_not_waited_for_once_nats_has_reconnected(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    """Fault-run finding: a worker's reply is a plain NATS message, so one sent while the
+    caller's connection was away (NATS restarted) is lost, and a patient caller waited the
+    whole patience (10 minutes for the projection) for it. Once the connection has reconnected
+    since the publish, a late reply is given up for, and the caller redoes the operation."""
+    config = ops_config(make_config, outbound="external", reply_timeout=0.05)
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            with patient(600):
+                sending = asyncio.create_task(out.send_message(stage.games.id, Body(content="x")))
+            await out.went_late.wait()  # no worker: late, and still waiting
+            nc.stats["reconnects"] += 1  # what a reconnect of the connection counts
+            async with asyncio.timeout(10):  # not the patience's 600 s
+                with pytest.raises(OutboundTimeout):
+                    await sending
+            await out.close()
+        assert (out.late_replies, out.waiting_late) == (1, 0)
+    finally:
+        await drop_ops_streams(nc, config)
