@@ -199,7 +199,8 @@ class Gate:
             if wait_ms <= 0:
                 return Turn(member, held, waited)
             if waited + wait_ms / 1000 > cfg.turn_wait:
-                raise TurnTimeout(", ".join(blocks) or "global", waited + wait_ms / 1000)
+                ahead = wait_ms / 1000
+                raise TurnTimeout(", ".join(blocks) or "global", waited + ahead, ahead)
             await asyncio.sleep(wait_ms / 1000)
             waited += wait_ms / 1000
 

@@ -5,7 +5,8 @@ another is pending is merged into it (the newer edit's fields win: the higher ``
 the later arrival when either has none) and counted as coalesced. The pending
 edit is taken only once its channel's slot is granted (``admit``), so content that arrives while
 waiting for the slot still rides along: a burst of 100 updates costs a first edit at once and one
-more per edit spacing, each with the newest content.
+more per edit spacing, each with the newest content. An ``admit`` that returns ``None`` takes no
+slot (the dispatch waits for its own turn, as the ``external`` mode's worker does).
 """
 
 from __future__ import annotations
@@ -96,14 +97,12 @@ class Coalescer:
     async def _drain(self, message_id: str, slot: _Slot) -> None:
         try:
             while slot.pending is not None:
-                taken: str | None = None
                 try:
                     turn = await self.admit(slot.pending)
                 except (TimeoutError, RedisError):  # no turn now: the dispatch asks again
-                    admitted = False
-                else:
-                    admitted = True
-                    taken = getattr(turn, "member", None)
+                    turn = None
+                admitted = turn is not None  # None: not admitted here, the dispatch asks
+                taken = getattr(turn, "member", None)
                 op, waiters = slot.pending, slot.waiters
                 slot.pending, slot.waiters = None, []
                 op = msgspec.structs.replace(op, admitted=admitted, slot=taken)

@@ -45,8 +45,11 @@ class TurnTimeout(DiscordError, TimeoutError):
     """A request's turn under the rate limits is further away than ``turn_wait`` allows.
 
     A ``TimeoutError``, so every caller treats it as Discord not answering in time.
+    ``seconds`` is the whole wait (already waited and still ahead), ``ahead`` the part still
+    ahead when the request gave up: when to try again.
     """
 
-    def __init__(self, buckets: str, seconds: float) -> None:
+    def __init__(self, buckets: str, seconds: float, ahead: float | None = None) -> None:
         self.buckets, self.seconds = buckets, seconds
+        self.ahead = seconds if ahead is None else ahead
         super().__init__(f"rate limits on {buckets} hold this request for {seconds:.1f} s")

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 REPLY_TO = "Muster-Reply-To"
 ERROR = "Muster-Error"
 DEAD_AGE = 14 * 24 * 3600.0
+LATE_LOOK = 1.0  # seconds between looks at the connection while waiting for a late reply
 TRANSIENT = (DiscordServerError, RateLimited, aiohttp.ClientError, TimeoutError, DiscordUnavailable)
 _ops = msgspec.json.Decoder(Op)
 
@@ -132,6 +133,14 @@ class ExternalOutbound(Outbound):
             await self._sub.unsubscribe()
             self._sub = None
 
+    async def _admit(self, op: EditMessage) -> object:
+        """No slot here: the worker takes the edit's turn when it runs it. A slot taken at
+        publishing counts as in flight until a worker answers, so while the queue is behind,
+        queued edits would hold their channel's budget (the worker's own sends and retries
+        then starve: their turns time out and wait a redelivery), and a slot whose lease ran
+        out before the worker got to it would no longer hold Discord's limit back."""
+        return None
+
     async def _on_reply(self, msg: Msg) -> None:
         waiter = self._waiting.get(msg.subject.rsplit(".", 1)[-1])
         if waiter is not None and not waiter.done():
@@ -150,6 +159,7 @@ class ExternalOutbound(Outbound):
             headers[REPLY_TO] = f"{self._inbox}.{call}"
             waiter = self._waiting[call] = asyncio.get_running_loop().create_future()
         name = op_name(op)
+        reconnects = self._reconnects()
         try:
             await self._publish(subject_of(self.config, op), msgspec.json.encode(op), headers)
             if waiter is None:
@@ -157,17 +167,23 @@ class ExternalOutbound(Outbound):
             try:
                 reply = await asyncio.wait_for(asyncio.shield(waiter), self.config.reply_timeout)
             except TimeoutError:
-                reply = await self._late(name, waiter)
+                reply = await self._late(name, waiter, reconnects)
         finally:
             self._waiting.pop(call, None)
         if not reply.ok:
             raise OutboundError(name, reply.error or "failed", reply.status, reply.code)
         return reply.value if wait else None
 
-    async def _late(self, name: str, waiter: asyncio.Future[Reply]) -> Reply:
+    def _reconnects(self) -> int:
+        return int(self.nc.stats.get("reconnects", 0))
+
+    async def _late(self, name: str, waiter: asyncio.Future[Reply], reconnects: int) -> Reply:
         """The reply did not come in time: give up, or (inside :func:`patient`) keep waiting.
         The operation stays queued and a worker carries it out; publishing it again would
-        only make the queue longer."""
+        only make the queue longer. But a reply is a plain NATS message: one a worker sent
+        while this connection was away is lost, so once the connection has reconnected
+        since the publish, a late reply is given up for (``OutboundTimeout``: the caller
+        redoes the operation, idempotently) instead of waited for in vain."""
         timeout = self.config.reply_timeout
         more = REPLY_PATIENCE.get() - timeout
         if more <= 0:
@@ -177,10 +193,20 @@ class ExternalOutbound(Outbound):
         self.went_late.set()
         log.warning("%s: no reply within %.1f s (the Discord work queue is behind); "
                     "still waiting, up to %.0f s more", name, timeout, more)  # fmt: skip
+        deadline = asyncio.get_running_loop().time() + more
         try:
-            return await asyncio.wait_for(waiter, more)
-        except TimeoutError:
-            raise OutboundTimeout(name, timeout + more) from None
+            while True:
+                if self._reconnects() != reconnects:
+                    log.warning("%s: NATS reconnected since it was queued; its reply may be "
+                                "lost, so it is not waited for", name)  # fmt: skip
+                    raise OutboundTimeout(name, timeout)
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise OutboundTimeout(name, timeout + more)
+                try:
+                    return await asyncio.wait_for(asyncio.shield(waiter), min(left, LATE_LOOK))
+                except TimeoutError:
+                    continue
         finally:
             self.waiting_late -= 1
 
@@ -296,8 +322,8 @@ class Worker:
         """Redeliver after the backoff, or after the wait the failure names if longer."""
         backoff = self.config.backoff
         delay = backoff[min(attempts - 1, len(backoff) - 1)]
-        if isinstance(exc, TurnTimeout):
-            delay = max(delay, exc.seconds)
+        if isinstance(exc, TurnTimeout):  # its turn is this far away now, not the whole wait
+            delay = max(delay, exc.ahead)
         elif isinstance(exc, RateLimited | DiscordUnavailable):
             delay = max(delay, exc.retry_after or 0.0)
         await msg.nak(delay=delay)

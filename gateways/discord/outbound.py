@@ -18,7 +18,8 @@ Contract of :class:`Outbound` (the ``OutboundPort`` of :mod:`gateways.discord.po
   time raises :class:`OutboundTimeout` (the operation may still run later, idempotently).
   A caller for whom a late reply is no failure (the Discord projection: its work queue may be
   long) runs inside :func:`patient`: past the reply timeout it keeps waiting, up to the
-  patience it gave, with a warning in the log and in the outbound's ``late`` figures.
+  patience it gave, with a warning in the log and in the outbound's ``late`` figures (not
+  across a reconnect of NATS, which may have lost the reply: then ``OutboundTimeout``).
 """
 
 from __future__ import annotations

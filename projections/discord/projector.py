@@ -36,7 +36,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +55,7 @@ from gateways.postgres import connect
 from projections import queries
 from projections.discord import render, store
 from projections.discord.plan import EVERYONE, DirectMessage, Effects, effects_of
+from projections.discord.progress import DiscordProgress, Posted, permanent
 from projections.discord.render import dm_body, located
 from projections.feed import LogFeed, LogMessage
 from projections.freshness import ProjectionBehind, wait_for_position
@@ -76,31 +76,6 @@ REPLY_PATIENCE = 600.0  # seconds an effect waits for a late reply from the work
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def permanent(error: OutboundError) -> bool:
-    """Discord refused for good (a 4xx other than 429): retrying cannot help."""
-    return error.status is not None and 400 <= error.status < 500 and error.status != 429
-
-
-@dataclass(frozen=True)
-class Posted:
-    """Where a game's announcement is, and the log position its content shows."""
-
-    channel_id: str
-    message_id: str
-    version: int
-
-
-@dataclass
-class DiscordProgress:
-    """What the projector has done so far (for tests, health and benchmarks)."""
-
-    position: int = 0
-    posted: int = 0
-    edits: int = 0
-    dms: dict[str, int] = field(default_factory=dict)
-    problems: int = 0
 
 
 class DiscordProjector:
@@ -265,14 +240,14 @@ class DiscordProjector:
         elif detail.announcement_message_id and detail.announcement_channel_id:
             channel_id = detail.announcement_channel_id
             message_id = detail.announcement_message_id
-        elif detail.status in ("completed", "cancelled") or (
-            detail.scheduled_at < self.clock() - self.dm_max_age
-        ):
-            return []  # over (or long past) before the projector first saw it: old news
-        elif any(e.created for e in effects) or mine is not None:
-            return [
-                self._posting(detail, mine, min((e.seq for e in effects), default=changed), version)
-            ]
+        elif mine is not None or (any(e.created for e in effects) and not self._over(detail)):
+            # (over before the projector first saw it: old news, unless a post was tried, which
+            # may be in Discord however the run that tried it ended)
+            seq = min((e.seq for e in effects), default=changed)
+            post = self._posting(detail, mine, seq, version)
+            if mine is None:
+                return [post]
+            return [post, asyncio.create_task(self._edit_after(post, detail, version, changed))]
         else:
             return []
         shown = mine.rendered_position if mine is not None and mine.message_id else 0
@@ -287,8 +262,12 @@ class DiscordProjector:
         op = store.nonce("announcement", self.layout.stream, detail.game_id)
         now = self.clock()
         message_id = None
-        if mine is not None and now - mine.attempted_at > NONCE_WINDOW:
-            message_id = await self._find_post(detail)  # posted before a long outage?
+        over = self._over(detail)
+        if mine is not None and (over or now - mine.attempted_at > NONCE_WINDOW):
+            message_id = await self._find_post(detail)  # posted before the run ended?
+            if message_id is None and over:  # never shown, and over: nothing to announce
+                await store.forget_post(self._results, detail.game_id)
+                return None
         await store.intend_post(self._results, detail.game_id, detail.channel_id, op, now)
         if message_id is None:
             try:
@@ -305,10 +284,18 @@ class DiscordProjector:
             if message_id is None:
                 raise RuntimeError(f"Discord returned no message for game {detail.game_id}")
             self.progress.posted += 1
+        # A repeat (found, or the nonce's first message) may show an older render: not counted
+        # as showing any, so the edit that follows it (see _announce) shows this one.
+        shown = version if mine is None else 0
         await store.posted(self._results, detail.game_id, detail.channel_id, message_id,
-                           op=op, now=now, rendered=version)  # fmt: skip
+                           op=op, now=now, rendered=shown)  # fmt: skip
         await self._record_post(detail.game_id, detail.channel_id, message_id)
-        return Posted(detail.channel_id, message_id, version)
+        return Posted(detail.channel_id, message_id, shown)
+
+    def _over(self, detail: GameDetail) -> bool:
+        """Over, or long past: no news to announce."""
+        ended = detail.status in ("completed", "cancelled")
+        return ended or detail.scheduled_at < self.clock() - self.dm_max_age
 
     async def _record_post(self, game_id: str, channel_id: str, message_id: str) -> None:
         """Tell the log where the announcement is (idempotent), then remember it was told."""

@@ -39,9 +39,14 @@ from tests.load.checker import Evidence, check
 from tests.load.faults import KINDS, Faults
 from tests.load.history import History, read_history
 from tests.load.loadgen import Load
-from tests.load.system import ROOT, System, populate, rss_mib
+from tests.load.system import ROOT, System, populate, rss_mib, tree_memory
 
 SAMPLE_EVERY = 5.0
+# PostgreSQL's backends are children of the postmaster, each in a session of its own: the
+# sampler reports the postmaster alone, the PSS summed over it and every child (shared
+# buffers counted once, not once per backend), and the largest child's RSS.
+POSTGRES_TREE = "postgres+children PSS"
+POSTGRES_CHILD = "postgres max child"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -76,7 +81,14 @@ class Sampler:
             while not stop.is_set():
                 row: dict[str, Any] = {"t": time.time(), "rss": {}}
                 for name, pid in self.system.pids().items():
-                    row["rss"][name] = rss_mib(pid, tree=name == "postgres")
+                    if name == "postgres":  # the postmaster, and with its backends
+                        tree = tree_memory(pid)
+                        row["rss"][name] = tree["rss"]
+                        row["rss"][POSTGRES_TREE] = tree["tree_pss"]
+                        row["rss"][POSTGRES_CHILD] = tree["max_child_rss"]
+                        row["postgres_children"] = int(tree["children"])
+                    else:
+                        row["rss"][name] = rss_mib(pid)
                 with contextlib.suppress(Exception):
                     last, queued = await self.faults.nats_state()
                     row["queue"] = queued
@@ -99,6 +111,9 @@ class Sampler:
                     "max_mib": round(max(p[1] for p in points), 1),
                     "slope_mib_per_h": round(slope_per_hour(points), 1),
                 }  # fmt: skip
+        backends = [r["postgres_children"] for r in rows if "postgres_children" in r]
+        if backends:
+            out["postgres_children"] = {"min": min(backends), "max": max(backends)}
         queues = [r["queue"] for r in rows if "queue" in r]
         lags = [r["lag"] for r in rows if "lag" in r]
         out["queue"] = {"max": max(queues, default=0), "last": queues[-1] if queues else 0}
@@ -362,7 +377,7 @@ def print_report(report: Any, figures: dict[str, Any]) -> None:
             print(f"  NOT RECOVERED within the probe's timeout: {figures['not_recovered']}")
     print("RSS (MiB: first → last, max, slope MiB/h; from the first minute on):")
     for name, r in figures["samples"]["rss"].items():
-        print(f"  {name:<14} {r['first_mib']:7.1f} → {r['last_mib']:7.1f}  max {r['max_mib']:7.1f}"
+        print(f"  {name:<21} {r['first_mib']:7.1f} → {r['last_mib']:7.1f}  max {r['max_mib']:7.1f}"
               f"  slope {r['slope_mib_per_h']:+7.1f}")  # fmt: skip
     print(f"Discord work queue: {figures['samples']['queue']}; "
           f"read-model lag (events): {figures['samples']['lag']}")  # fmt: skip

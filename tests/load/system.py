@@ -210,6 +210,35 @@ def rss_mib(pid: int, *, tree: bool = False) -> float | None:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20 if total else None
 
 
+def pss_mib(pid: int) -> float | None:
+    """Proportional set size of a process, MiB: its private pages plus its share of pages it
+    shares (PostgreSQL's shared buffers count once over all its processes, not once each)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def tree_memory(pid: int) -> dict[str, float]:
+    """A server with its child processes (PostgreSQL: the postmaster and its backends, each
+    of which leads a session of its own), MiB: ``rss`` of the parent alone, ``tree_pss`` (the
+    PSS summed over the parent and every descendant: shared memory counted once),
+    ``max_child_rss`` (the largest descendant), and the number of ``children``."""
+    children = descendants(pid)
+    shares = [m for m in map(pss_mib, [pid, *children]) if m is not None]
+    sizes = [m for m in map(rss_mib, children) if m is not None]
+    return {
+        "rss": rss_mib(pid) or 0.0,
+        "tree_pss": sum(shares),
+        "max_child_rss": max(sizes, default=0.0),
+        "children": float(len(children)),
+    }
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (PostgreSQL's backends each lead a session of their own, so
     its process group holds only the postmaster)."""

@@ -102,3 +102,16 @@ async def test_discords_clock_moves_a_slot_back_only_as_far_as_is_sure(
     await gate.done(late, told / 1000)  # counted 300 ms before its answer was handled
     stamp = await redis.zscore(budget, late.member)
     assert told <= stamp <= await _redis_ms(redis) - 100
+
+
+async def test_a_turn_that_times_out_says_how_far_it_still_is(
+    redis: Redis, make_config: MakeConfig, prefix: str
+) -> None:
+    """``TurnTimeout.seconds`` is the whole wait, ``ahead`` what was still ahead when it gave
+    up: a worker redelivers after ``ahead``, not after the whole wait again."""
+    gate = Gate(redis, Keys(prefix), make_config(global_per_second=1, turn_wait=0.2))
+    await gate.wait_turn([])  # in flight: the next one looks again every few ms
+    with pytest.raises(TurnTimeout) as caught:
+        await gate.wait_turn([])
+    assert caught.value.seconds > 0.2
+    assert caught.value.ahead < 0.05

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from discord.http import Route
 from nats.aio.client import Client as NATS
 from redis.asyncio import Redis
 
@@ -144,6 +145,59 @@ async def test_patience_has_an_end(
             out = await ExternalOutbound(rest, nc).start()
             with patient(0.1), pytest.raises(OutboundTimeout):
                 await out.send_message(stage.games.id, Body(content="never answered"))
+            await out.close()
+        assert (out.late_replies, out.waiting_late) == (1, 0)
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_queued_edits_hold_no_slot_of_their_channel(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    """Fault-run finding: the publisher took each edit's channel slot before queueing it, and
+    the slot counted as in flight until a worker answered. With the queue behind, queued edits
+    held the channel's whole budget, so the worker's own requests in that channel (posts,
+    retries after a 5xx or a 429) found no turn, timed out and waited a redelivery. The worker
+    takes the turn when it runs the edit; queueing takes none."""
+    config = ops_config(
+        make_config, outbound="external", reply_timeout=0.2, turn_wait=0.2, edit_spacing=0.0
+    )
+    channel = stage.games.id
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            for n in range(6):  # six messages, more than the channel's 5 writes per 5 s
+                await out.edit_message(channel, str(1000 + n), Body(content=f"edit {n}"))
+            await out.flush()  # every edit queued (no worker: each reply times out)
+            await out.close()
+            assert await redis.zcard(rest.keys.budget(f"channel:{channel}")) == 0
+            turn = await rest.http.admit(Route("POST", "/channels/{channel_id}/messages",
+                                               channel_id=channel))  # fmt: skip
+            assert turn.waited == 0  # a worker's post goes at once
+        info = await nc.jetstream().stream_info(config.ops_stream)
+        assert info.state.messages == 6
+    finally:
+        await drop_ops_streams(nc, config)
+
+
+async def test_a_late_reply_is_not_waited_for_once_nats_has_reconnected(
+    stage: Stage, redis: Redis, nc: NATS, make_config: MakeConfig
+) -> None:
+    """Fault-run finding: a worker's reply is a plain NATS message, so one sent while the
+    caller's connection was away (NATS restarted) is lost, and a patient caller waited the
+    whole patience (10 minutes for the projection) for it. Once the connection has reconnected
+    since the publish, a late reply is given up for, and the caller redoes the operation."""
+    config = ops_config(make_config, outbound="external", reply_timeout=0.05)
+    try:
+        async with DiscordRest(config, redis, metrics=Metrics()) as rest:
+            out = await ExternalOutbound(rest, nc).start()
+            with patient(600):
+                sending = asyncio.create_task(out.send_message(stage.games.id, Body(content="x")))
+            await out.went_late.wait()  # no worker: late, and still waiting
+            nc.stats["reconnects"] += 1  # what a reconnect of the connection counts
+            async with asyncio.timeout(10):  # not the patience's 600 s
+                with pytest.raises(OutboundTimeout):
+                    await sending
             await out.close()
         assert (out.late_replies, out.waiting_late) == (1, 0)
     finally:
