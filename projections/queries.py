@@ -293,6 +293,8 @@ async def games_page(
     """Games matching ``where``, soonest first, after the cursor ``(scheduled_at, game_id)``;
     returns the page and the cursor of the next one (``None`` on the last page). The category
     filter applies to the resolved category (game, else channel, else guild)."""
+    if where.category and "\x00" in where.category:  # no category holds one (nor can PostgreSQL)
+        return [], None
     clauses = ["g.guild_id = ANY(%s)"]
     params: list[Any] = [list(where.guild_ids)]
     optional: list[tuple[Any, str]] = [

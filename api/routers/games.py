@@ -52,7 +52,7 @@ async def list_games(
     guild_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
     channel_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
     status: Annotated[list[models.Status] | None, Query()] = None,
-    category: Annotated[str | None, Query(max_length=50)] = None,
+    category: Annotated[str | None, Query(max_length=50, pattern=r"^[^\x00]*$")] = None,
     host_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
     participant_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
     since: datetime | None = None,

@@ -133,6 +133,12 @@ def test_list_filters_and_cursor_pagination(web_stack: WebStack) -> None:
     bad = alice.get("/api/v1/games", params={"cursor": "nonsense"})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "cursor"
+    # Found by the schemathesis run: a NUL in a text filter reached PostgreSQL and answered 500.
+    nul = alice.get("/api/v1/games", params={"category": "a\x00b"})
+    assert nul.status_code == 422, nul.text
+    assert nul.json()["error"]["field"] == "category"
+    page = alice.get(f"/guilds/{web_stack.guild_id}", params={"category": "a\x00b"})
+    assert page.status_code == 200, page.text[:300]
 
 
 def test_domain_errors_are_4xx_with_one_shape(web_stack: WebStack) -> None:
