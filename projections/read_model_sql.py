@@ -67,7 +67,6 @@ TIMELINE_COLUMNS = (
     "position, aggregate_id, version, type, occurred_at, actor_id, command_id, msg_id, body"
 )
 TIMELINE_TYPES = ("int8", "text", "int4", "text", "timestamptz", "text", "text", "text", "jsonb")
-BINARY_TIMELINE = True  # measured: see the README's benchmark section
 
 
 class _RawJsonbDumper(Dumper):
@@ -168,23 +167,12 @@ async def _write_timeline(
 
     In binary: the cheapest format for both sides (the body goes as stored, PostgreSQL reads
     fields without unescaping text)."""
-    if BINARY_TIMELINE:
-        cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
-        async with cur.copy(
-            f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(TIMELINE_TYPES)
-            for message, event in timeline:
-                await copy.write_row((
-                    message.seq, message.aggregate_id, message.version, message.topic,
-                    event.occurred_at, event.actor_id, event.command_id, message.msg_id,
-                    message.body,
-                ))  # fmt: skip
-        return
-    async with cur.copy(f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN") as copy:
+    cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
+    async with cur.copy(f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(TIMELINE_TYPES)
         for message, event in timeline:
             await copy.write_row((
                 message.seq, message.aggregate_id, message.version, message.topic,
                 event.occurred_at, event.actor_id, event.command_id, message.msg_id,
-                message.body.decode(),
+                message.body,
             ))  # fmt: skip
