@@ -3,7 +3,7 @@
 nats-py's ``flush()`` writes its PING straight to the socket, ahead of commands still waiting in
 the client's buffer (a SUB just made), so its PONG does not prove the server has the SUB: another
 connection's message published right after can still find no interest and be dropped (seen here:
-10 runs in 150). A message this connection sends to itself does prove it, since the server
+at least 10 runs in 150). A message this connection sends to itself does prove it, since the server
 handles one connection's commands in order.
 """
 
