@@ -11,7 +11,8 @@ simply unused.
 
 :meth:`Client.subscribe_raw` goes further for the projectors' feed: its handler gets each message
 as the frame is parsed, without the ``Msg`` object, queue and task nats-py puts around every
-message (the feed read alone went from ~17 to ~11 µs of CPU per event, see the README).
+message (the feed read alone went from ~17 to ~11 µs of CPU per event, see the README), and
+its frames are read by :class:`~gateways.jetstream.frames.FrameParser`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
+
+from gateways.jetstream.frames import FrameParser
 
 _CRLF = b"\r\n"
 _SPACE = re.compile(r"\s")
@@ -73,13 +76,15 @@ def parse_headers(block: bytes | None) -> dict[str, str]:
 
 
 class Client(NatsClient):
-    """nats-py's client with :func:`parse_header_lines`, and raw subscriptions."""
+    """nats-py's client with :func:`parse_header_lines`, raw subscriptions and
+    :class:`~gateways.jetstream.frames.FrameParser`."""
 
     _parse_header_lines = staticmethod(parse_header_lines)
 
     def __init__(self) -> None:
         super().__init__()
         self._raw_handlers: dict[int, RawHandler] = {}
+        self._ps = FrameParser(self)
 
     async def subscribe_raw(self, subject: str, handler: RawHandler) -> Any:
         """Subscribe with ``handler`` called for each message as soon as its frame is parsed,
