@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass
 
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -43,9 +43,9 @@ class FeedFailed(RuntimeError):
     """The feed cannot go on (NATS closed the connection, say); the projector must stop."""
 
 
-@dataclass(frozen=True, slots=True)
-class LogMessage:
-    """One stored event as delivered: where it is in the log and its raw body."""
+class LogMessage(msgspec.Struct, frozen=True):
+    """One stored event as delivered: where it is in the log and its raw body (a Struct: built
+    once per event read, ten times cheaper than a frozen dataclass)."""
 
     seq: int
     aggregate_id: str
