@@ -30,22 +30,43 @@ _SPACE = re.compile(r"\s")
 
 
 def parse_header_lines(raw: bytes) -> dict[str, str]:
-    """``Name: Value`` lines into a dict, exactly as ``nats.aio.client.Client`` does."""
+    """``Name: Value`` lines into a dict, exactly as ``nats.aio.client.Client`` does.
+
+    Each line is read once and remembered (a few hundred at a time): stored events repeat most of
+    their header lines (the topic, the event type and version), only the message id is new."""
     out: dict[str, str] = {}
+    known = _LINES
     for line in raw.split(_CRLF):
         if not line:
             continue
-        name, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        try:
-            key = name.strip().decode("ascii")
-        except UnicodeDecodeError:
-            continue
-        if _SPACE.search(key):
-            continue
-        out[key] = value.strip().decode("utf-8", "replace")
+        pair = known.get(line, _UNREAD)
+        if pair is _UNREAD:
+            pair = _header_line(line)
+            if len(known) >= _LINES_KEPT:
+                known.clear()
+            known[line] = pair
+        if pair is not None:
+            out[pair[0]] = pair[1]
     return out
+
+
+def _header_line(line: bytes) -> tuple[str, str] | None:
+    """One line's name and value, or None when nats-py leaves the line out."""
+    name, sep, value = line.partition(b":")
+    if not sep:
+        return None
+    try:
+        key = name.strip().decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if _SPACE.search(key):
+        return None
+    return key, value.strip().decode("utf-8", "replace")
+
+
+_LINES: dict[bytes, tuple[str, str] | None] = {}
+_LINES_KEPT = 512
+_UNREAD: Any = object()
 
 
 RawHandler = Callable[[bytes, bytes, bytes, bytes | None], None]
