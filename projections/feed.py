@@ -34,6 +34,7 @@ from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 from projections.pull import PullConsumer
 
 PULL = 1_000  # messages asked for per pull request
+REFILL_AT = PULL // 2  # the next pull goes out when this few of the last one are still to come
 HIGH_WATER = 5_000  # no new pull while this many messages wait (at least two batches' worth)
 PULL_EXPIRES = 1.0  # seconds a pull waits for new messages on an idle log
 INACTIVE_THRESHOLD = 3600.0  # an abandoned consumer (projector killed) goes after an hour
@@ -135,7 +136,7 @@ class LogFeed(PullConsumer):
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
-            if self._outstanding == 0 and len(self._ready) < self.high_water:
+            if self._outstanding <= REFILL_AT and len(self._ready) < self.high_water:
                 await self._ask()
             self._wake.clear()
             try:
@@ -162,7 +163,7 @@ class LogFeed(PullConsumer):
         except ValueError:  # not a delivery of our consumer: nothing to do with it
             return
         self._outstanding = max(self._outstanding - 1, 0)
-        if self._outstanding == 0:
+        if self._outstanding == REFILL_AT:
             self._wake.set()
         if seq <= self.after:
             return  # delivered before a consumer was recreated
