@@ -89,6 +89,7 @@ class FrameParser(Parser):
             handler = self.raw.get(sid)
             if handler is None:
                 await self.nc._process_msg(sid, arg["subject"], arg["reply"], payload, header)
+                buf, arg = self.buf, self.msg_arg  # as nats-py's loop: reset() may have run
                 continue
             stats = self.nc.stats
             stats["in_msgs"] += 1

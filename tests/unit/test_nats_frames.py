@@ -114,3 +114,19 @@ async def test_a_malformed_frame_raises_nats_py_s_error() -> None:
 
 def test_muster_s_client_reads_frames_with_it() -> None:
     assert isinstance(Client()._ps, FrameParser)
+
+
+async def test_a_reset_while_a_message_is_handled_drops_the_rest_as_nats_py_does() -> None:
+    frames = b"MSG a 3 1\r\nx\r\nMSG a 3 1\r\ny\r\n"
+    for parser_type in (FrameParser, Parser):
+        client = Recorder()
+        parser = parser_type(client)
+        handled = client._process_msg
+
+        async def reconnecting(*frame: Any, handled: Any = handled, parser: Any = parser) -> None:
+            await handled(*frame)
+            parser.reset()  # as a reconnect does
+
+        client._process_msg = reconnecting  # type: ignore[method-assign,assignment]
+        await parser.parse(frames)
+        assert [seen[4] for seen in client.seen] == [b"x"], parser_type
