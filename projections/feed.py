@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass
 
+import msgspec
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -34,6 +34,7 @@ from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 from projections.pull import PullConsumer
 
 PULL = 1_000  # messages asked for per pull request
+REFILL_AT = PULL // 2  # the next pull goes out when this few of the last one are still to come
 HIGH_WATER = 5_000  # no new pull while this many messages wait (at least two batches' worth)
 PULL_EXPIRES = 1.0  # seconds a pull waits for new messages on an idle log
 INACTIVE_THRESHOLD = 3600.0  # an abandoned consumer (projector killed) goes after an hour
@@ -43,9 +44,9 @@ class FeedFailed(RuntimeError):
     """The feed cannot go on (NATS closed the connection, say); the projector must stop."""
 
 
-@dataclass(frozen=True, slots=True)
-class LogMessage:
-    """One stored event as delivered: where it is in the log and its raw body."""
+class LogMessage(msgspec.Struct, frozen=True):
+    """One stored event as delivered: where it is in the log and its raw body (a Struct: built
+    once per event read, ten times cheaper than a frozen dataclass)."""
 
     seq: int
     aggregate_id: str
@@ -135,7 +136,7 @@ class LogFeed(PullConsumer):
         while not self._stopped:
             if self._recreate:
                 await self._create_consumer()
-            if self._outstanding == 0 and len(self._ready) < self.high_water:
+            if self._outstanding <= REFILL_AT and len(self._ready) < self.high_water:
                 await self._ask()
             self._wake.clear()
             try:
@@ -162,7 +163,7 @@ class LogFeed(PullConsumer):
         except ValueError:  # not a delivery of our consumer: nothing to do with it
             return
         self._outstanding = max(self._outstanding - 1, 0)
-        if self._outstanding == 0:
+        if self._outstanding == REFILL_AT:
             self._wake.set()
         if seq <= self.after:
             return  # delivered before a consumer was recreated

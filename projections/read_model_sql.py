@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -163,16 +165,28 @@ async def _write_games(
 async def _write_timeline(
     cur: psycopg.AsyncCursor[Any], timeline: list[tuple[LogMessage, Event]]
 ) -> None:
-    """Append every applied event to the timeline (the audit trail, one row per event).
+    """Append every applied event to the timeline (the audit trail, one row per event)."""
+    async with timeline_copy(cur) as copy:
+        for message, event in timeline:
+            await copy.write_row(timeline_row(message, event))
+
+
+@asynccontextmanager
+async def timeline_copy(cur: psycopg.AsyncCursor[Any]) -> AsyncIterator[psycopg.AsyncCopy]:
+    """A ``COPY`` into the timeline, rows from :func:`timeline_row`: a batch streams its events
+    while it folds them, so PostgreSQL stores them meanwhile on the other core.
 
     In binary: the cheapest format for both sides (the body goes as stored, PostgreSQL reads
     fields without unescaping text)."""
     cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
     async with cur.copy(f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(TIMELINE_TYPES)
-        for message, event in timeline:
-            await copy.write_row((
-                message.seq, message.aggregate_id, message.version, message.topic,
-                event.occurred_at, event.actor_id, event.command_id, message.msg_id,
-                message.body,
-            ))  # fmt: skip
+        yield copy
+
+
+def timeline_row(message: LogMessage, event: Event) -> tuple[object, ...]:
+    """One event's timeline row (columns as :data:`TIMELINE_COLUMNS`)."""
+    return (
+        message.seq, message.aggregate_id, message.version, message.topic, event.occurred_at,
+        event.actor_id, event.command_id, message.msg_id, message.body,
+    )  # fmt: skip

@@ -1,13 +1,15 @@
 """The read models: games, participants, reminders, settings and timeline, from the log.
 
 Each batch of log messages is folded in memory with the domain's own fold
-(:func:`domain.game.evolve`, so the read model cannot disagree with the rules), then written with
-a few set-based statements: one upsert of every touched game, a replace of their participant and
-reminder rows, and a ``COPY`` of the timeline. The runner commits that together with its position.
+(:func:`domain.game.evolve`, so the read model cannot disagree with the rules) while a ``COPY``
+streams each folded event into the timeline, then written with a few set-based statements: one
+upsert of every touched game and a replace of their participant and reminder rows. The runner
+commits that together with its position.
 
 A message whose ``Nats-Msg-Id`` is already in the timeline (a command stored twice after the
-broker's duplicate window) is skipped; an event that cannot be decoded or folded is parked with
-its reason, and the batch goes on.
+broker's duplicate window) is skipped (a large batch looks ids up only when it hits the
+timeline's unique ``msg_id``, see :meth:`ReadModels.apply`); an event that cannot be decoded or
+folded is parked with its reason, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from domain.codec import EventMapper
 from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
 from domain.game import GameState, evolve
 from projections.feed import LogMessage
-from projections.read_model_sql import write_batch
+from projections.read_model_sql import timeline_copy, timeline_row, write_batch
 
 # Decoding and folding are pure, so an event that fails is parked at once: trying again cannot
 # help. Transient failures (PostgreSQL) are retried by the runner, batch by batch and then event by
 # event, before anything is parked.
 CACHE_SIZE = 50_000
+# Batches of at least this many messages skip the message-id lookup unless it is needed (apply).
+LOOKUP_BELOW = 1_000
 
 
 @dataclass
@@ -86,31 +90,54 @@ class ReadModels:
     async def apply(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> BatchResult:
-        """Fold and write one batch inside the caller's transaction."""
+        """Fold and write one batch inside the caller's transaction.
+
+        A large batch (a rebuild's) does not look its message ids up in the timeline first: it
+        is written inside a savepoint, and only if an id is there already (the timeline's unique
+        ``msg_id`` refuses the row) is it rolled back and applied again with the lookup."""
+        if len(batch) < LOOKUP_BELOW:
+            return await self._apply(conn, batch, lookup=True)
+        try:
+            async with conn.transaction():  # a savepoint
+                return await self._apply(conn, batch, lookup=False)
+        except psycopg.errors.UniqueViolation:
+            self.forget_touched()  # the games it folded are read again as stored
+            return await self._apply(conn, batch, lookup=True)
+
+    async def _apply(
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], *, lookup: bool
+    ) -> BatchResult:
         result = BatchResult()
         self._touched = set()
-        fresh = await self._without_duplicates(conn, batch, result)
+        fresh = await self._without_duplicates(conn, batch, result, lookup)
         await self._load_games(conn, fresh)
-        timeline, guilds, channels = [], {}, {}
-        for message in fresh:
-            event = self.fold(message, result)
-            if event is None:
-                continue
-            result.applied += 1
-            timeline.append((message, event))
-            if isinstance(event, GuildConfigured):
-                guilds[event.guild_id] = (message, event)
-            elif isinstance(event, ChannelConfigured):
-                channels[event.channel_id] = (message, event)
-        await self._write(conn, timeline, guilds, channels, result.parked)
+        guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
+        channels: dict[str, tuple[LogMessage, ChannelConfigured]] = {}
+        if fresh:  # the timeline is written as the events fold (PostgreSQL stores it meanwhile)
+            async with conn.cursor() as cur, timeline_copy(cur) as copy:
+                for message in fresh:
+                    event = self.fold(message, result)
+                    if event is None:
+                        continue
+                    result.applied += 1
+                    await copy.write_row(timeline_row(message, event))
+                    if isinstance(event, GuildConfigured):
+                        guilds[event.guild_id] = (message, event)
+                    elif isinstance(event, ChannelConfigured):
+                        channels[event.channel_id] = (message, event)
+        await self._write(conn, guilds, channels, result.parked)
         self._evict()
         return result
 
     async def _without_duplicates(
-        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], result: BatchResult
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        batch: list[LogMessage],
+        result: BatchResult,
+        lookup: bool,
     ) -> list[LogMessage]:
-        ids = [m.msg_id for m in batch if m.msg_id]
         seen: set[str] = set()
+        ids = [m.msg_id for m in batch if m.msg_id] if lookup else []
         if ids:
             cur = await conn.execute("SELECT msg_id FROM timeline WHERE msg_id = ANY(%s)", (ids,))
             seen = {row[0] for row in await cur.fetchall()}
@@ -127,10 +154,12 @@ class ReadModels:
     async def _load_games(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> None:
+        games = self.games
         wanted = {
-            game_uuid(m.aggregate_id)
+            game_id
             for m in batch
-            if m.aggregate_id.startswith("game.") and game_uuid(m.aggregate_id) not in self.games
+            if m.aggregate_id.startswith("game.")
+            and (game_id := game_uuid(m.aggregate_id)) not in games
         }
         if not wanted:
             return
@@ -179,13 +208,12 @@ class ReadModels:
     async def _write(
         self,
         conn: psycopg.AsyncConnection[Any],
-        timeline: list[tuple[LogMessage, Event]],
         guilds: dict[str, tuple[LogMessage, GuildConfigured]],
         channels: dict[str, tuple[LogMessage, ChannelConfigured]],
         parked: list[Parked],
     ) -> None:
         touched = {game_id: self.games[game_id] for game_id in self._touched}
         await write_batch(
-            conn, games=touched, timeline=timeline, guilds=guilds, channels=channels,
+            conn, games=touched, timeline=[], guilds=guilds, channels=channels,
             parked=parked, state_encoder=self.state_encoder,
         )  # fmt: skip

@@ -8,6 +8,7 @@ workers use N cores; the parent polls the workers' rows to report progress.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import resource
 import threading
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gateways.jetstream import headers
@@ -64,8 +66,19 @@ def run_worker(job: WorkerJob) -> WorkerResult:
         progress = asyncio.run(_project(job))
     return WorkerResult(
         job.index, progress.applied, progress.parked, progress.duplicates, progress.position,
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mib(),
     )  # fmt: skip
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB: the high-water mark of its own memory
+    (``VmHWM``). Not ``ru_maxrss``, which in a spawned worker keeps the resident size its parent
+    had when it forked (Linux carries it across the exec)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def _project(job: WorkerJob) -> Progress:
@@ -146,4 +159,4 @@ def follow(job: WorkerJob, commits: Any, stop: Any) -> None:
         uvloop.run(main())
     else:
         asyncio.run(main())
-    commits.put((job.index, -1, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    commits.put((job.index, -1, peak_rss_mib()))

@@ -11,7 +11,8 @@ In one run, on embedded servers:
       ``{{partition(4,1,2)}}``): how fast the server builds it, how fast one partition reads;
   (b) full rebuild of the read models from the same stream (a realistic mix: creates, joins,
       waitlists, leaves with promotions, reminders, across thousands of games) by 1, 2 and 4
-      partitioned worker processes, each with its peak RSS; the rebuilt schemas are compared;
+      partitioned worker processes, each with its peak RSS, and by one runner in this process
+      (as ``muster replay`` runs a single partition); the rebuilt schemas are compared;
   (c) lag at a steady 500 events/s with N workers: from the append's acknowledgement to the
       commit of the worker that owns the event (visible in the read model), p50/p99, and to the
       moment every worker has passed it (what read-your-writes waits for).
@@ -58,9 +59,9 @@ from gateways.jetstream.layout import H_MSG_ID, Layout, event_headers
 from gateways.postgres import connect, migrate
 from projections.feed import LogFeed
 from projections.partitions import partition_of
-from projections.rebuild_workers import WorkerJob, WorkerResult, follow, run_workers
+from projections.rebuild_workers import FILL, WorkerJob, WorkerResult, follow, run_workers
 from projections.replay import MIGRATIONS, compare, create_indexes, drop_secondary_indexes
-from projections.runner import Progress
+from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
 ACTIVE_GAMES = 2_000
@@ -255,6 +256,21 @@ async def rebuild_with_workers(
     return total / (time.perf_counter() - started), progress, results
 
 
+async def rebuild_in_process(
+    nc: NATS, layout: Layout, database_url: str, total: int
+) -> tuple[float, Progress]:
+    """(b) a full rebuild by one runner in this process, as ``muster replay`` runs a single
+    partition (no worker process to start: the tool's own start-up is not counted)."""
+    schema = "bench_rm_here"
+    await migrate(database_url, schema, MIGRATIONS)
+    started = time.perf_counter()
+    indexes = await drop_secondary_indexes(database_url, schema)
+    runner = ProjectionRunner(nc, layout, database_url, schema, fill=FILL)
+    progress = await runner.run(asyncio.Event(), until=total)
+    await create_indexes(database_url, indexes)
+    return total / (time.perf_counter() - started), progress
+
+
 async def steady_lag(
     nc: NATS, layout: Layout, nats_url: str, database_url: str, schema: str, count: int,
     rate: int, seconds: float, uvloop: bool,
@@ -358,10 +374,13 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
             print(f"  (b) rebuild, {n} worker(s): {rate:,.0f} events/s ({progress.parked} "
                   f"parked), peak RSS per worker {max(r.peak_rss_mib for r in results):.0f} MiB",
                   flush=True)  # fmt: skip
+        here_rate, here = await rebuild_in_process(muster_nc, layout, stack.url("postgres"), count)
+        print(f"  (b) rebuild, 1 runner in this process: {here_rate:,.0f} events/s "
+              f"({here.parked} parked)", flush=True)  # fmt: skip
         read_again = await ordered_consumer_read(nc, layout, count)
         print(f"  (a) raw read again, after the rebuilds: {read_again:,.0f} events/s", flush=True)
         read_rate = (read_rate + read_again) / 2  # the baseline: the mean of both
-        equal = await rebuilt_schemas_equal(stack.url("postgres"), counts)
+        equal = await rebuilt_schemas_equal(stack.url("postgres"), counts, "bench_rm_here")
         print(f"  every rebuild equal to the 1-worker one: {equal}", flush=True)
         lags: dict[int, tuple[list[float], list[float], float]] = {}
         for n in counts:
@@ -392,6 +411,9 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
         rows.append((f"(b) rebuild of {count:,} events, {n} worker process(es)",
                      f"{rate:,.0f} events/s", f"{rate / read_rate:.2f}",
                      f"{rss:.0f} MiB"))  # fmt: skip
+    rows.append((f"(b) rebuild of {count:,} events, 1 runner in the benchmark's process (as "
+                 "`muster replay` runs a single partition: no worker process started)",
+                 f"{here_rate:,.0f} events/s", f"{here_rate / read_rate:.2f}", ""))  # fmt: skip
     for n, (owner, everyone, worker_rss) in lags.items():
         (p50, p99), (_, all99) = quantiles(owner), quantiles(everyone)
         rows.append((f"(c) lag append → visible at 500 events/s, {n} worker(s)",
@@ -406,12 +428,12 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
     summary("projections", rows)
 
 
-async def rebuilt_schemas_equal(database_url: str, counts: list[int]) -> bool:
-    """Whether every N-worker rebuild holds the same rows as the first one."""
+async def rebuilt_schemas_equal(database_url: str, counts: list[int], *others: str) -> bool:
+    """Whether every other rebuild holds the same rows as the first N-worker one."""
     conn = await connect(database_url, f"bench_rm_{counts[0]}")
     try:
-        for n in counts[1:]:
-            if await compare(conn, f"bench_rm_{counts[0]}", f"bench_rm_{n}"):
+        for schema in [f"bench_rm_{n}" for n in counts[1:]] + list(others):
+            if await compare(conn, f"bench_rm_{counts[0]}", schema):
                 return False
         return True
     finally:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from gateways.jetstream import headers as headers_module
 from gateways.jetstream.headers import Client, parse_header_lines, parse_headers
 from projections.feed import stream_sequence
 
@@ -68,3 +69,11 @@ async def test_inline_statuses_read_as_nats_py_reads_them() -> None:
     ):
         assert parse_headers(block) == await client._process_headers(block), block
     assert parse_headers(None) == parse_headers(b"") == {}
+
+
+def test_remembered_lines_read_as_before_and_stay_few() -> None:
+    block = b"Muster-Topic: game.created.v1\r\nNats-Msg-Id: %d\r\n\r\n"
+    for n in range(3 * headers_module._LINES_KEPT):
+        assert parse_header_lines(block % n) == NatsClient._parse_header_lines(block % n)
+        assert len(headers_module._LINES) <= headers_module._LINES_KEPT
+    assert block.split(b"\r\n")[0] in headers_module._LINES

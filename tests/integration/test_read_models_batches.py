@@ -1,0 +1,60 @@
+"""A large batch (a rebuild's) skips the message-id lookup; a duplicate in it is still skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from domain.events import Event, GameCreated, GameDetails, PlayerJoined, type_name
+from gateways.postgres import connect
+from projections import queries
+from projections.feed import LogMessage
+from projections.read_models import LOOKUP_BELOW, ReadModels
+
+pytestmark = pytest.mark.integration
+
+GAME = "00000000-0000-4000-8000-000000000001"
+WHEN = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def message(seq: int, version: int, event: Event, msg_id: str) -> LogMessage:
+    return LogMessage(
+        seq=seq, aggregate_id=f"game.{GAME}", version=version, topic=type_name(type(event)),
+        msg_id=msg_id, body=msgspec.json.encode(event),
+    )  # fmt: skip
+
+
+def join(seq: int, version: int, user: str, msg_id: str) -> LogMessage:
+    event = PlayerJoined(command_id=msg_id, actor_id=user, occurred_at=WHEN, user_id=user,
+                         joined_count=version - 1, max_players=10_000)  # fmt: skip
+    return message(seq, version, event, msg_id)
+
+
+async def test_a_duplicate_of_an_earlier_batch_in_a_large_batch_is_skipped(
+    database_url: str, read_schema: str
+) -> None:
+    created = GameCreated(
+        command_id="c", actor_id="100", occurred_at=WHEN, guild_id="1", channel_id="2",
+        host_id="100", scheduled_at=WHEN, details=GameDetails(title="T", max_players=10_000),
+    )  # fmt: skip
+    first = [message(1, 1, created, "c:0"), join(2, 2, "201", "j:201")]
+    # the same join stored again (after the broker's duplicate window), then many more joins
+    again = join(3, 2, "201", "j:201")
+    large = [again] + [
+        join(4 + n, 3 + n, str(300 + n), f"j:{300 + n}") for n in range(LOOKUP_BELOW)
+    ]
+    projection = ReadModels()
+    conn = await connect(database_url, read_schema)
+    try:
+        async with conn.transaction():
+            assert (await projection.apply(conn, first)).applied == 2
+        async with conn.transaction():
+            result = await projection.apply(conn, large)
+        assert (result.applied, result.skipped_duplicates, result.parked) == (LOOKUP_BELOW, 1, [])
+        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
+        assert players == ["201"] + [str(300 + n) for n in range(LOOKUP_BELOW)]
+        assert len(await queries.game_timeline(conn, GAME)) == 2 + LOOKUP_BELOW
+    finally:
+        await conn.close()

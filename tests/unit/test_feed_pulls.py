@@ -1,0 +1,51 @@
+"""The feed asks for the next messages before the last pull is used up (no gap while it waits)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gateways.jetstream.layout import Layout, event_headers
+from projections.feed import PULL, LogFeed
+
+
+class Publisher:
+    """The one thing the pull loop does with its connection: publish pull requests."""
+
+    def __init__(self) -> None:
+        self.requests: list[bytes] = []
+
+    async def publish(self, subject: str, data: bytes, reply: str = "") -> None:
+        self.requests.append(data)
+
+
+def delivery(feed: LogFeed, seq: int) -> tuple[str, str, bytes, bytes]:
+    headers = event_headers("game.player_joined.v1", seq)
+    block = "NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    subject = feed.layout.subject_for("game.00000000-0000-4000-8000-000000000001")
+    return subject, f"$JS.ACK.S.c.1.{seq}.{seq}.1700000000000000000.0", b"{}", block.encode()
+
+
+async def turns() -> None:
+    """Let the pull loop run until it waits again (a few turns of the event loop)."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_the_next_pull_goes_out_while_the_last_one_still_delivers() -> None:
+    nc: Any = Publisher()
+    feed = LogFeed(nc, Layout("S", "events"), after=0)
+    feed._consumer = "c"
+    puller = asyncio.create_task(feed._pull_forever())
+    try:
+        await turns()  # the loop's first pull
+        assert len(nc.requests) == 1
+        half = PULL // 2
+        for seq in range(1, half + 1):
+            feed._on_raw(*delivery(feed, seq))
+        await turns()  # the loop wakes
+        assert len(nc.requests) == 2  # while half of the first is still to come
+        assert len(await feed.next_batch(timeout=0)) == half
+    finally:
+        feed._stopped = True
+        puller.cancel()
