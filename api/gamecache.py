@@ -14,10 +14,26 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from api import models
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def drop_expired(entries: OrderedDict[K, V], expires: Callable[[V], float], now: float) -> None:
+    """Drop the expired entries of a cache kept in the order they were stored (every entry
+    lives ``ttl`` from its store, so the oldest stored expire first). An expired entry is never
+    served again; kept, it stays until the size bound pushes it out (in the soak, expired views
+    and pages were most of the API's growing memory)."""
+    while entries:
+        key, value = next(iter(entries.items()))
+        if expires(value) >= now:
+            return
+        del entries[key]
 
 
 @dataclass(frozen=True)
@@ -70,7 +86,11 @@ class GameCache:
             return None
         return found
 
+    def __len__(self) -> int:
+        return len(self._views)
+
     def put(self, view: models.GameDetail) -> CachedGame:
+        drop_expired(self._views, lambda cached: cached.expires, self.clock())
         body = view.model_dump_json().encode()
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:20]}"'
         cached = CachedGame(view, body, etag, self.clock() + self.ttl)
