@@ -47,11 +47,15 @@ class CachedGame:
 class GameCache:
     """Views by game id, valid while no newer event of that game was seen."""
 
+    KNOWN = 100_000
+    """Games whose newest position is remembered, the most recently changed (a game forgotten
+    here has had no event while this many others had one: far longer than a view lives)."""
+
     def __init__(
         self, ttl: float = 5.0, size: int = 5_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.ttl, self.size, self.clock = ttl, size, clock
-        self.latest: dict[str, int] = {}
+        self.latest: OrderedDict[str, int] = OrderedDict()
         self._views: OrderedDict[str, CachedGame] = OrderedDict()
         self._flights: dict[str, asyncio.Task[CachedGame | None]] = {}
 
@@ -76,6 +80,9 @@ class GameCache:
         """The log holds an event of ``game_id`` at ``position``."""
         if position > self.latest.get(game_id, 0):
             self.latest[game_id] = position
+            self.latest.move_to_end(game_id)
+            while len(self.latest) > self.KNOWN:
+                self.latest.popitem(last=False)
 
     def get(self, game_id: str) -> CachedGame | None:
         found = self._views.get(game_id)

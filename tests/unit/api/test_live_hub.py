@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from api.gamecache import GameCache
 from api.live import Listener, LiveHub
 
@@ -94,3 +96,15 @@ def test_expired_views_do_not_pile_up_below_the_size_bound() -> None:
         cache.put(a_view(f"g{n}"))
     assert len(cache) <= 6
     assert cache.get("g999") is not None
+
+
+def test_the_games_newest_positions_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(GameCache, "KNOWN", 100)
+    cache = GameCache()
+    for n in range(1_000):
+        cache.saw(f"g{n}", n + 1)
+    cache.saw("g950", 2_000)  # changed again: kept longer than those changed before it
+    for n in range(1_000, 1_099):
+        cache.saw(f"g{n}", n + 1)
+    assert len(cache.latest) == 100
+    assert cache.latest["g950"] == 2_000
