@@ -14,10 +14,26 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from api import models
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def drop_expired(entries: OrderedDict[K, V], expires: Callable[[V], float], now: float) -> None:
+    """Drop the expired entries of a cache kept in the order they were stored (every entry
+    lives ``ttl`` from its store, so the oldest stored expire first). An expired entry is never
+    served again; kept, it stays until the size bound pushes it out (in the soak, expired views
+    and pages were most of the API's growing memory)."""
+    while entries:
+        key, value = next(iter(entries.items()))
+        if expires(value) >= now:
+            return
+        del entries[key]
 
 
 @dataclass(frozen=True)
@@ -31,11 +47,15 @@ class CachedGame:
 class GameCache:
     """Views by game id, valid while no newer event of that game was seen."""
 
+    KNOWN = 100_000
+    """Games whose newest position is remembered, the most recently changed (a game forgotten
+    here has had no event while this many others had one: far longer than a view lives)."""
+
     def __init__(
         self, ttl: float = 5.0, size: int = 5_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.ttl, self.size, self.clock = ttl, size, clock
-        self.latest: dict[str, int] = {}
+        self.latest: OrderedDict[str, int] = OrderedDict()
         self._views: OrderedDict[str, CachedGame] = OrderedDict()
         self._flights: dict[str, asyncio.Task[CachedGame | None]] = {}
 
@@ -60,6 +80,9 @@ class GameCache:
         """The log holds an event of ``game_id`` at ``position``."""
         if position > self.latest.get(game_id, 0):
             self.latest[game_id] = position
+            self.latest.move_to_end(game_id)
+            while len(self.latest) > self.KNOWN:
+                self.latest.popitem(last=False)
 
     def get(self, game_id: str) -> CachedGame | None:
         found = self._views.get(game_id)
@@ -70,7 +93,11 @@ class GameCache:
             return None
         return found
 
+    def __len__(self) -> int:
+        return len(self._views)
+
     def put(self, view: models.GameDetail) -> CachedGame:
+        drop_expired(self._views, lambda cached: cached.expires, self.clock())
         body = view.model_dump_json().encode()
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:20]}"'
         cached = CachedGame(view, body, etag, self.clock() + self.ttl)

@@ -19,6 +19,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+from api.gamecache import drop_expired
+
 
 class MuteCache:
     """(viewer, game, guild) → (game muted, server muted)."""
@@ -30,6 +32,9 @@ class MuteCache:
         self._found: OrderedDict[tuple[str, str, str], tuple[float, int, tuple[bool, bool]]] = (
             OrderedDict()
         )
+
+    def __len__(self) -> int:
+        return len(self._found)
 
     def get(
         self, user_id: str, game_id: str, guild_id: str, latest: int
@@ -50,7 +55,9 @@ class MuteCache:
     ) -> None:
         """Keep ``mutes``, read when ``latest`` was the game's newest known event."""
         key = (user_id, game_id, guild_id)
-        self._found[key] = (self.clock() + self.ttl, latest, mutes)
+        now = self.clock()
+        drop_expired(self._found, lambda found: found[0], now)
+        self._found[key] = (now + self.ttl, latest, mutes)
         self._found.move_to_end(key)
         while len(self._found) > self.size:
             self._found.popitem(last=False)
@@ -70,6 +77,9 @@ class RenderedPages:
         self.ttl, self.size, self.clock = ttl, size, clock
         self._pages: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._pages)
+
     def get(self, key: Hashable) -> bytes | None:
         found = self._pages.get(key)
         if found is None:
@@ -80,7 +90,9 @@ class RenderedPages:
         return found[1]
 
     def put(self, key: Hashable, body: bytes) -> None:
-        self._pages[key] = (self.clock() + self.ttl, body)
+        now = self.clock()
+        drop_expired(self._pages, lambda page: page[0], now)
+        self._pages[key] = (now + self.ttl, body)
         self._pages.move_to_end(key)
         while len(self._pages) > self.size:
             self._pages.popitem(last=False)

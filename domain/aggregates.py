@@ -53,10 +53,14 @@ class Recorded(msgspec.Struct, frozen=True):
         return aggregate
 
 
-class CommandRecord(msgspec.Struct):
-    """The events one command appended, and the aggregate version after them."""
+class CommandRecord(msgspec.Struct, gc=False):
+    """Where one command's events are in the aggregate's sequence: versions ``first`` to
+    ``version`` (the version after them). Only the versions are kept: a repeat, which is
+    rare, reads its events back from the log, while keeping every command's events made
+    each process's cached games hold their whole history (the soak's steady RSS growth in
+    every process that handles commands)."""
 
-    events: list[Event]
+    first: int
     version: int
 
 
@@ -65,7 +69,7 @@ class Aggregate(Generic[S]):
 
     kind: ClassVar[str]
     REMEMBERED_COMMANDS: ClassVar[int] = 10_000
-    """Outcomes of this many recent commands are kept per aggregate (about 0.4 kB each);
+    """This many recent commands are remembered per aggregate (their ids and versions);
     an older repeat is decided again, which the rules make harmless (AlreadyJoined, …)."""
 
     def __init__(self, aggregate_id: str, version: int, state: S) -> None:
@@ -99,13 +103,13 @@ class Aggregate(Generic[S]):
     def remember(self, recorded: Recorded) -> None:
         command_id = recorded.event.command_id
         record = self.recent.get(command_id)
+        version = recorded.originator_version
         if record is None:
-            self.recent[command_id] = CommandRecord([recorded.event], recorded.originator_version)
+            self.recent[command_id] = CommandRecord(version, version)
             if len(self.recent) > self.REMEMBERED_COMMANDS:
                 del self.recent[next(iter(self.recent))]
         else:
-            record.events.append(recorded.event)
-            record.version = recorded.originator_version
+            record.version = version
 
     def stage(self, events: Sequence[Event]) -> list[Recorded]:
         """Number new events after this aggregate's version (without applying them)."""

@@ -94,8 +94,10 @@ class MusterApp(Application[str]):
         while True:
             done = aggregate.recent.get(command.command_id) if aggregate else None
             if done is not None:
+                found = self.events.get(aggregate_id, gt=done.first - 1, lte=done.version)
+                events = [cast("Recorded", r).event for r in found]
                 return describe(
-                    aggregate_id, command.command_id, done.events, done.version, replayed=True
+                    aggregate_id, command.command_id, events, done.version, replayed=True
                 )
             version = aggregate.version if aggregate else 0
             try:

@@ -48,3 +48,17 @@ def test_rendered_pages_expire_and_keep_the_most_recent() -> None:
     assert pages.get(("b",)) == b"B"
     clock.now = 5.1
     assert pages.get(("c",)) is None
+
+
+def test_expired_mutes_and_pages_do_not_pile_up_below_the_size_bound() -> None:
+    clock = Clock()
+    mutes = MuteCache(ttl=5.0, clock=clock)
+    pages = RenderedPages(ttl=5.0, clock=clock)
+    for n in range(1_000):  # a new viewer and page every second, none asked for again
+        clock.now = float(n)
+        mutes.put(f"u{n}", "g", "guild", 1, (False, False))
+        pages.put(("page", n), b"<html>")
+    assert len(mutes) <= 6
+    assert len(pages) <= 6
+    assert mutes.get("u999", "g", "guild", 1) == (False, False)
+    assert pages.get(("page", 999)) == b"<html>"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import tracemalloc
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from domain.aggregates import Aggregate
+from domain.aggregates import Aggregate, Recorded, replay
 from domain.app import MusterApp
 from domain.commands import CreateGame, JoinGame, LeaveGame
 from domain.errors import AlreadyJoined, ConcurrencyConflict, InvalidCommand
@@ -99,6 +101,43 @@ def test_memory_of_commands_is_bounded(scenario: Scenario, monkeypatch: pytest.M
     assert len(aggregate.recent) == 3
     with pytest.raises(AlreadyJoined):
         app.handle(join("7"))
+
+
+def test_a_repeated_command_of_several_events_returns_them_all(scenario: Scenario) -> None:
+    app = scenario.app
+    new_game(app, max_players=1)
+    app.handle(join("7"))
+    app.handle(join("8"))  # waitlisted
+    app.handle(join("9"))
+    first = app.handle(LeaveGame(command_id="leave-7", user_id="7", game_id=GAME))
+    assert first.promoted == ("8",)
+    app.handle(join("10"))
+    again = app.handle(LeaveGame(command_id="leave-7", user_id="7", game_id=GAME))
+    assert again == msgspec.structs.replace(first, replayed=True, notification_ids=())
+
+
+def test_remembered_commands_keep_their_versions_not_their_events(scenario: Scenario) -> None:
+    """A cached game's memory of its commands must not be its whole history (every process
+    that handles commands caches up to 10,000 games)."""
+    app = scenario.app
+    new_game(app, max_players=100)
+    for user in range(300):
+        app.handle(join(str(10**17 + user)))
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        aggregate = replay(None, cast("Iterator[Recorded]", app.events.get(GAME_AGG)))
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    assert aggregate is not None
+    assert len(aggregate.recent) == 301
+    assert kept / 301 < 350  # bytes per command, its state included (570 with its events)
 
 
 def test_command_id_is_passed_to_the_recorder(
