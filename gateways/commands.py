@@ -7,9 +7,9 @@ aggregate itself, so a burst on one game is decided one command at a time.
 
 Threads beside an event loop share one GIL. When the loop gives the GIL up for a socket call, a
 pool thread or the NATS bridge's thread takes it, and by default the loop may wait up to 5 ms
-(CPython's switch interval) to get it back; measured in the bot's benchmark, its loop spent
-0.4-0.9 ms per click waiting so. The port therefore shortens the process's switch interval to
-:data:`LOOP_TURN` (never lengthens it), which cut that wait to 0.1-0.2 ms per click.
+(CPython's switch interval) to get it back; in the bot's benchmark its loop spent 0.36-0.88 ms
+per click more than the echo floor's in calls that give the GIL up. The port therefore shortens
+the process's switch interval to :data:`LOOP_TURN` (never lengthens it): 0.07-0.20 ms more.
 """
 
 from __future__ import annotations

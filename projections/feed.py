@@ -29,7 +29,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from gateways.jetstream.headers import parse_headers
+from gateways.jetstream.headers import has_status, parse_headers
 from gateways.jetstream.layout import H_MSG_ID, H_TOPIC, H_VERSION, Layout
 from projections.pull import PullConsumer
 
@@ -80,10 +80,6 @@ def stream_sequence(reply: str) -> int:
     if len(tokens) >= 11 and tokens[0] == "$JS" and tokens[1] == "ACK":
         return int(tokens[7])
     raise ValueError(f"not a JetStream delivery: {reply!r}")
-
-
-def _has_status(block: bytes | None) -> bool:
-    return block is not None and block.startswith(b"NATS/1.0 ")
 
 
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
@@ -155,7 +151,7 @@ class LogFeed(PullConsumer):
         if isinstance(headers, dict):
             status = headers.get("Status")
         else:  # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
-            status = parse_headers(headers).get("Status") if _has_status(headers) else None
+            status = parse_headers(headers).get("Status") if has_status(headers) else None
         if self._act_on_status(status):
             return
         try:

@@ -27,6 +27,9 @@ from gateways.jetstream.frames import FrameParser
 
 _CRLF = b"\r\n"
 _SPACE = re.compile(r"\s")
+_LINES: dict[bytes, tuple[str, str] | None] = {}  # header lines read lately, and what they say
+_LINES_KEPT = 512
+_UNREAD: Any = object()
 
 
 def parse_header_lines(raw: bytes) -> dict[str, str]:
@@ -64,16 +67,16 @@ def _header_line(line: bytes) -> tuple[str, str] | None:
     return key, value.strip().decode("utf-8", "replace")
 
 
-_LINES: dict[bytes, tuple[str, str] | None] = {}
-_LINES_KEPT = 512
-_UNREAD: Any = object()
-
-
 RawHandler = Callable[[bytes, bytes, bytes, bytes | None], None]
 """Called with a message's subject, reply subject, payload and header block, as it is parsed."""
 
 _PLAIN = b"NATS/1.0\r\n"  # a header block without an inline status
 _STATUS = b"NATS/1.0 "  # ... with one, as in "NATS/1.0 404 No Messages"
+
+
+def has_status(block: bytes | None) -> bool:
+    """Whether a header block carries an inline status (a pull's 404, 408, 409 …)."""
+    return block is not None and block.startswith(_STATUS)
 
 
 def parse_headers(block: bytes | None) -> dict[str, str]:
