@@ -12,7 +12,8 @@ In one run, on embedded servers:
   (b) full rebuild of the read models from the same stream (a realistic mix: creates, joins,
       waitlists, leaves with promotions, reminders, across thousands of games) by 1, 2 and 4
       partitioned worker processes, each with its peak RSS, and by one runner in this process
-      (as ``muster replay`` runs a single partition); the rebuilt schemas are compared;
+      (as ``muster replay`` runs a single partition); the rebuilt schemas are compared. Each
+      rebuild starts after a checkpoint (untimed), so none inherits the WAL of the runs before;
   (c) lag at a steady 500 events/s with N workers: from the append's acknowledgement to the
       commit of the worker that owns the event (visible in the read model), p50/p99, and to the
       moment every worker has passed it (what read-your-writes waits for).
