@@ -123,8 +123,9 @@ def placed_cluster(data_dir: Path, user: pwd.struct_passwd | None) -> Path:
 # WAL, and a rebuild of 1,000,000 events writes ~700 MB: the checkpoint in the middle made every
 # page touched after it log a full image, and the index build after the load wrote a full image
 # of each timeline page for its hint bits (README, "Projections"). Durability is unchanged: after
-# a crash PostgreSQL replays the WAL since the last checkpoint (now up to ~2 GB: a longer
-# recovery), and pg_wal may grow that large during a burst (checkpoints still come every 5 min).
+# a crash PostgreSQL replays the WAL since the last checkpoint (now up to this much at worst: a
+# longer recovery), and pg_wal may grow as large during a burst (timed checkpoints still come
+# every 5 minutes, so a quiet server keeps little).
 MAX_WAL_SIZE = "4GB"
 
 
