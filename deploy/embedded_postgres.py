@@ -119,6 +119,26 @@ def placed_cluster(data_dir: Path, user: pwd.struct_passwd | None) -> Path:
     return SYSTEM_ROOT / f"postgres-{digest}"
 
 
+# WAL between checkpoints: PostgreSQL's default (1GB) asks for a checkpoint every ~540 MB of
+# WAL, and a rebuild of 1,000,000 events writes ~700 MB: the checkpoint in the middle made every
+# page touched after it log a full image, and the index build after the load wrote a full image
+# of each timeline page for its hint bits (README, "Projections"). Durability is unchanged: after
+# a crash PostgreSQL replays the WAL since the last checkpoint (now up to this much at worst: a
+# longer recovery), and pg_wal may grow as large during a burst (timed checkpoints still come
+# every 5 minutes, so a quiet server keeps little).
+MAX_WAL_SIZE = "4GB"
+
+
+def server_settings(durable: bool) -> list[str]:
+    """The ``-c`` settings the embedded primary runs with."""
+    settings = ["-c", "unix_socket_directories=", "-c", "max_connections=200",
+                "-c", f"max_wal_size={MAX_WAL_SIZE}"]  # fmt: skip
+    if not durable:  # tests: throwaway data, speed over crash safety
+        settings += ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                     "-c", "full_page_writes=off"]  # fmt: skip
+    return settings
+
+
 def postgres_server(data_dir: Path, port: int | None = None, durable: bool = True) -> ServerProcess:
     """A PostgreSQL server for ``data_dir`` (initialised on first use), not yet started."""
     user = os_user()
@@ -147,9 +167,7 @@ def postgres_server(data_dir: Path, port: int | None = None, durable: bool = Tru
             raise ServerFailed(f"initdb failed in {cluster}:\n{result.stderr or result.stdout}")
     port = port or free_port()
     argv = [str(bindir / "postgres"), "-D", str(cluster), "-h", "127.0.0.1", "-p", str(port),
-            "-c", "unix_socket_directories=", "-c", "max_connections=200"]  # fmt: skip
-    if not durable:  # tests: throwaway data, speed over crash safety
-        argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+            *server_settings(durable)]  # fmt: skip
     return ServerProcess(
         name="PostgreSQL",
         argv=argv,

@@ -12,7 +12,8 @@ In one run, on embedded servers:
   (b) full rebuild of the read models from the same stream (a realistic mix: creates, joins,
       waitlists, leaves with promotions, reminders, across thousands of games) by 1, 2 and 4
       partitioned worker processes, each with its peak RSS, and by one runner in this process
-      (as ``muster replay`` runs a single partition); the rebuilt schemas are compared;
+      (as ``muster replay`` runs a single partition); the rebuilt schemas are compared. Each
+      rebuild starts after a checkpoint (untimed), so none inherits the WAL of the runs before;
   (c) lag at a steady 500 events/s with N workers: from the append's acknowledgement to the
       commit of the worker that owns the event (visible in the read model), p50/p99, and to the
       moment every worker has passed it (what read-your-writes waits for).
@@ -33,6 +34,7 @@ from typing import Any
 
 import msgspec
 import nats
+import psycopg
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import (
@@ -240,6 +242,7 @@ async def rebuild_with_workers(
     await migrate(database_url, schema, MIGRATIONS)
     jobs = [WorkerJob(nats_url, layout.stream, layout.prefix, database_url, schema, k, count,
                       total, uvloop) for k in range(count)]  # fmt: skip
+    before = await checkpoint(database_url)
     started = time.perf_counter()
     indexes = await drop_secondary_indexes(database_url, schema)  # as `muster replay` does
     last_print = [started]
@@ -253,7 +256,37 @@ async def rebuild_with_workers(
 
     progress, results = await run_workers(jobs, show)
     await create_indexes(database_url, indexes)
-    return total / (time.perf_counter() - started), progress, results
+    rate = total / (time.perf_counter() - started)
+    await checkpoints_since(database_url, before, f"{count} worker(s)")
+    return rate, progress, results
+
+
+async def checkpoint(database_url: str) -> int:
+    """Start each rebuild as ``muster replay`` finds a server in use: little WAL since its last
+    checkpoint (the runs before would otherwise leave theirs, and a checkpoint amid the next
+    rebuild costs it a tenth or more, see the README); returns the server's checkpoint count."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        before = await checkpoints(conn)
+        await conn.execute("CHECKPOINT")
+        deadline = time.monotonic() + 5
+        # The checkpointer counts a checkpoint just after it has let the caller go on.
+        while (done := await checkpoints(conn)) == before and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        return done
+
+
+async def checkpoints_since(database_url: str, before: int, who: str) -> None:
+    """Print how many checkpoints the server made during a rebuild."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        during = await checkpoints(conn) - before
+    print(f"    {who}: {during} checkpoint(s) during the rebuild", flush=True)
+
+
+async def checkpoints(conn: psycopg.AsyncConnection[Any]) -> int:
+    """How many checkpoints the server has made (not counting those skipped as idle)."""
+    cur = await conn.execute("SELECT num_done FROM pg_stat_checkpointer")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def rebuild_in_process(
@@ -263,12 +296,15 @@ async def rebuild_in_process(
     partition (no worker process to start: the tool's own start-up is not counted)."""
     schema = "bench_rm_here"
     await migrate(database_url, schema, MIGRATIONS)
+    before = await checkpoint(database_url)
     started = time.perf_counter()
     indexes = await drop_secondary_indexes(database_url, schema)
     runner = ProjectionRunner(nc, layout, database_url, schema, fill=FILL)
     progress = await runner.run(asyncio.Event(), until=total)
     await create_indexes(database_url, indexes)
-    return total / (time.perf_counter() - started), progress
+    rate = total / (time.perf_counter() - started)
+    await checkpoints_since(database_url, before, "1 runner in this process")
+    return rate, progress
 
 
 async def steady_lag(
