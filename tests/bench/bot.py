@@ -41,7 +41,6 @@ import nats
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
 from deploy.emulator.model import Interaction
 from deploy.emulator.requestlog import percentile
-from tests.bench import bot_apart
 from tests.bench.cmdservice.rush import Log, cpu_seconds, start_workers, stop
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
@@ -452,11 +451,6 @@ def main(argv: list[str] | None = None) -> int:
         help="the bot's command port: in its process (MUSTER_COMMANDS=local), a `muster "
         "commands` worker process (nats), or both side by side (default)",
     )  # fmt: skip
-    parser.add_argument(
-        "--emulator", choices=("inline", "process"), default="inline",
-        help="the emulator in the bots' process and loop (inline, as in `muster up`) or in a "
-        "process of its own, as Discord is to a deployed bot (process; tests.bench.bot_apart)",
-    )  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (a check, not a figure)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -464,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = [int(rate) for rate in args.rates.split(",")]
     print(
         f"bot benchmark: {clicks} clicks per side and rate in {rounds} blocks each, "
-        f"one member per click; the emulator {args.emulator}",
+        "one member per click",
         flush=True,
     )
     with bench_stack() as stack, contextlib.ExitStack() as processes:
@@ -485,8 +479,6 @@ def main(argv: list[str] | None = None) -> int:
                     ports[WORKER] = port = worker_port(nc, worker.subject)
                     closing.push_async_callback(port.aclose)
                 cpu = {WORKER: worker.cpu_seconds} if worker else {}
-                if args.emulator == "process":
-                    return await bot_apart.run(clicks, rates, ports, rounds, cpu)
                 return await run(clicks, rates, ports, rounds, cpu)
 
         rows = asyncio.run(compare())
