@@ -14,7 +14,9 @@ How it stays correct and cheap:
   appended meanwhile: the append then fails (the log checks the version), the aggregate
   catches up from the log and the command is decided again — at most ``MAX_ATTEMPTS``
   times, then :class:`~domain.errors.ConcurrencyConflict`. An answer that appends nothing
-  (a refusal, "nothing changed") is only given after catching up with the log.
+  (a refusal, "nothing changed") is only given after catching up with the log. The cache
+  holds at most 10,000 aggregates and drops one unused for ``CACHE_IDLE`` seconds (10
+  minutes; :mod:`domain.aggregate_cache`): it is read from the log again when next used.
 * **Idempotent.** Each aggregate remembers the events of its recent commands, so a repeated
   ``command_id`` returns the first Outcome (``replayed=True``) and stores nothing — also
   long after the log's own duplicate window. ``command_id`` goes to the recorder too
@@ -35,10 +37,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, cast
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache, Repository
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
 from eventsourcing.utils import EnvType
 
+from domain.aggregate_cache import AGGREGATE_CACHE_IDLE, IdleAggregateCache
 from domain.aggregates import Aggregate, Game, Recorded, replay, stage
 from domain.codec import EventMapper
 from domain.commands import AnyCommand, ConfigureChannel, ConfigureGuild, ReconcileSeats
@@ -65,10 +68,16 @@ class MusterApp(Application[str]):
     }
     MAX_ATTEMPTS = 10
     SETTINGS_MAX_AGE = 1.0
+    CACHE_IDLE = AGGREGATE_CACHE_IDLE
 
     def __init__(
-        self, env: EnvType | None = None, *, clock: Callable[[], datetime] = utc_now
+        self,
+        env: EnvType | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        cache_timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._cache_timer = cache_timer  # read by construct_repository, during super().__init__
         super().__init__(env)
         self.clock = clock
         self._locks = KeyedLocks()
@@ -76,6 +85,16 @@ class MusterApp(Application[str]):
 
     def construct_mapper(self) -> Mapper[str]:
         return self.factory.mapper(mapper_class=EventMapper)
+
+    def construct_repository(self) -> Repository[str]:
+        """eventsourcing's repository, its count-bounded cache replaced by one that also drops
+        aggregates idle for ``CACHE_IDLE`` seconds (see :mod:`domain.aggregate_cache`)."""
+        repository = super().construct_repository()
+        if isinstance(repository.cache, LRUCache):
+            repository.cache = IdleAggregateCache(
+                repository.cache.maxsize, self.CACHE_IDLE, self._cache_timer
+            )
+        return repository
 
     # -- commands -----------------------------------------------------------------------
 

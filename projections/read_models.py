@@ -14,13 +14,15 @@ folded is parked with its reason, and the batch goes on.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import msgspec
 import psycopg
+from cachetools import TTLCache
 
 from domain.codec import EventMapper
 from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
@@ -32,6 +34,9 @@ from projections.read_model_sql import timeline_copy, timeline_row, write_batch
 # help. Transient failures (PostgreSQL) are retried by the runner, batch by batch and then event by
 # event, before anything is parked.
 CACHE_SIZE = 50_000
+CACHE_IDLE = 600.0
+"""Seconds a folded game stays cached without events (10 minutes); then it is read from the
+games table again when its next event comes, so memory follows the active games."""
 # Batches of at least this many messages skip the message-id lookup unless it is needed (apply).
 LOOKUP_BELOW = 1_000
 
@@ -74,10 +79,13 @@ class ReadModels:
 
     name = "read_models"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.mapper = EventMapper()
-        self.games: OrderedDict[str, GameRow] = OrderedDict()
-        self._touched: set[str] = set()
+        self.games: TTLCache[str, GameRow] = TTLCache(CACHE_SIZE, CACHE_IDLE, timer=clock)
+        """Folded games, as the table holds them after the last commit: at most ``CACHE_SIZE``,
+        none without events for ``CACHE_IDLE`` seconds (the clock stands still during a batch,
+        so a game cannot leave between being read and being folded)."""
+        self._touched: dict[str, GameRow] = {}
         self.state_encoder = msgspec.msgpack.Encoder()
         self._state_decoder = msgspec.msgpack.Decoder(GameState)
 
@@ -107,8 +115,14 @@ class ReadModels:
     async def _apply(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], *, lookup: bool
     ) -> BatchResult:
+        with self.games.timer:
+            return await self._apply_now(conn, batch, lookup=lookup)
+
+    async def _apply_now(
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], *, lookup: bool
+    ) -> BatchResult:
         result = BatchResult()
-        self._touched = set()
+        self._touched = {}
         fresh = await self._without_duplicates(conn, batch, result, lookup)
         await self._load_games(conn, fresh)
         guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
@@ -126,7 +140,6 @@ class ReadModels:
                     elif isinstance(event, ChannelConfigured):
                         channels[event.channel_id] = (message, event)
         await self._write(conn, guilds, channels, result.parked)
-        self._evict()
         return result
 
     async def _without_duplicates(
@@ -195,15 +208,10 @@ class ReadModels:
         when = event.occurred_at
         if row is None:
             row = GameRow(state, when, when, message.version, message.seq)
-            self.games[game_id] = row
         else:
             row.updated_at, row.version, row.position = when, message.version, message.seq
-        self.games.move_to_end(game_id)
-        self._touched.add(game_id)
-
-    def _evict(self) -> None:
-        while len(self.games) > CACHE_SIZE:
-            self.games.popitem(last=False)
+        self.games[game_id] = row  # used: to the back of the queue, its idle time restarted
+        self._touched[game_id] = row
 
     async def _write(
         self,
@@ -212,8 +220,7 @@ class ReadModels:
         channels: dict[str, tuple[LogMessage, ChannelConfigured]],
         parked: list[Parked],
     ) -> None:
-        touched = {game_id: self.games[game_id] for game_id in self._touched}
         await write_batch(
-            conn, games=touched, timeline=[], guilds=guilds, channels=channels,
+            conn, games=self._touched, timeline=[], guilds=guilds, channels=channels,
             parked=parked, state_encoder=self.state_encoder,
         )  # fmt: skip

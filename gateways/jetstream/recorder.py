@@ -15,13 +15,14 @@ cases in ``tests/integration/test_jetstream_contract.py``):
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from threading import Lock
 from typing import Any
 from uuid import UUID
 
 import nats
+from cachetools import TTLCache
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -47,32 +48,46 @@ from gateways.jetstream.wire import (
 
 CONFLICT_RETRIES = 3  # re-reads of a stale cached tip before reporting a real conflict
 TIP_CACHE_SIZE = 100_000
+TIP_CACHE_IDLE = 600.0
+"""Seconds a subject's tip stays cached unused (10 minutes): memory follows the active games."""
 
 
 class TipCache:
-    """Last known (version, sequence) per subject, so an append needs no read first."""
+    """Last known (version, sequence) per subject, so an append needs no read first.
 
-    def __init__(self, size: int = TIP_CACHE_SIZE) -> None:
-        self._tips: OrderedDict[str, Tip] = OrderedDict()
-        self._size = size
+    At most ``size`` subjects, none unused for ``idle`` seconds. A dropped tip costs one read of
+    the subject's last message before the next append (as after a restart); a cached tip is
+    only a guess anyway: the append states the sequence it expects and the stream checks it.
+    """
+
+    def __init__(
+        self,
+        size: int = TIP_CACHE_SIZE,
+        idle: float = TIP_CACHE_IDLE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._tips: TTLCache[str, Tip] = TTLCache(size, idle, timer=clock)
         self._lock = Lock()
 
     def get(self, subject: str) -> Tip | None:
         with self._lock:
-            return self._tips.get(subject)
+            tip: Tip | None = self._tips.get(subject)
+            if tip is not None:
+                self._tips[subject] = tip  # used: its idle time starts again
+            return tip
 
     def put(self, subject: str, tip: Tip) -> None:
         with self._lock:
             current = self._tips.get(subject)
-            if current is None or current.seq < tip.seq:
-                self._tips[subject] = tip
-            self._tips.move_to_end(subject)
-            if len(self._tips) > self._size:
-                self._tips.popitem(last=False)
+            self._tips[subject] = tip if current is None or current.seq < tip.seq else current
 
     def drop(self, subject: str) -> None:
         with self._lock:
             self._tips.pop(subject, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tips)
 
 
 MIN_SERVER = (2, 12)  # first nats-server with atomic batch publish (ADR-50)

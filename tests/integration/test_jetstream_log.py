@@ -21,6 +21,7 @@ from gateways.jetstream import (
     IncompatibleStream,
     JetStreamApplicationRecorder,
 )
+from gateways.jetstream.recorder import TipCache
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +93,24 @@ def test_multi_aggregate_append_is_atomic(recorder: JetStreamApplicationRecorder
         recorder.insert_events([event(game, 1), event(game, 2), event(guild, 1)])
     assert recorder.select_events(game) == []
     assert recorder.insert_events([event(game, 1), event(guild, 2)]) == [2, 3]
+
+
+def test_an_idle_subjects_tip_is_dropped_and_read_from_the_stream_again(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    now = [0.0]
+    recorder.tips = TipCache(idle=60.0, clock=lambda: now[0])
+    game, other = f"game.{uuid.uuid4()}", f"game.{uuid.uuid4()}"
+    recorder.insert_events([event(game, 1)])
+    assert recorder.tips.get(recorder.layout.subject_for(game)) is not None
+    now[0] = 61.0
+    recorder.insert_events([event(other, 1)])
+    assert recorder.tips.get(recorder.layout.subject_for(game)) is None
+    assert len(recorder.tips) == 1
+    with pytest.raises(IntegrityError):  # still refused: the tip is read from the stream
+        recorder.insert_events([event(game, 1)])
+    assert recorder.insert_events([event(game, 2)]) == [3]
+    assert [e.originator_version for e in recorder.select_events(game, gt=1)] == [2]
 
 
 def test_subjects_and_headers_are_readable_without_python(

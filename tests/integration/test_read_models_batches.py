@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
+import weakref
 from datetime import UTC, datetime
 
 import msgspec
@@ -11,7 +14,7 @@ from domain.events import Event, GameCreated, GameDetails, PlayerJoined, type_na
 from gateways.postgres import connect
 from projections import queries
 from projections.feed import LogMessage
-from projections.read_models import LOOKUP_BELOW, ReadModels
+from projections.read_models import CACHE_IDLE, LOOKUP_BELOW, ReadModels
 
 pytestmark = pytest.mark.integration
 
@@ -19,9 +22,9 @@ GAME = "00000000-0000-4000-8000-000000000001"
 WHEN = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def message(seq: int, version: int, event: Event, msg_id: str) -> LogMessage:
+def message(seq: int, version: int, event: Event, msg_id: str, game: str = GAME) -> LogMessage:
     return LogMessage(
-        seq=seq, aggregate_id=f"game.{GAME}", version=version, topic=type_name(type(event)),
+        seq=seq, aggregate_id=f"game.{game}", version=version, topic=type_name(type(event)),
         msg_id=msg_id, body=msgspec.json.encode(event),
     )  # fmt: skip
 
@@ -32,13 +35,17 @@ def join(seq: int, version: int, user: str, msg_id: str) -> LogMessage:
     return message(seq, version, event, msg_id)
 
 
+def creation(command_id: str = "c") -> GameCreated:
+    return GameCreated(
+        command_id=command_id, actor_id="100", occurred_at=WHEN, guild_id="1", channel_id="2",
+        host_id="100", scheduled_at=WHEN, details=GameDetails(title="T", max_players=10_000),
+    )  # fmt: skip
+
+
 async def test_a_duplicate_of_an_earlier_batch_in_a_large_batch_is_skipped(
     database_url: str, read_schema: str
 ) -> None:
-    created = GameCreated(
-        command_id="c", actor_id="100", occurred_at=WHEN, guild_id="1", channel_id="2",
-        host_id="100", scheduled_at=WHEN, details=GameDetails(title="T", max_players=10_000),
-    )  # fmt: skip
+    created = creation()
     first = [message(1, 1, created, "c:0"), join(2, 2, "201", "j:201")]
     # the same join stored again (after the broker's duplicate window), then many more joins
     again = join(3, 2, "201", "j:201")
@@ -56,5 +63,56 @@ async def test_a_duplicate_of_an_earlier_batch_in_a_large_batch_is_skipped(
         players = [p.user_id for p in await queries.participants_of(conn, GAME)]
         assert players == ["201"] + [str(300 + n) for n in range(LOOKUP_BELOW)]
         assert len(await queries.game_timeline(conn, GAME)) == 2 + LOOKUP_BELOW
+    finally:
+        await conn.close()
+
+
+async def test_a_game_without_events_for_the_idle_time_leaves_the_cache_and_is_read_again(
+    database_url: str, read_schema: str
+) -> None:
+    now = [0.0]
+    projection = ReadModels(clock=lambda: now[0])
+    other = "00000000-0000-4000-8000-000000000002"
+    conn = await connect(database_url, read_schema)
+    try:
+        async with conn.transaction():
+            await projection.apply(
+                conn, [message(1, 1, creation(), "c:0"), join(2, 2, "201", "j:201")]
+            )
+        held = weakref.ref(projection.games[GAME])
+        now[0] = CACHE_IDLE + 1
+        async with conn.transaction():  # another game's event: the idle one leaves the cache
+            await projection.apply(conn, [message(3, 1, creation("o"), "o:0", game=other)])
+        gc.collect()
+        assert held() is None
+        async with conn.transaction():  # its next event: read from the games table, folded on
+            result = await projection.apply(conn, [join(4, 3, "202", "j:202")])
+        assert (result.applied, result.parked) == (1, [])
+        assert projection.games[GAME].version == 3
+        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
+        assert players == ["201", "202"]
+    finally:
+        await conn.close()
+
+
+async def test_no_game_leaves_the_cache_in_the_middle_of_a_batch(
+    database_url: str, read_schema: str
+) -> None:
+    ticks = itertools.count()
+    projection = ReadModels(clock=lambda: next(ticks) * (CACHE_IDLE + 1))  # idle at every look
+    conn = await connect(database_url, read_schema)
+    try:
+        async with conn.transaction():
+            result = await projection.apply(
+                conn, [message(1, 1, creation(), "c:0"), join(2, 2, "201", "j:201")]
+            )
+        assert (result.applied, result.parked) == (2, [])
+        async with conn.transaction():  # read from the table, then folded: twice in one batch
+            result = await projection.apply(
+                conn, [join(3, 3, "202", "j:202"), join(4, 4, "203", "j:203")]
+            )
+        assert (result.applied, result.parked) == (2, [])
+        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
+        assert players == ["201", "202", "203"]
     finally:
         await conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -280,3 +281,32 @@ def test_the_clock_must_be_timezone_aware() -> None:
     app = MusterApp(clock=lambda: datetime(2030, 1, 1))
     with pytest.raises(ValueError, match="timezone-aware"):
         new_game(app)
+
+
+def test_a_game_unused_for_the_idle_time_leaves_the_cache_and_is_read_again(
+    scenario: Scenario,
+) -> None:
+    now = [0.0]
+    app = MusterApp(clock=scenario.app.clock, cache_timer=lambda: now[0])
+    new_game(app)
+    first = app.handle(join("7"))
+    cache = app.repository.cache
+    assert cache is not None
+    held = weakref.ref(cache.get(GAME_AGG))
+    now[0] = app.CACHE_IDLE - 1
+    app.handle(join("8"))  # used: its idle time starts again
+    now[0] += app.CACHE_IDLE - 1
+    assert GAME_AGG in cache.cache
+    now[0] += 2
+    assert GAME_AGG not in cache.cache
+    app.handle(CreateGame(command_id="other", user_id=HOST, permissions=MANAGE_GUILD,
+                          guild_id=GUILD, channel_id=CHANNEL, title="Another", scheduled_at=LATER,
+                          game_id="5b2e8c1a-5d6f-4e7a-8b9c-0d1e2f3a4b5c"))  # fmt: skip
+    gc.collect()
+    assert held() is None, "the idle game's memory is released when another is stored"
+    # read from the log again, with the commands it remembers
+    assert app.handle(join("7")) == msgspec.structs.replace(
+        first, replayed=True, notification_ids=()
+    )
+    assert app.handle(join("9")).joined_count == 3
+    assert GAME_AGG in cache.cache
