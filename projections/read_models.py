@@ -85,7 +85,8 @@ class ReadModels:
         """Folded games, as the table holds them after the last commit: at most ``CACHE_SIZE``,
         none without events for ``CACHE_IDLE`` seconds (the clock stands still during a batch,
         so a game cannot leave between being read and being folded)."""
-        self._touched: dict[str, GameRow] = {}
+        self._touched: dict[str, GameRow] = {}  # games folded in this batch: the rows to write
+        self._loaded: dict[str, GameRow] = {}  # games read from the table for this batch
         self.state_encoder = msgspec.msgpack.Encoder()
         self._state_decoder = msgspec.msgpack.Decoder(GameState)
 
@@ -122,7 +123,7 @@ class ReadModels:
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], *, lookup: bool
     ) -> BatchResult:
         result = BatchResult()
-        self._touched = {}
+        self._touched, self._loaded = {}, {}
         fresh = await self._without_duplicates(conn, batch, result, lookup)
         await self._load_games(conn, fresh)
         guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
@@ -168,23 +169,18 @@ class ReadModels:
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> None:
         games = self.games
-        wanted = {
-            game_id
-            for m in batch
-            if m.aggregate_id.startswith("game.")
-            and (game_id := game_uuid(m.aggregate_id)) not in games
-        }
+        ids = {game_uuid(m.aggregate_id) for m in batch if m.aggregate_id.startswith("game.")}
+        wanted = [game_id for game_id in ids if game_id not in games]
         if not wanted:
             return
         cur = await conn.execute(
             "SELECT game_id::text, state, created_at, updated_at, version, position "
             "FROM games WHERE game_id = ANY(%s::uuid[])",
-            (list(wanted),),
+            (wanted,),
         )
         for game_id, state, created, updated, version, position in await cur.fetchall():
-            self.games[game_id] = GameRow(
-                self._state_decoder.decode(state), created, updated, version, position
-            )
+            row = GameRow(self._state_decoder.decode(state), created, updated, version, position)
+            self.games[game_id] = self._loaded[game_id] = row
 
     def fold(self, message: LogMessage, result: BatchResult) -> Event | None:
         """Decode and fold one event into the cached state; park it (and return None) if it
@@ -203,15 +199,18 @@ class ReadModels:
 
     def _fold_game(self, message: LogMessage, event: GameEvent) -> None:
         game_id = game_uuid(message.aggregate_id)
-        row = self.games.get(game_id)
+        # This batch's rows first: the cache may have let a game go by count since (a batch of
+        # more games than it holds), and a later event of that game must fold on its row.
+        row = self._touched.get(game_id) or self._loaded.get(game_id) or self.games.get(game_id)
         state = evolve(row.state if row else None, event, message.aggregate_id)
         when = event.occurred_at
         if row is None:
             row = GameRow(state, when, when, message.version, message.seq)
         else:
             row.updated_at, row.version, row.position = when, message.version, message.seq
-        self.games[game_id] = row  # used: to the back of the queue, its idle time restarted
-        self._touched[game_id] = row
+        if game_id not in self._touched:  # once a batch (its clock stands still): to the back
+            self.games[game_id] = row  # of the queue, its idle time restarted (~1 µs a store)
+            self._touched[game_id] = row
 
     async def _write(
         self,
