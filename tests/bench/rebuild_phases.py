@@ -31,10 +31,10 @@ from gateways.jetstream import headers
 from gateways.jetstream.layout import Layout
 from gateways.postgres import migrate
 from projections.rebuild_workers import FILL
-from projections.replay import MIGRATIONS, drop_secondary_indexes
+from projections.replay import MIGRATIONS, create_indexes, drop_secondary_indexes
 from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, summary, table
-from tests.bench.projections import fill
+from tests.bench.projections import checkpoint, fill
 
 LAYOUT = Layout("BENCH_EVENTS", "benchevents")
 SERVER = """SELECT pg_current_wal_lsn() - '0/0'::pg_lsn,
@@ -91,15 +91,8 @@ async def rebuild(
         shown = await cur.fetchone()
         if not shown or shown[0] != max_wal_size:
             raise RuntimeError(f"the server runs with max_wal_size {shown}, not {max_wal_size}")
+        await checkpoint(url)  # the projections bench's: each rebuild starts after one
         before = await server(conn)
-        await conn.execute("CHECKPOINT")
-        deadline = time.monotonic() + 5
-        # The checkpointer counts a checkpoint just after it has let the caller go on.
-        while (now := await server(conn)).checkpoints == before.checkpoints:
-            if time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.01)
-        before = now
         started, cpu = time.perf_counter(), time.process_time()
         indexes = await drop_secondary_indexes(url, schema)
         marks: list[tuple[float, int]] = []
@@ -111,9 +104,7 @@ async def rebuild(
         await runner.run(asyncio.Event(), until=total, on_batch=mark)
         folded, cpu = time.perf_counter(), time.process_time() - cpu
         fold = await server(conn) - before
-        await conn.execute("SET maintenance_work_mem = '256MB'")  # as create_indexes does
-        for statement in indexes:
-            await conn.execute(statement)
+        await create_indexes(url, indexes)  # as `muster replay` builds them
         ended = time.perf_counter()
         build = await server(conn) - before - fold
     per_batch, last = [], (started, 0)
