@@ -17,7 +17,8 @@ How it stays correct and cheap:
   (a refusal, "nothing changed") is only given after catching up with the log. The cache
   holds at most 10,000 aggregates and drops one unused for ``CACHE_IDLE`` seconds (10
   minutes; :mod:`domain.aggregate_cache`): it is read from the log again when next used.
-* **Idempotent.** Each aggregate remembers the events of its recent commands, so a repeated
+* **Idempotent.** Each aggregate remembers its recent commands (their ids and versions; a
+  repeat reads its events back from the log), so a repeated
   ``command_id`` returns the first Outcome (``replayed=True``) and stores nothing — also
   long after the log's own duplicate window. ``command_id`` goes to the recorder too
   (``Nats-Msg-Id`` on JetStream).
