@@ -39,6 +39,7 @@ from tests.load.checker import Evidence, check
 from tests.load.faults import KINDS, Faults
 from tests.load.history import History, read_history
 from tests.load.loadgen import Load
+from tests.load.servers_memory import nats_memory
 from tests.load.system import ROOT, System, populate, rss_mib, tree_memory
 
 SAMPLE_EVERY = 5.0
@@ -47,6 +48,11 @@ SAMPLE_EVERY = 5.0
 # buffers counted once, not once per backend), and the largest child's RSS.
 POSTGRES_TREE = "postgres+children PSS"
 POSTGRES_CHILD = "postgres max child"
+# Beside the RSS (``mem`` in rss.jsonl, MiB): PostgreSQL's private and shared memory summed over
+# its processes, NATS's Go heap as the runtime reports it (tests/load/servers_memory.py).
+POSTGRES_USS = "postgres+children USS"
+POSTGRES_SHMEM = "postgres+children Pss_Shmem"
+NATS_MEM = ("varz_mem", "HeapAlloc", "HeapInuse", "HeapSys", "Sys")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,7 +85,7 @@ class Sampler:
     async def run(self, stop: asyncio.Event) -> None:
         with self.path.open("a") as out:
             while not stop.is_set():
-                row: dict[str, Any] = {"t": time.time(), "rss": {}}
+                row: dict[str, Any] = {"t": time.time(), "rss": {}, "mem": {}}
                 for name, pid in self.system.pids().items():
                     if name == "postgres":  # the postmaster, and with its backends
                         tree = tree_memory(pid)
@@ -87,8 +93,15 @@ class Sampler:
                         row["rss"][POSTGRES_TREE] = tree["tree_pss"]
                         row["rss"][POSTGRES_CHILD] = tree["max_child_rss"]
                         row["postgres_children"] = int(tree["children"])
+                        row["mem"][POSTGRES_USS] = tree["tree_uss"]
+                        row["mem"][POSTGRES_SHMEM] = tree["tree_pss_shmem"]
                     else:
                         row["rss"][name] = rss_mib(pid)
+                with contextlib.suppress(Exception):
+                    nats = await asyncio.to_thread(nats_memory, self.system.server("nats"))
+                    row["nats"] = nats
+                    for key in NATS_MEM:
+                        row["mem"][f"nats {key}"] = nats[key]
                 with contextlib.suppress(Exception):
                     last, queued = await self.faults.nats_state()
                     row["queue"] = queued
@@ -101,16 +114,13 @@ class Sampler:
 
     def summary(self, since: float) -> dict[str, Any]:
         rows = [r for r in self.rows if r["t"] >= since]
-        names = sorted({n for r in rows for n in r["rss"]})
-        out: dict[str, Any] = {"rss": {}}
-        for name in names:
-            points = [(r["t"], r["rss"][name]) for r in rows if r["rss"].get(name)]
-            if points:
-                out["rss"][name] = {
-                    "first_mib": round(points[0][1], 1), "last_mib": round(points[-1][1], 1),
-                    "max_mib": round(max(p[1] for p in points), 1),
-                    "slope_mib_per_h": round(slope_per_hour(points), 1),
-                }  # fmt: skip
+        out: dict[str, Any] = {"rss": {}, "mem": {}}
+        for kind in ("rss", "mem"):
+            self._slopes(rows, kind, out[kind])
+        logs = [{k: v for k, v in r["nats"].items() if k.startswith("log_")}
+                for r in rows if "nats" in r]  # fmt: skip
+        if logs:
+            out["log"] = {"first": logs[0], "last": logs[-1]}
         backends = [r["postgres_children"] for r in rows if "postgres_children" in r]
         if backends:
             out["postgres_children"] = {"min": min(backends), "max": max(backends)}
@@ -120,6 +130,18 @@ class Sampler:
         out["lag"] = {"p50": percentile(lags, 50), "max": max(lags, default=0),
                       "last": lags[-1] if lags else 0}  # fmt: skip
         return out
+
+    @staticmethod
+    def _slopes(rows: list[dict[str, Any]], kind: str, out: dict[str, Any]) -> None:
+        """First, last, max and least-squares slope of every series of ``kind``."""
+        for name in sorted({n for r in rows for n in r.get(kind, {})}):
+            points = [(r["t"], r[kind][name]) for r in rows if r.get(kind, {}).get(name)]
+            if points:
+                out[name] = {
+                    "first_mib": round(points[0][1], 1), "last_mib": round(points[-1][1], 1),
+                    "max_mib": round(max(p[1] for p in points), 1),
+                    "slope_mib_per_h": round(slope_per_hour(points), 1),
+                }  # fmt: skip
 
 
 async def until(probe: Any, within: float, what: str) -> None:
@@ -276,6 +298,9 @@ async def main_async(args: argparse.Namespace) -> int:
         faults = Faults(system, history, seed=args.seed)
         try:
             await system.start_servers()
+            if args.tracemalloc:  # deploy/memtrace.py: snapshots of every Muster process
+                system.env["MUSTER_TRACEMALLOC"] = str(out / "tracemalloc")
+                system.env["MUSTER_TRACEMALLOC_EVERY"] = f"{args.tracemalloc:g}"
             for name in ("projector", "worker", "api", "bot", "scheduler"):
                 system.start_process(name)
             await until(faults.api_up, 120, "the API")
@@ -376,8 +401,9 @@ def print_report(report: Any, figures: dict[str, Any]) -> None:
         if figures["not_recovered"]:
             print(f"  NOT RECOVERED within the probe's timeout: {figures['not_recovered']}")
     print("RSS (MiB: first → last, max, slope MiB/h; from the first minute on):")
-    for name, r in figures["samples"]["rss"].items():
-        print(f"  {name:<21} {r['first_mib']:7.1f} → {r['last_mib']:7.1f}  max {r['max_mib']:7.1f}"
+    series = {**figures["samples"]["rss"], **figures["samples"].get("mem", {})}
+    for name, r in series.items():
+        print(f"  {name:<28} {r['first_mib']:7.1f} → {r['last_mib']:7.1f}  max {r['max_mib']:7.1f}"
               f"  slope {r['slope_mib_per_h']:+7.1f}")  # fmt: skip
     print(f"Discord work queue: {figures['samples']['queue']}; "
           f"read-model lag (events): {figures['samples']['lag']}")  # fmt: skip
@@ -402,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="full disk for the row tables only (not parked_events)")  # fmt: skip
     parser.add_argument("--settle", type=float, default=100,
                         help="seconds to wait after the load for due reminders")  # fmt: skip
+    parser.add_argument("--tracemalloc", type=float, default=0, metavar="SECONDS",
+                        help="trace the Muster processes' allocations, a snapshot every "
+                        "SECONDS into OUT/tracemalloc (slows them: not for slopes)")  # fmt: skip
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
     if not args.soak and os.geteuid() != 0:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from deploy.bootstrap import Container
 from deploy.endpoints import resolve_urls
+from deploy.memtrace import start_if_asked
 from deploy.scheduler_cmd import mailbox_of
 from deploy.settings import Settings
 from projections.scheduler.clock import WallClock
@@ -76,6 +77,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
         import discord  # noqa: F401
+    start_if_asked("scheduler")  # MUSTER_TRACEMALLOC, as in ``muster``'s own processes
     clock = JumpingClock(Path(os.environ["LOAD_SCHEDULER_CLOCK_FILE"]))
     print("scheduler running (load clock)", flush=True)
     asyncio.run(run(Settings(), clock))

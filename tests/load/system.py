@@ -24,11 +24,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import deploy.stack
+from deploy.embedded import nats_server
 from deploy.emulator import DiscordEmulator
 from deploy.emulator.permissions import Permission
 from deploy.processes import ServerProcess, free_port, port_open
 from deploy.stack import LocalStack
+from tests.load.servers_memory import monitored, shared_and_private
 
 ROOT = Path(__file__).resolve().parents[2]
 MUSTER_PROCESSES = ("projector", "bot", "api", "scheduler", "worker")
@@ -100,9 +104,11 @@ class System:
         for path in (self.work, data):
             path.chmod(0o755)  # as root, PostgreSQL's own user must reach its data directory
         stack = LocalStack(data_dir=data, discard=True)
-        self.stack = await asyncio.get_running_loop().run_in_executor(
-            self._server_thread, stack.start
-        )
+        # NATS with its monitoring and profiling ports, so the soak can read its Go heap
+        with mock.patch.object(deploy.stack, "nats_server", _monitored_nats):
+            self.stack = await asyncio.get_running_loop().run_in_executor(
+                self._server_thread, stack.start
+            )
         urls = {key: self.stack.url(key) for key in SERVERS}
         port = free_port()
         self.web_url = f"http://127.0.0.1:{port}"
@@ -197,6 +203,10 @@ class System:
         return found
 
 
+def _monitored_nats(*args: Any, **kwargs: Any) -> ServerProcess:
+    return monitored(nats_server(*args, **kwargs))
+
+
 def rss_mib(pid: int, *, tree: bool = False) -> float | None:
     """Resident memory of a process (with ``tree``: with all its descendants), MiB."""
     pids = [pid, *descendants(pid)] if tree else [pid]
@@ -227,12 +237,17 @@ def tree_memory(pid: int) -> dict[str, float]:
     """A server with its child processes (PostgreSQL: the postmaster and its backends, each
     of which leads a session of its own), MiB: ``rss`` of the parent alone, ``tree_pss`` (the
     PSS summed over the parent and every descendant: shared memory counted once),
-    ``max_child_rss`` (the largest descendant), and the number of ``children``."""
+    ``max_child_rss`` (the largest descendant), the number of ``children``, and summed over
+    them all ``tree_uss`` (private memory: the backends' own) and ``tree_pss_shmem`` (shared
+    memory touched, counted once: shared buffers)."""
     children = descendants(pid)
     shares = [m for m in map(pss_mib, [pid, *children]) if m is not None]
     sizes = [m for m in map(rss_mib, children) if m is not None]
+    split = shared_and_private([pid, *children])
     return {
         "rss": rss_mib(pid) or 0.0,
+        "tree_uss": split["uss"],
+        "tree_pss_shmem": split["pss_shmem"],
         "tree_pss": sum(shares),
         "max_child_rss": max(sizes, default=0.0),
         "children": float(len(children)),

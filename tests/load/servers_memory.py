@@ -1,0 +1,103 @@
+"""What the soak records of NATS's and PostgreSQL's memory beside their RSS.
+
+* NATS runs with its monitoring port (``-m``: ``/varz`` has ``mem``, its RSS as it sees it) and
+  its profiling port (``--profile``: ``/debug/pprof/heap?debug=1`` ends with Go's
+  ``runtime.MemStats``: ``HeapAlloc`` is live objects, ``HeapInuse`` the spans holding them,
+  ``HeapSys``/``Sys`` what the runtime took from the OS). With the log stream's bytes, messages
+  and subjects beside them, growth can be related to data.
+* PostgreSQL's processes share memory (shared buffers): summed over the postmaster and every
+  child, ``Private_Clean + Private_Dirty`` is the memory no other process maps (USS: the
+  backends' own caches and work memory) and ``Pss_Shmem`` the shared memory they have touched,
+  counted once (bounded by ``shared_buffers`` and the other shared segments).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from typing import Any
+
+from deploy.processes import ServerProcess, free_port
+
+MEMSTATS = ("HeapAlloc", "HeapInuse", "HeapIdle", "HeapReleased", "HeapSys", "Sys", "NumGC")
+_MEMSTAT_LINE = re.compile(r"^# (\w+) = (\d+)$", re.MULTILINE)
+
+
+def monitored(process: ServerProcess) -> ServerProcess:
+    """NATS ``process`` with its monitoring and profiling ports on (127.0.0.1, free ports),
+    kept on it as ``monitor_port`` and ``profile_port``."""
+    monitor, profile = free_port(), free_port()
+    process.argv = [*process.argv, "-m", str(monitor), "--profile", str(profile)]
+    process.monitor_port, process.profile_port = monitor, profile  # type: ignore[attr-defined]
+    return process
+
+
+def memstats(text: str) -> dict[str, int]:
+    """The ``runtime.MemStats`` lines (``# HeapAlloc = 123``) of a Go heap profile's text."""
+    found = {name: int(value) for name, value in _MEMSTAT_LINE.findall(text)}
+    return {name: found[name] for name in MEMSTATS if name in found}
+
+
+def _get(port: int, path: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
+        return bytes(answer.read())
+
+
+def stream_state(jsz: dict[str, Any], name: str) -> dict[str, int]:
+    """A stream's ``messages``, ``bytes`` and ``num_subjects`` from ``/jsz?streams=true``."""
+    for account in jsz.get("account_details") or []:
+        for stream in account.get("stream_detail") or []:
+            if stream.get("name") == name:
+                state = stream.get("state") or {}
+                return {key: int(state.get(key) or 0)
+                        for key in ("messages", "bytes", "num_subjects")}  # fmt: skip
+    return {}
+
+
+def nats_memory(process: ServerProcess, timeout: float = 2.0) -> dict[str, float]:
+    """NATS as it sees itself: ``varz_mem`` (its RSS), Go's MemStats and JetStream's file store
+    use (MiB); ``NumGC``, ``subscriptions`` and the log stream's ``log_messages``,
+    ``log_bytes`` and ``log_subjects`` (one subject per aggregate) as counts."""
+    mib = 2**20
+    monitor = process.monitor_port  # type: ignore[attr-defined]
+    varz: dict[str, Any] = json.loads(_get(monitor, "/varz", timeout))
+    jsz = json.loads(_get(monitor, "/jsz?accounts=true&streams=true", timeout))
+    heap = _get(process.profile_port, "/debug/pprof/heap?debug=1", timeout)  # type: ignore[attr-defined]
+    js = (varz.get("jetstream") or {}).get("stats") or {}
+    out: dict[str, float] = {
+        "varz_mem": varz.get("mem", 0) / mib,
+        "js_storage": js.get("storage", 0) / mib,
+        "subscriptions": float(varz.get("subscriptions", 0)),
+    }
+    for name, value in memstats(heap.decode(errors="replace")).items():
+        out[name] = float(value) if name == "NumGC" else value / mib
+    for key, value in stream_state(jsz, "EVENTS").items():
+        out[f"log_{key.removeprefix('num_')}"] = float(value)
+    return out
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """``/proc/PID/smaps_rollup`` in kB (empty if the process is gone)."""
+    found: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                key, _, rest = line.partition(":")
+                parts = rest.split()
+                if len(parts) == 2 and parts[1] == "kB":
+                    found[key] = int(parts[0])
+    except (OSError, ValueError):
+        return {}
+    return found
+
+
+def shared_and_private(pids: list[int]) -> dict[str, float]:
+    """Summed over ``pids``, MiB: ``uss`` (Private_Clean + Private_Dirty) and ``pss_shmem``
+    (shared memory, each page counted once over the processes mapping it)."""
+    uss = shmem = 0
+    for pid in pids:
+        rollup = smaps_rollup(pid)
+        uss += rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
+        shmem += rollup.get("Pss_Shmem", 0)
+    return {"uss": uss / 1024, "pss_shmem": shmem / 1024}
