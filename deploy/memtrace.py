@@ -45,25 +45,32 @@ def start_if_asked(name: str) -> bool:
 
 
 def _snapshots(out: Path, stem: str, every: float) -> None:
+    started = time.monotonic()
+    while True:
+        time.sleep(every)
+        write_snapshot(out, stem, round(time.monotonic() - started))
+
+
+def write_snapshot(out: Path, stem: str, seconds: int) -> Path:
+    """Dump a snapshot (without tracemalloc's and this module's own allocations) as
+    ``<out>/<stem>-<seconds>.snap`` and append the sizes to ``<out>/<stem>.jsonl``."""
     import json
     import tracemalloc
 
-    started = time.monotonic()
     ignore = (tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__))
-    while True:
-        time.sleep(every)
-        seconds = round(time.monotonic() - started)
-        snapshot = tracemalloc.take_snapshot().filter_traces(ignore)
-        snapshot.dump(str(out / f"{stem}-{seconds:05d}.snap"))
-        traced, peak = tracemalloc.get_traced_memory()
-        line = {
-            "t": time.time(), "seconds": seconds, "traced_mib": traced / 2**20,
-            "peak_mib": peak / 2**20, "overhead_mib": tracemalloc.get_tracemalloc_memory() / 2**20,
-            "rss_mib": _rss_mib(),
-        }  # fmt: skip
-        with (out / f"{stem}.jsonl").open("a") as file:
-            file.write(json.dumps(line) + "\n")
-        del snapshot
+    snapshot = tracemalloc.take_snapshot().filter_traces(ignore)
+    path = out / f"{stem}-{seconds:05d}.snap"
+    snapshot.dump(str(path))
+    del snapshot
+    traced, peak = tracemalloc.get_traced_memory()
+    line = {
+        "t": time.time(), "seconds": seconds, "traced_mib": traced / 2**20,
+        "peak_mib": peak / 2**20, "overhead_mib": tracemalloc.get_tracemalloc_memory() / 2**20,
+        "rss_mib": _rss_mib(),
+    }  # fmt: skip
+    with (out / f"{stem}.jsonl").open("a") as file:
+        file.write(json.dumps(line) + "\n")
+    return path
 
 
 def _rss_mib() -> float:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.load.servers_memory import memstats, shared_and_private, stream_state
 from tests.load.system import descendants, pss_mib, rss_mib, tree_memory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -29,3 +30,26 @@ def test_a_tree_counts_its_children_and_names_the_largest() -> None:
         assert tree["max_child_rss"] >= (rss_mib(child.pid) or 0) * 0.5
     finally:
         child.communicate(b"")
+
+
+def test_private_and_shared_memory_are_summed_over_the_processes() -> None:
+    one = shared_and_private([os.getpid()])
+    assert one["uss"] > 1  # MiB: this interpreter's own pages
+    two = shared_and_private([os.getpid(), os.getpid()])
+    assert two["uss"] == pytest.approx(2 * one["uss"], rel=0.2)
+    assert shared_and_private([2**22 + 7]) == {"uss": 0.0, "pss_shmem": 0.0}  # gone: nothing
+
+
+def test_go_memstats_and_the_log_stream_are_read_from_nats_monitoring() -> None:
+    heap = (
+        "heap profile: 1: 2 [3: 4] @ heap/1048576\n# runtime.MemStats\n# Alloc = 5\n"
+        "# HeapAlloc = 4194304\n# HeapInuse = 6291456\n# Sys = 13631488\n# NumGC = 7\n"
+    )
+    assert memstats(heap) == {"HeapAlloc": 4194304, "HeapInuse": 6291456, "Sys": 13631488,
+                              "NumGC": 7}  # fmt: skip
+    jsz = {"account_details": [{"stream_detail": [
+        {"name": "DISCORD_OPS", "state": {"messages": 1}},
+        {"name": "EVENTS", "state": {"messages": 27, "bytes": 17450, "num_subjects": 9}},
+    ]}]}  # fmt: skip
+    assert stream_state(jsz, "EVENTS") == {"messages": 27, "bytes": 17450, "num_subjects": 9}
+    assert stream_state({}, "EVENTS") == {}
