@@ -52,6 +52,7 @@ POSTGRES_CHILD = "postgres max child"
 # its processes, NATS's Go heap as the runtime reports it (tests/load/servers_memory.py).
 POSTGRES_USS = "postgres+children USS"
 POSTGRES_SHMEM = "postgres+children Pss_Shmem"
+POSTGRES_ANON = "postgres+children Pss_Anon"
 NATS_MEM = ("varz_mem", "HeapAlloc", "HeapInuse", "HeapSys", "Sys")
 
 
@@ -95,6 +96,7 @@ class Sampler:
                         row["postgres_children"] = int(tree["children"])
                         row["mem"][POSTGRES_USS] = tree["tree_uss"]
                         row["mem"][POSTGRES_SHMEM] = tree["tree_pss_shmem"]
+                        row["mem"][POSTGRES_ANON] = tree["tree_pss_anon"]
                     else:
                         row["rss"][name] = rss_mib(pid)
                 with contextlib.suppress(Exception):

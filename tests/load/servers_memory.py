@@ -6,9 +6,10 @@
   ``HeapSys``/``Sys`` what the runtime took from the OS). With the log stream's bytes, messages
   and subjects beside them, growth can be related to data.
 * PostgreSQL's processes share memory (shared buffers): summed over the postmaster and every
-  child, ``Private_Clean + Private_Dirty`` is the memory no other process maps (USS: the
-  backends' own caches and work memory) and ``Pss_Shmem`` the shared memory they have touched,
-  counted once (bounded by ``shared_buffers`` and the other shared segments).
+  child, ``Pss_Anon`` is their own heaps (the backends' caches and work memory), ``Pss_Shmem``
+  the shared memory they have touched, counted once (bounded by ``shared_buffers`` and the
+  other shared segments), and ``Private_Clean + Private_Dirty`` (USS) the pages only one
+  process maps.
 """
 
 from __future__ import annotations
@@ -93,11 +94,16 @@ def smaps_rollup(pid: int) -> dict[str, int]:
 
 
 def shared_and_private(pids: list[int]) -> dict[str, float]:
-    """Summed over ``pids``, MiB: ``uss`` (Private_Clean + Private_Dirty) and ``pss_shmem``
-    (shared memory, each page counted once over the processes mapping it)."""
-    uss = shmem = 0
+    """Summed over ``pids``, MiB: ``uss`` (Private_Clean + Private_Dirty: pages mapped by one
+    process only, which includes shared-memory pages only one of them has touched), and the
+    three parts of the PSS: ``pss_anon`` (the processes' own heaps and stacks), ``pss_shmem``
+    (shared memory: shared buffers) and ``pss_file`` (binaries and libraries), each page
+    counted once over the processes mapping it."""
+    parts = {"pss_anon": "Pss_Anon", "pss_shmem": "Pss_Shmem", "pss_file": "Pss_File"}
+    sums = dict.fromkeys(("uss", *parts), 0)
     for pid in pids:
         rollup = smaps_rollup(pid)
-        uss += rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
-        shmem += rollup.get("Pss_Shmem", 0)
-    return {"uss": uss / 1024, "pss_shmem": shmem / 1024}
+        sums["uss"] += rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0)
+        for key, field in parts.items():
+            sums[key] += rollup.get(field, 0)
+    return {key: value / 1024 for key, value in sums.items()}

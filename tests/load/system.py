@@ -238,7 +238,8 @@ def tree_memory(pid: int) -> dict[str, float]:
     of which leads a session of its own), MiB: ``rss`` of the parent alone, ``tree_pss`` (the
     PSS summed over the parent and every descendant: shared memory counted once),
     ``max_child_rss`` (the largest descendant), the number of ``children``, and summed over
-    them all ``tree_uss`` (private memory: the backends' own) and ``tree_pss_shmem`` (shared
+    them all ``tree_uss`` (pages mapped by one process only), ``tree_pss_anon`` (the
+    processes' own heaps: backends' caches and work memory) and ``tree_pss_shmem`` (shared
     memory touched, counted once: shared buffers)."""
     children = descendants(pid)
     shares = [m for m in map(pss_mib, [pid, *children]) if m is not None]
@@ -248,6 +249,7 @@ def tree_memory(pid: int) -> dict[str, float]:
         "rss": rss_mib(pid) or 0.0,
         "tree_uss": split["uss"],
         "tree_pss_shmem": split["pss_shmem"],
+        "tree_pss_anon": split["pss_anon"],
         "tree_pss": sum(shares),
         "max_child_rss": max(sizes, default=0.0),
         "children": float(len(children)),
