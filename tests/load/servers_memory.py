@@ -40,7 +40,8 @@ def memstats(text: str) -> dict[str, int]:
     return {name: found[name] for name in MEMSTATS if name in found}
 
 
-def _get(port: int, path: str, timeout: float) -> bytes:
+def get(port: int, path: str, timeout: float) -> bytes:
+    """The body of ``http://127.0.0.1:<port><path>``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as answer:
         return bytes(answer.read())
 
@@ -62,9 +63,9 @@ def nats_memory(process: ServerProcess, timeout: float = 2.0) -> dict[str, float
     ``log_bytes`` and ``log_subjects`` (one subject per aggregate) as counts."""
     mib = 2**20
     monitor = process.monitor_port  # type: ignore[attr-defined]
-    varz: dict[str, Any] = json.loads(_get(monitor, "/varz", timeout))
-    jsz = json.loads(_get(monitor, "/jsz?accounts=true&streams=true", timeout))
-    heap = _get(process.profile_port, "/debug/pprof/heap?debug=1", timeout)  # type: ignore[attr-defined]
+    varz: dict[str, Any] = json.loads(get(monitor, "/varz", timeout))
+    jsz = json.loads(get(monitor, "/jsz?accounts=true&streams=true", timeout))
+    heap = get(process.profile_port, "/debug/pprof/heap?debug=1", timeout)  # type: ignore[attr-defined]
     js = (varz.get("jetstream") or {}).get("stats") or {}
     out: dict[str, float] = {
         "varz_mem": varz.get("mem", 0) / mib,
