@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,19 @@ def test_go_memstats_and_the_log_stream_are_read_from_nats_monitoring() -> None:
     ]}]}  # fmt: skip
     assert stream_state(jsz, "EVENTS") == {"messages": 27, "bytes": 17450, "num_subjects": 9}
     assert stream_state({}, "EVENTS") == {}
+
+
+def test_the_summary_has_slopes_of_the_memory_columns_and_the_logs_growth(tmp_path: Path) -> None:
+    from tests.load.faultrun import Sampler
+
+    sampler = Sampler(None, None, tmp_path / "rss.jsonl")  # type: ignore[arg-type]
+    for minute in range(10):
+        sampler.rows.append({
+            "t": 60.0 * minute, "rss": {"nats": 30.0},
+            "mem": {"nats HeapInuse": 10 + minute / 60, "postgres+children Pss_Shmem": 40.0},
+            "nats": {"log_messages": 100 * minute, "log_bytes": 6e4 * minute, "HeapSys": 18.0},
+        })  # fmt: skip
+    summary = sampler.summary(since=0)
+    assert summary["mem"]["nats HeapInuse"]["slope_mib_per_h"] == 1.0
+    assert summary["mem"]["postgres+children Pss_Shmem"]["slope_mib_per_h"] == 0.0
+    assert summary["log"]["last"] == {"log_messages": 900, "log_bytes": 5.4e5}
