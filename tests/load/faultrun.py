@@ -3,6 +3,7 @@
     python -m tests.load.faultrun --minutes 10            # load + every fault kind twice or more
     python -m tests.load.faultrun --minutes 2 --rounds 1  # the short version CI runs
     python -m tests.load.faultrun --soak --minutes 30     # steady load, no faults: RSS slopes
+    python -m tests.load.faultrun --soak --minutes 30 --tracemalloc 120  # + allocation snapshots
 
 It starts NATS, PostgreSQL and Redis, then ``muster projector``, ``bot``, ``api``, ``worker``
 and the scheduler as separate processes, the Discord emulator in this one; drives the load
