@@ -129,20 +129,17 @@ class ReadModels:
         guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
         channels: dict[str, tuple[LogMessage, ChannelConfigured]] = {}
         if fresh:  # the timeline is written as the events fold (PostgreSQL stores it meanwhile)
-            fold, settings = self.fold, (GuildConfigured, ChannelConfigured)
             async with conn.cursor() as cur, timeline_copy(cur) as copy:
-                write = copy.write_row
                 for message in fresh:
-                    event = fold(message, result)
+                    event = self.fold(message, result)
                     if event is None:
                         continue
-                    await write(timeline_row(message, event))
-                    if isinstance(event, settings):
-                        if isinstance(event, GuildConfigured):
-                            guilds[event.guild_id] = (message, event)
-                        else:
-                            channels[event.channel_id] = (message, event)
-            result.applied = len(fresh) - len(result.parked)  # fold parks what it cannot apply
+                    result.applied += 1
+                    await copy.write_row(timeline_row(message, event))
+                    if isinstance(event, GuildConfigured):
+                        guilds[event.guild_id] = (message, event)
+                    elif isinstance(event, ChannelConfigured):
+                        channels[event.channel_id] = (message, event)
         await self._write(conn, guilds, channels, result.parked)
         return result
 
