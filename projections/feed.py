@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -71,16 +72,96 @@ def log_message(
     )
 
 
-def stream_sequence(reply: str) -> int:
+def stream_sequence(reply: str | bytes) -> int:
     """A delivered message's stream sequence, from its ``$JS.ACK`` reply subject (both token
     layouts, as nats-py's ``Msg.metadata`` reads them)."""
-    tokens = reply.split(".")
-    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
-        return int(tokens[5])
-    if len(tokens) >= 11 and tokens[0] == "$JS" and tokens[1] == "ACK":
-        return int(tokens[7])
+    tokens = reply.encode().split(b".") if isinstance(reply, str) else reply.split(b".")
+    if len(tokens) == 9 and tokens[0] == b"$JS" and tokens[1] == b"ACK":
+        return _sequence(tokens[5], reply)
+    if len(tokens) >= 11 and tokens[0] == b"$JS" and tokens[1] == b"ACK":
+        return _sequence(tokens[7], reply)
     raise ValueError(f"not a JetStream delivery: {reply!r}")
 
+
+def _sequence(token: bytes, reply: str | bytes) -> int:
+    if not token.isdigit():  # int() would also take " 7", "+7" or "1_0"
+        raise ValueError(f"not a JetStream delivery: {reply!r}")
+    return int(token)
+
+
+class StoredMessages:
+    """Reads deliveries as :class:`LogMessage` (as :func:`log_message` over the parsed header
+    block) with what repeats remembered: each subject's aggregate id, and what a header block
+    says besides its message id (a stored event's other header lines are its topic, event type
+    and version: a few hundred different blocks in a log). One per feed (per layout)."""
+
+    SUBJECTS_KEPT = 16_384
+    BLOCKS_KEPT = 4_096
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._aggregates: dict[bytes, str] = {}
+        self._blocks: dict[bytes, tuple[int, str] | None] = {}
+
+    def read(self, seq: int, subject: bytes, data: bytes, block: bytes | None) -> LogMessage:
+        """The message at ``seq``; an unreadable one carries its ``error``."""
+        aggregate_id = self._aggregates.get(subject)
+        if aggregate_id is None or block is None or not block.startswith(_PLAIN):
+            return self._slowly(seq, subject, data, block)
+        at = block.find(_MSG_ID_LINE)
+        if at < 0:
+            rest, msg_id = block, None
+        else:
+            end = block.find(_CRLF, at + 2)
+            if end < 0:
+                return self._slowly(seq, subject, data, block)
+            rest = block[:at] + block[end:]  # the block without its message-id line
+            msg_id = block[at + len(_MSG_ID_LINE) : end].strip().decode("utf-8", "replace")
+        known = self._blocks.get(rest, _UNREAD)
+        if known is _UNREAD:
+            known = self._blocks[rest] = _version_and_topic(rest)
+            if len(self._blocks) > self.BLOCKS_KEPT:
+                self._blocks.clear()
+        if known is None:  # another message id, or no version or topic: read it all
+            return self._slowly(seq, subject, data, block)
+        return LogMessage(seq, aggregate_id, known[0], known[1], msg_id, data)
+
+    def _slowly(self, seq: int, subject: bytes, data: bytes, block: bytes | None) -> LogMessage:
+        message = stored_message(self.layout, seq, subject.decode(), data, parse_headers(block))
+        if not message.error and len(self._aggregates) < self.SUBJECTS_KEPT:
+            self._aggregates[subject] = message.aggregate_id
+        return message
+
+
+def _version_and_topic(rest: bytes) -> tuple[int, str] | None:
+    """What a header block without its message-id line says, if it has no other message id."""
+    headers = parse_headers(rest)
+    if H_MSG_ID in headers:
+        return None
+    try:
+        return int(headers[H_VERSION]), headers[H_TOPIC]
+    except (KeyError, ValueError):
+        return None
+
+
+def stored_message(
+    layout: Layout, seq: int, subject: str, data: bytes, headers: dict[str, str]
+) -> LogMessage:
+    """:func:`log_message`, or a message saying why it cannot be read (the projection parks it)."""
+    try:
+        return log_message(layout, seq, subject, headers, data)
+    except (KeyError, ValueError) as error:  # not written by Muster's recorder
+        return LogMessage(
+            seq=seq, aggregate_id=subject, version=0,
+            topic=headers.get(H_TOPIC, "(no topic)"), msg_id=headers.get(H_MSG_ID),
+            body=data, error=f"unreadable message: {type(error).__name__}: {error}",
+        )  # fmt: skip
+
+
+_PLAIN = b"NATS/1.0\r\n"  # a header block without an inline status
+_CRLF = b"\r\n"
+_MSG_ID_LINE = f"\r\n{H_MSG_ID}:".encode()
+_UNREAD: Any = object()
 
 _FAILED = LogMessage(seq=0, aggregate_id="", version=0, topic="", msg_id=None, body=b"")
 """Wakes a waiting ``next_batch`` when the feed has failed."""
@@ -100,6 +181,7 @@ class LogFeed(PullConsumer):
         self._arrived = asyncio.Event()
         self._error: BaseException | None = None
         self._puller: asyncio.Task[None] | None = None
+        self._stored = StoredMessages(layout)
 
     async def start(self) -> None:
         await self._create_consumer()
@@ -142,50 +224,46 @@ class LogFeed(PullConsumer):
                     self._recreate = True
 
     def _on_message(self, msg: Msg) -> None:
-        self._on_raw(msg.subject, msg.reply, msg.data, msg.headers or {})
+        """A delivery on nats-py's client (without raw subscriptions)."""
+        headers = msg.headers or {}
+        if self._act_on_status(headers.get("Status")):
+            return
+        try:
+            seq = stream_sequence(msg.reply)
+        except ValueError:  # not a delivery of our consumer: nothing to do with it
+            return
+        if self._next(seq):
+            self._put(stored_message(self.layout, seq, msg.subject, msg.data, headers))
 
-    def _on_raw(  # a dict too, from _on_message
-        self, subject: str, reply: str, data: bytes, headers: dict[str, str] | bytes | None
-    ) -> None:
-        """One delivery; ``headers`` as a dict, or the raw block (read once it is needed)."""
-        if isinstance(headers, dict):
-            status = headers.get("Status")
-        else:  # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
-            status = parse_headers(headers).get("Status") if has_status(headers) else None
-        if self._act_on_status(status):
+    def _on_raw(self, subject: bytes, reply: bytes, data: bytes, block: bytes | None) -> None:
+        """A delivery as its frame is parsed; the header block is read only as needed."""
+        # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
+        if has_status(block) and self._act_on_status(parse_headers(block).get("Status")):
             return
         try:
             seq = stream_sequence(reply)
         except ValueError:  # not a delivery of our consumer: nothing to do with it
             return
+        if self._next(seq):
+            self._put(self._stored.read(seq, subject, data, block))
+
+    def _next(self, seq: int) -> bool:
+        """Whether the delivery at ``seq`` is the next message (else a duplicate or a gap)."""
         self._outstanding = max(self._outstanding - 1, 0)
         if self._outstanding == REFILL_AT:
             self._wake.set()
         if seq <= self.after:
-            return  # delivered before a consumer was recreated
+            return False  # delivered before a consumer was recreated
         if seq != self.after + 1:  # a message went missing: start again from it
             self._recreate = True
             self._wake.set()
-            return
+            return False
         self.after = seq
-        self._put(self._message(seq, subject, data, headers))
+        return True
 
     def _put(self, message: LogMessage) -> None:
         self._ready.append(message)
         self._arrived.set()
-
-    def _message(
-        self, seq: int, subject: str, data: bytes, block: dict[str, str] | bytes | None
-    ) -> LogMessage:
-        headers = block if isinstance(block, dict) else parse_headers(block)
-        try:
-            return log_message(self.layout, seq, subject, headers, data)
-        except (KeyError, ValueError) as error:  # not written by Muster's recorder
-            return LogMessage(
-                seq=seq, aggregate_id=subject, version=0,
-                topic=headers.get(H_TOPIC, "(no topic)"), msg_id=headers.get(H_MSG_ID),
-                body=data, error=f"unreadable message: {type(error).__name__}: {error}",
-            )  # fmt: skip
 
     async def next_batch(self, timeout: float | None = None) -> list[LogMessage]:
         """At least one message (or none after ``timeout``), at most ``max_batch``."""

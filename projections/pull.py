@@ -54,7 +54,7 @@ class PullConsumer:
 
         def on_raw(subject: bytes, reply: bytes, data: bytes, block: bytes | None) -> None:
             if generation == self._generation:
-                self._on_raw(subject.decode(), reply.decode(), data, block)
+                self._on_raw(subject, reply, data, block)
 
         self._inbox = self.nc.new_inbox()
         if self.raw and hasattr(self.nc, "subscribe_raw"):
@@ -71,8 +71,9 @@ class PullConsumer:
         """A reply to a pull: a message, or a status (:meth:`_status`)."""
         raise NotImplementedError
 
-    def _on_raw(self, subject: str, reply: str, data: bytes, block: bytes | None) -> None:
-        """A reply to a pull as parsed (``raw`` subclasses): ``block`` is its header block."""
+    def _on_raw(self, subject: bytes, reply: bytes, data: bytes, block: bytes | None) -> None:
+        """A reply to a pull as parsed (``raw`` subclasses), all raw bytes: ``block`` is its
+        header block."""
         raise NotImplementedError
 
     def _status(self, msg: Msg) -> bool:

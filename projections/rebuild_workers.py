@@ -1,20 +1,22 @@
 """Run N partitioned read-model workers as processes, each up to its own target position.
 
 Used by ``muster replay`` (a rebuild with N workers in parallel) and the projection benchmark.
-Each worker is a fresh process (``spawn``) with its own NATS and PostgreSQL connections, so N
-workers use N cores; the parent polls the workers' rows to report progress.
+Each worker is a fresh process (:mod:`projections.rebuild_worker`) with its own NATS and
+PostgreSQL connections, so N workers use N cores; the parent polls the workers' rows to report
+progress.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
+import dataclasses
+import json
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,20 +95,36 @@ async def _project(job: WorkerJob) -> Progress:
         await nc.close()
 
 
+class WorkerFailed(RuntimeError):
+    """A worker process ended without its result (its error is on the standard error)."""
+
+
 async def run_workers(
     jobs: list[WorkerJob], on_progress: Callable[[Progress], None] | None = None
 ) -> tuple[Progress, list[WorkerResult]]:
-    """Run the jobs in parallel processes; the combined progress and each worker's result."""
-    loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-        futures = [loop.run_in_executor(pool, run_worker, job) for job in jobs]
-        done = asyncio.gather(*futures)
+    """Run the jobs in parallel processes; the combined progress and each worker's result.
+
+    If one fails (or this is cancelled), the others are stopped."""
+    processes = []
+    try:
+        for job in jobs:
+            command = ("-m", "projections.rebuild_worker", json.dumps(dataclasses.asdict(job)))
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable, *command, stdout=asyncio.subprocess.PIPE
+                )
+            )
+        done = asyncio.gather(*(_result(job, p) for job, p in zip(jobs, processes, strict=True)))
         while not done.done():
             await asyncio.wait([done], timeout=POLL)
             if on_progress and not done.done():
                 on_progress(await _polled(jobs[0]))
         results = sorted(done.result(), key=lambda r: r.index)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
     progress = Progress(
         position=min(r.position for r in results),
         applied=sum(r.applied for r in results),
@@ -116,6 +134,16 @@ async def run_workers(
     if on_progress:
         on_progress(progress)
     return progress, results
+
+
+async def _result(job: WorkerJob, process: asyncio.subprocess.Process) -> WorkerResult:
+    out, _ = await process.communicate()
+    lines = out.decode().strip().splitlines()
+    if process.returncode != 0 or not lines:
+        raise WorkerFailed(
+            f"rebuild worker {job.index} of {job.count} exited with {process.returncode}"
+        )
+    return WorkerResult(**json.loads(lines[-1]))
 
 
 async def _polled(job: WorkerJob) -> Progress:

@@ -19,11 +19,12 @@ class Publisher:
         self.requests.append(data)
 
 
-def delivery(feed: LogFeed, seq: int) -> tuple[str, str, bytes, bytes]:
+def delivery(feed: LogFeed, seq: int) -> tuple[bytes, bytes, bytes, bytes]:
     headers = event_headers("game.player_joined.v1", seq)
     block = "NATS/1.0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
     subject = feed.layout.subject_for("game.00000000-0000-4000-8000-000000000001")
-    return subject, f"$JS.ACK.S.c.1.{seq}.{seq}.1700000000000000000.0", b"{}", block.encode()
+    reply = f"$JS.ACK.S.c.1.{seq}.{seq}.1700000000000000000.0"
+    return subject.encode(), reply.encode(), b"{}", block.encode()
 
 
 async def turns() -> None:
