@@ -1,4 +1,6 @@
-"""One rebuild worker process: ``python -m projections.rebuild_worker '<WorkerJob as JSON>'``.
+"""One rebuild worker process: ``python -m projections.rebuild_worker`` with its
+:class:`~projections.rebuild_workers.WorkerJob` as JSON on standard input (its URLs carry
+passwords, which a command line would show to every user of the machine).
 
 Started by :func:`projections.rebuild_workers.run_workers`; prints its
 :class:`~projections.rebuild_workers.WorkerResult` as JSON on the last line of its output. A
@@ -28,9 +30,9 @@ def without_websockets(nats_url: str) -> bool:
     return True
 
 
-def main(argv: list[str]) -> int:
+def main(job: str) -> int:
     """Run the job given as JSON; print its result as JSON."""
-    fields = json.loads(argv[0])
+    fields = json.loads(job)
     without_websockets(fields["nats_url"])
     from projections.rebuild_workers import WorkerJob, run_worker  # after that
 
@@ -40,4 +42,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main(sys.stdin.read()))

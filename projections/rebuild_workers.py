@@ -107,13 +107,11 @@ async def run_workers(
     If one fails (or this is cancelled), the others are stopped."""
     processes = []
     try:
-        for job in jobs:
-            command = ("-m", "projections.rebuild_worker", json.dumps(dataclasses.asdict(job)))
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable, *command, stdout=asyncio.subprocess.PIPE
-                )
-            )
+        command = (sys.executable, "-m", "projections.rebuild_worker")
+        pipe = asyncio.subprocess.PIPE
+        for _ in jobs:
+            started = await asyncio.create_subprocess_exec(*command, stdin=pipe, stdout=pipe)
+            processes.append(started)
         done = asyncio.gather(*(_result(job, p) for job, p in zip(jobs, processes, strict=True)))
         while not done.done():
             await asyncio.wait([done], timeout=POLL)
@@ -137,7 +135,9 @@ async def run_workers(
 
 
 async def _result(job: WorkerJob, process: asyncio.subprocess.Process) -> WorkerResult:
-    out, _ = await process.communicate()
+    # The job goes on standard input, not the command line: its URLs carry passwords, and
+    # a command line is visible to every user of the machine.
+    out, _ = await process.communicate(json.dumps(dataclasses.asdict(job)).encode())
     lines = out.decode().strip().splitlines()
     if process.returncode != 0 or not lines:
         raise WorkerFailed(
