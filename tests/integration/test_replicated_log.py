@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nats
+import nats.js.errors
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -112,17 +113,30 @@ class Load:
             thread.join(60)
 
 
-def stored_msg_ids(url: str, stream: str) -> dict[int, str]:
-    """Every message of the stream, read from its leader: sequence → its ``Nats-Msg-Id``."""
+def stored_msg_ids(url: str, stream: str, timeout: float = 60.0) -> dict[int, str]:
+    """Every message of the stream, read from its leader: sequence → its ``Nats-Msg-Id``.
+
+    A node that has just rejoined the cluster may answer "JetStream system temporarily
+    unavailable" for a while; such a read is asked again until ``timeout``."""
+
+    async def get(js: Any, seq: int, deadline: float) -> Any:
+        while True:
+            try:
+                return await js.get_msg(stream, seq)
+            except nats.js.errors.ServiceUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     async def read() -> dict[int, str]:
+        deadline = time.monotonic() + timeout
         nc = await nats.connect(url.split(","))
         found: dict[int, str] = {}
         try:
             js = nc.jetstream(timeout=10)
             last = (await js.stream_info(stream)).state.last_seq
             for seq in range(1, last + 1):
-                msg = await js.get_msg(stream, seq)
+                msg = await get(js, seq, deadline)
                 found[seq] = (msg.headers or {}).get(H_MSG_ID, "")
         finally:
             await nc.close()
