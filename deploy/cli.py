@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from deploy.memtrace import start_if_asked
+from deploy import allocstats, memtrace
 from deploy.redact import configure_logging
 from deploy.settings import Settings
 from deploy.supervise import stop_on_signals
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         services = args.command in LONG_RUNNING  # they say what they do; tools stay quiet
         configure_logging(logging.INFO if args.debug or services else logging.WARNING, secrets)
         if services:
-            start_if_asked(args.command)  # MUSTER_TRACEMALLOC: snapshots for a soak, else nothing
+            memtrace.start_if_asked(args.command)  # MUSTER_TRACEMALLOC: soak snapshots, or nothing
+            allocstats.start_if_asked(args.command)  # MUSTER_ALLOCSTATS: the same for allocators
         return run_command(args, settings)
     except KeyboardInterrupt:
         return 130

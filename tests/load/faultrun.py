@@ -4,6 +4,7 @@
     python -m tests.load.faultrun --minutes 2 --rounds 1  # the short version CI runs
     python -m tests.load.faultrun --soak --minutes 30     # steady load, no faults: RSS slopes
     python -m tests.load.faultrun --soak --minutes 30 --tracemalloc 120  # + allocation snapshots
+    python -m tests.load.faultrun --soak --minutes 60 --allocstats 30    # + allocator figures
 
 It starts NATS, PostgreSQL and Redis, then ``muster projector``, ``bot``, ``api``, ``worker``
 and the scheduler as separate processes, the Discord emulator in this one; drives the load
@@ -304,6 +305,9 @@ async def main_async(args: argparse.Namespace) -> int:
             if args.tracemalloc:  # deploy/memtrace.py: snapshots of every Muster process
                 system.env["MUSTER_TRACEMALLOC"] = str(out / "tracemalloc")
                 system.env["MUSTER_TRACEMALLOC_EVERY"] = f"{args.tracemalloc:g}"
+            if args.allocstats:  # deploy/allocstats.py: allocator figures of every process
+                system.env["MUSTER_ALLOCSTATS"] = str(out / "allocstats")
+                system.env["MUSTER_ALLOCSTATS_EVERY"] = f"{args.allocstats:g}"
             for name in ("projector", "worker", "api", "bot", "scheduler"):
                 system.start_process(name)
             await until(faults.api_up, 120, "the API")
@@ -434,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", type=float, default=0, metavar="SECONDS",
                         help="trace the Muster processes' allocations, a snapshot every "
                         "SECONDS into OUT/tracemalloc (slows them: not for slopes)")  # fmt: skip
+    parser.add_argument("--allocstats", type=float, default=0, metavar="SECONDS",
+                        help="every SECONDS, the Muster processes' pymalloc and glibc malloc "
+                        "figures into OUT/allocstats (cheap: slopes stay valid)")  # fmt: skip
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
     if not args.soak and os.geteuid() != 0:

@@ -17,9 +17,9 @@ import time
 import warnings
 from pathlib import Path
 
+from deploy import allocstats, memtrace
 from deploy.bootstrap import Container
 from deploy.endpoints import resolve_urls
-from deploy.memtrace import start_if_asked
 from deploy.scheduler_cmd import mailbox_of
 from deploy.settings import Settings
 from projections.scheduler.clock import WallClock
@@ -77,7 +77,8 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
         import discord  # noqa: F401
-    start_if_asked("scheduler")  # MUSTER_TRACEMALLOC, as in ``muster``'s own processes
+    memtrace.start_if_asked("scheduler")  # MUSTER_TRACEMALLOC, as in ``muster``'s own processes
+    allocstats.start_if_asked("scheduler")  # MUSTER_ALLOCSTATS, the same
     clock = JumpingClock(Path(os.environ["LOAD_SCHEDULER_CLOCK_FILE"]))
     print("scheduler running (load clock)", flush=True)
     asyncio.run(run(Settings(), clock))
