@@ -278,6 +278,13 @@ def check_promotions(ev: Evidence) -> tuple[list[Any], list[Any]]:
     return untold, duplicates
 
 
+DECIDING = 5.0
+"""Seconds after a reminder's due time in which its player may leave and rightly get none: the
+scheduler decides a moment after the due time, and the domain refuses a reminder for a player
+who has left (docs/scheduler.md). A player seated from 100 s before until this long after the
+due time must have a reminder recorded."""
+
+
 def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
     """(duplicate reminders, reminders decided after the game was cancelled, due reminders never
     handled, reminders decided before a cancellation and recorded sent after it). A reminder is
@@ -346,7 +353,7 @@ def check_reminders(ev: Evidence) -> tuple[list[Any], list[Any], list[Any]]:
             if due > ev.end - ev.grace or cancelled_at.get(game, float("inf")) <= due + 5:
                 continue
             for user, changes in membership[game].items():
-                seated = _member_throughout(changes, due - 100, due)
+                seated = _member_throughout(changes, due - 100, due + DECIDING)
                 if seated and records[(game, offset, user, int(start))] == 0:
                     missed.append((game, offset, user))
     return duplicates, after_cancel, missed, in_flight

@@ -171,6 +171,26 @@ def test_reminders_duplicated_after_cancel_or_missed() -> None:
     missed.dms = missed.dms[:1]
     assert violations(missed) == {"due reminders missed": 2}
 
+    left_while_deciding = clean()  # b leaves 0.3 s after the due time, before its intent
+    left_while_deciding.events = [
+        e
+        for e in left_while_deciding.events
+        if e.get("user_id") != "b" or "remind" not in e["type"]
+    ]
+    left_while_deciding.events.append(event(30, "game.player_left.v1", "discord:20", START - 59.7,
+                                            user_id="b", from_waitlist=False))  # fmt: skip
+    left_while_deciding.dms = [d for d in left_while_deciding.dms if d["user_id"] != "b"]
+    assert check(left_while_deciding).ok
+
+    left_later = clean()  # b was still seated 10 s after the due time: its reminder is missed
+    left_later.events = [
+        e for e in left_later.events if e.get("user_id") != "b" or "remind" not in e["type"]
+    ]
+    left_later.events.append(event(30, "game.player_left.v1", "discord:20", START - 50,
+                                   user_id="b", from_waitlist=False))  # fmt: skip
+    left_later.dms = [d for d in left_later.dms if d["user_id"] != "b"]
+    assert violations(left_later) == {"due reminders missed": 1}
+
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
