@@ -18,7 +18,8 @@ from tests.load.soak_slopes import window
 
 FIGURES = (
     "rss_mib", "anon_mib", "py_arenas", "py_used_mib", "py_free_blocks_mib", "py_free_pools_mib",
-    "malloc_sbrk_mib", "malloc_mmap_mib", "malloc_used_mib", "malloc_free_mib",
+    "malloc_sbrk_mib", "malloc_mmap_mib", "malloc_used_mib", "malloc_free_mib", "held_mib",
+    "other_anon_mib",
 )  # fmt: skip
 
 
@@ -30,9 +31,20 @@ def load(folder: Path) -> dict[str, list[dict[str, float]]]:
     }
 
 
+def derived(row: dict[str, float]) -> dict[str, float]:
+    """``held_mib``: what the allocators hold from the OS (pymalloc's 1 MiB arenas, glibc's
+    heap and mappings); ``other_anon_mib``: the anonymous RSS beyond it (stacks, memory not
+    from either allocator, less pages held but never touched)."""
+    if "malloc_sbrk_mib" not in row:
+        return {}
+    held = row.get("py_arenas", 0.0) + row["malloc_sbrk_mib"] + row["malloc_mmap_mib"]
+    return {"held_mib": held, "other_anon_mib": row["anon_mib"] - held}
+
+
 def slopes(rows: list[dict[str, float]], start: float, end: float) -> dict[str, dict[str, float]]:
     """For each figure: first, last and MiB (or arenas) per hour between the minutes given."""
     t0 = rows[0]["t"]
+    rows = [{**row, **derived(row)} for row in rows]
     found = {}
     for figure in FIGURES:
         points = [(row["t"] - t0, float(row[figure])) for row in rows if figure in row]

@@ -50,3 +50,19 @@ def test_the_report_gives_each_figure_its_slope(tmp_path: Path) -> None:
     assert found["rss_mib"]["first"] == pytest.approx(100 + 20 / 30)
     assert found["py_used_mib"]["per_h"] == pytest.approx(0.0)
     assert "malloc_free_mib" not in found
+    assert "held_mib" not in found  # no allocator figures, nothing derived
+
+
+def test_the_report_sets_what_the_allocators_hold_against_the_anonymous_rss(
+    tmp_path: Path,
+) -> None:
+    row = {"t": 0.0, "anon_mib": 60.0, "py_arenas": 30.0, "malloc_sbrk_mib": 20.0,
+           "malloc_mmap_mib": 2.0}  # fmt: skip
+    (tmp_path / "bot-1.jsonl").write_text("".join(
+        json.dumps({**row, "t": 60.0 * m, "anon_mib": 60.0 + m / 60}) + "\n" for m in range(61)
+    ))  # fmt: skip
+    found = slopes(load(tmp_path)["bot-1"], 0, 60)
+    assert found["held_mib"]["last"] == pytest.approx(52.0)
+    assert found["held_mib"]["per_h"] == pytest.approx(0.0)
+    assert found["other_anon_mib"]["first"] == pytest.approx(8.0)
+    assert found["other_anon_mib"]["per_h"] == pytest.approx(1.0)
