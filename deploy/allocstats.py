@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ def _pymalloc() -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _stderr_to(fd: int) -> Any:
+def _stderr_to(fd: int) -> Iterator[None]:
     sys.stderr.flush()
     saved = os.dup(2)
     try:

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tests.load.soak_slopes import window
+from tests.load.soak_slopes import cell, window
 
 FIGURES = (
     "rss_mib", "anon_mib", "py_arenas", "py_used_mib", "py_free_blocks_mib", "py_free_pools_mib",
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         cells_by_figure: dict[str, list[str]] = {}
         for start, end in spans:
             for figure, w in slopes(rows, start, end).items():
-                cell = f"{w['first']:8.1f}>{w['last']:7.1f} {w['per_h']:+6.1f}"
-                cells_by_figure.setdefault(figure, []).append(cell)
+                cells_by_figure.setdefault(figure, []).append(cell(w))
         for figure, cells in cells_by_figure.items():
             print(f"  {figure:<20}" + "".join(f"{c:>24}" for c in cells))
     return 0

@@ -39,6 +39,11 @@ def window(points: list[tuple[float, float]], start: float, end: float) -> dict[
     return {"first": kept[0][1], "last": kept[-1][1], "per_h": slope_per_hour(kept)}
 
 
+def cell(w: dict[str, float]) -> str:
+    """One window as printed: first > last, slope per hour."""
+    return f"{w['first']:8.1f}>{w['last']:7.1f} {w['per_h']:+6.1f}" if w else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.load.soak_slopes")
     parser.add_argument("rss", type=Path)
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for start, end in spans:
             w = window(points, start, end)
-            cells.append(f"{w['first']:8.1f}>{w['last']:7.1f} {w['per_h']:+6.1f}" if w else "")
+            cells.append(cell(w))
         print(f"{name:<30}" + "".join(f"{c:>22}" for c in cells))
     return 0
 
