@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from deploy import allocstats, memtrace
+from deploy import allocstats, malloc_trim, memtrace
 from deploy.redact import configure_logging
 from deploy.settings import Settings
 from deploy.supervise import stop_on_signals
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         if services:
             memtrace.start_if_asked(args.command)  # MUSTER_TRACEMALLOC: soak snapshots, or nothing
             allocstats.start_if_asked(args.command)  # MUSTER_ALLOCSTATS: the same for allocators
+            malloc_trim.start_if_asked()  # MUSTER_MALLOC_TRIM_EVERY: glibc's free pages back
         return run_command(args, settings)
     except KeyboardInterrupt:
         return 130

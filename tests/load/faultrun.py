@@ -5,6 +5,7 @@
     python -m tests.load.faultrun --soak --minutes 30     # steady load, no faults: RSS slopes
     python -m tests.load.faultrun --soak --minutes 30 --tracemalloc 120  # + allocation snapshots
     python -m tests.load.faultrun --soak --minutes 60 --allocstats 30    # + allocator figures
+    python -m tests.load.faultrun --soak --minutes 60 --malloc-trim 60   # + glibc malloc_trim
 
 It starts NATS, PostgreSQL and Redis, then ``muster projector``, ``bot``, ``api``, ``worker``
 and the scheduler as separate processes, the Discord emulator in this one; drives the load
@@ -308,6 +309,8 @@ async def main_async(args: argparse.Namespace) -> int:
             if args.allocstats:  # deploy/allocstats.py: allocator figures of every process
                 system.env["MUSTER_ALLOCSTATS"] = str(out / "allocstats")
                 system.env["MUSTER_ALLOCSTATS_EVERY"] = f"{args.allocstats:g}"
+            if args.malloc_trim:  # deploy/malloc_trim.py: glibc's free pages back to the OS
+                system.env["MUSTER_MALLOC_TRIM_EVERY"] = f"{args.malloc_trim:g}"
             for name in ("projector", "worker", "api", "bot", "scheduler"):
                 system.start_process(name)
             await until(faults.api_up, 120, "the API")
@@ -441,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allocstats", type=float, default=0, metavar="SECONDS",
                         help="every SECONDS, the Muster processes' pymalloc and glibc malloc "
                         "figures into OUT/allocstats (cheap: slopes stay valid)")  # fmt: skip
+    parser.add_argument("--malloc-trim", type=float, default=0, metavar="SECONDS",
+                        help="every SECONDS, the Muster processes call glibc's malloc_trim "
+                        "(MUSTER_MALLOC_TRIM_EVERY)")  # fmt: skip
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
     if not args.soak and os.geteuid() != 0:

@@ -259,7 +259,8 @@ class Load:
         if self.counter % 2:
             title = f"Slash {self.counter}"
             self.pending_titles[title] = "discord"
-            await self.slash(host, "game create", {},
+            # a duration of minutes, like the API's games: the scheduler's board stays bounded
+            await self.slash(host, "game create", {"duration": "2"},
                              {"title": title, "when": at.strftime("%Y-%m-%d %H:%M"),
                               "max_players": str(self.rng.randint(2, 4))},
                              "create", None)  # fmt: skip

@@ -17,7 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
-from deploy import allocstats, memtrace
+from deploy import allocstats, malloc_trim, memtrace
 from deploy.bootstrap import Container
 from deploy.endpoints import resolve_urls
 from deploy.scheduler_cmd import mailbox_of
@@ -79,6 +79,7 @@ def main() -> None:
         import discord  # noqa: F401
     memtrace.start_if_asked("scheduler")  # MUSTER_TRACEMALLOC, as in ``muster``'s own processes
     allocstats.start_if_asked("scheduler")  # MUSTER_ALLOCSTATS, the same
+    malloc_trim.start_if_asked()  # MUSTER_MALLOC_TRIM_EVERY, the same
     clock = JumpingClock(Path(os.environ["LOAD_SCHEDULER_CLOCK_FILE"]))
     print("scheduler running (load clock)", flush=True)
     asyncio.run(run(Settings(), clock))
