@@ -12,6 +12,7 @@ both parsers dispatch the same messages for the same bytes, cut anywhere.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Parser
@@ -19,6 +20,9 @@ from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Pa
 _CRLF = b"\r\n"
 _MSG = b"MSG "
 _HMSG = b"HMSG "
+# An HMSG control line as the server writes it (single spaces, a reply subject): nats-py's
+# expression reads the same five fields from it.
+_PLAIN_HMSG = re.compile(rb"HMSG ([^\s]+) ([0-9]+) ([^\s]+) ([0-9]+) ([0-9]+)\r\n")
 
 
 def read_control_line(line: bytes) -> tuple[bytes, int, bytes, int, int] | None:
@@ -52,46 +56,94 @@ class FrameParser(Parser):
         self.raw: dict[int, Any] = getattr(nc, "_raw_handlers", {})
 
     async def parse(self, data: bytes = b"") -> None:
-        """Dispatch every complete frame in the buffer (as nats-py's ``parse`` does)."""
+        """Dispatch every complete frame in the buffer (as nats-py's ``parse`` does).
+
+        The buffer is read by offsets in one immutable copy, each field a single slice of it,
+        and cut once at the end."""
         buf = self.buf
         buf.extend(data)
+        view = bytes(buf)
+        pos = 0
+        try:
+            while pos < len(view):
+                if self.state == AWAITING_CONTROL_LINE:
+                    pos = self._plain_frames(view, pos)
+                    if pos == len(view):
+                        return
+                    after = self._control_line(view, pos)
+                    if after is None:  # another operation, or a line nats-py must judge
+                        del buf[:pos]
+                        pos = 0
+                        await super().parse()  # (and raises if it is malformed)
+                        return
+                    if after == pos:
+                        return  # the rest of the line is on its way
+                    pos = after
+                if len(view) - pos < self.needed + 2:
+                    return  # the payload is on its way
+                pos = await self._dispatch(view, pos)
+                if self.buf is not buf:  # reset() ran meanwhile (a reconnect): nothing more
+                    return
+        finally:
+            if pos and self.buf is buf:
+                del buf[:pos]
+
+    def _plain_frames(self, view: bytes, pos: int) -> int:
+        """Hand every whole frame of a raw subscription from ``pos`` on, as long as their
+        control lines read as :data:`_PLAIN_HMSG` says, to its handler; where it stopped."""
+        match, raw, size = _PLAIN_HMSG.match, self.raw, len(view)
+        msgs = received = 0
+        try:
+            while (plain := match(view, pos)) is not None:
+                subject, sid, reply, header, total = plain.groups()
+                start, header_size, needed = plain.end(), int(header), int(total)
+                handler = raw.get(int(sid))
+                if handler is None or start + needed + 2 > size:
+                    break
+                payload = view[start + header_size : start + needed]
+                block = view[start : start + header_size] if header_size else None
+                pos = start + needed + 2
+                msgs += 1
+                received += len(payload)
+                handler(subject, reply, payload, block)
+        finally:
+            if msgs:
+                stats = self.nc.stats
+                stats["in_msgs"] += msgs
+                stats["in_bytes"] += received
+        return pos
+
+    def _control_line(self, view: bytes, pos: int) -> int | None:
+        """Read the ``MSG``/``HMSG`` control line at ``pos``: where its payload starts, ``pos``
+        when the line is not all here, None when it is not one read here."""
+        if not view.startswith((_HMSG, _MSG), pos):
+            return None
+        end = view.find(_CRLF, pos)
+        if end < 0:
+            return pos
+        read = read_control_line(view[pos:end])
+        if read is None:
+            return None
         arg = self.msg_arg
-        while buf:
-            if self.state == AWAITING_CONTROL_LINE:
-                if not buf.startswith((_HMSG, _MSG)):
-                    await super().parse()  # another operation: nats-py's parser reads on
-                    return
-                end = buf.find(_CRLF)
-                if end < 0:
-                    return  # the rest of the line is on its way
-                read = read_control_line(bytes(buf[:end]))
-                if read is None:
-                    await super().parse()  # nats-py judges the line (and raises if malformed)
-                    return
-                subject, sid, reply, self.header_needed, self.needed = read
-                arg["subject"], arg["sid"], arg["reply"] = subject, sid, reply
-                del buf[: end + 2]
-                self.state = AWAITING_MSG_PAYLOAD
-            needed = self.needed
-            if len(buf) < needed + 2:
-                return  # the payload is on its way
-            header_size = self.header_needed
-            if header_size > 0:
-                header: bytes | None = bytes(buf[:header_size])
-                payload = bytes(buf[header_size:needed])
-                self.header_needed = 0
-            else:
-                header = None
-                payload = bytes(buf[:needed])
-            del buf[: needed + 2]
-            self.state = AWAITING_CONTROL_LINE
-            sid = arg["sid"]
-            handler = self.raw.get(sid)
-            if handler is None:
-                await self.nc._process_msg(sid, arg["subject"], arg["reply"], payload, header)
-                buf, arg = self.buf, self.msg_arg  # as nats-py's loop: reset() may have run
-                continue
+        arg["subject"], arg["sid"], arg["reply"], self.header_needed, self.needed = read
+        self.state = AWAITING_MSG_PAYLOAD
+        return end + 2
+
+    async def _dispatch(self, view: bytes, pos: int) -> int:
+        """Hand the payload at ``pos`` (all here) to its subscription; where the next frame
+        starts."""
+        needed, header_size = self.needed, self.header_needed
+        block = view[pos : pos + header_size] if header_size > 0 else None
+        payload = view[pos + max(header_size, 0) : pos + needed]
+        self.header_needed = 0
+        self.state = AWAITING_CONTROL_LINE
+        arg = self.msg_arg
+        handler = self.raw.get(arg["sid"])
+        if handler is None:
+            await self.nc._process_msg(arg["sid"], arg["subject"], arg["reply"], payload, block)
+        else:
             stats = self.nc.stats
             stats["in_msgs"] += 1
             stats["in_bytes"] += len(payload)
-            handler(arg["subject"], arg["reply"], payload, header)
+            handler(arg["subject"], arg["reply"], payload, block)
+        return pos + needed + 2
