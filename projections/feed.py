@@ -76,17 +76,11 @@ def stream_sequence(reply: str | bytes) -> int:
     """A delivered message's stream sequence, from its ``$JS.ACK`` reply subject (both token
     layouts, as nats-py's ``Msg.metadata`` reads them)."""
     tokens = reply.encode().split(b".") if isinstance(reply, str) else reply.split(b".")
-    if len(tokens) == 9 and tokens[0] == b"$JS" and tokens[1] == b"ACK":
-        return _sequence(tokens[5], reply)
-    if len(tokens) >= 11 and tokens[0] == b"$JS" and tokens[1] == b"ACK":
-        return _sequence(tokens[7], reply)
+    if tokens[0] == b"$JS" and len(tokens) >= 9 and tokens[1] == b"ACK":
+        token = tokens[5] if len(tokens) == 9 else tokens[7] if len(tokens) >= 11 else b""
+        if token.isdigit():  # int() would also take " 7", "+7" or "1_0"
+            return int(token)
     raise ValueError(f"not a JetStream delivery: {reply!r}")
-
-
-def _sequence(token: bytes, reply: str | bytes) -> int:
-    if not token.isdigit():  # int() would also take " 7", "+7" or "1_0"
-        raise ValueError(f"not a JetStream delivery: {reply!r}")
-    return int(token)
 
 
 class StoredMessages:
@@ -108,15 +102,15 @@ class StoredMessages:
         aggregate_id = self._aggregates.get(subject)
         if aggregate_id is None or block is None or not block.startswith(_PLAIN):
             return self._slowly(seq, subject, data, block)
-        at = block.find(_MSG_ID_LINE)
-        if at < 0:
-            rest, msg_id = block, None
-        else:
-            end = block.find(_CRLF, at + 2)
-            if end < 0:
+        head, line, tail = block.partition(_MSG_ID_LINE)
+        if line:
+            value, crlf, after = tail.partition(_CRLF)
+            if not crlf:
                 return self._slowly(seq, subject, data, block)
-            rest = block[:at] + block[end:]  # the block without its message-id line
-            msg_id = block[at + len(_MSG_ID_LINE) : end].strip().decode("utf-8", "replace")
+            rest = head + crlf + after  # the block without its message-id line
+            msg_id: str | None = value.strip().decode("utf-8", "replace")
+        else:
+            rest, msg_id = block, None
         known = self._blocks.get(rest, _UNREAD)
         if known is _UNREAD:
             known = self._blocks[rest] = _version_and_topic(rest)
@@ -245,7 +239,8 @@ class LogFeed(PullConsumer):
         except ValueError:  # not a delivery of our consumer: nothing to do with it
             return
         if self._next(seq):
-            self._put(self._stored.read(seq, subject, data, block))
+            self._ready.append(self._stored.read(seq, subject, data, block))
+            self._arrived.set()
 
     def _next(self, seq: int) -> bool:
         """Whether the delivery at ``seq`` is the next message (else a duplicate or a gap)."""
