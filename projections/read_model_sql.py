@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import msgspec
 import psycopg
@@ -81,8 +82,15 @@ class _RawJsonbDumper(Dumper):
         return b"\x01" + bytes(obj)
 
 
+GAME_TYPES = (
+    "uuid", "text", "text", "text", "text", "text", "text", "int4", "jsonb", "timestamptz",
+    "text", "int4", "int4", "text", "text", "timestamptz", "timestamptz", "int4", "int8", "bytea",
+)  # fmt: skip
+"""The binary types of :data:`GAME_COLUMNS`, as :func:`game_values` gives them."""
+
+
 def game_values(
-    game_id: str, row: GameRow, state_encoder: msgspec.msgpack.Encoder
+    game_id: UUID, row: GameRow, state_encoder: msgspec.msgpack.Encoder
 ) -> tuple[object, ...]:
     state = row.state
     details = state.details
@@ -90,11 +98,20 @@ def game_values(
     return (
         game_id, state.guild_id, state.channel_id, state.host_id, details.title,
         details.description, details.category, details.duration_minutes,
-        _json.encode(details).decode(), state.scheduled_at, state.status, len(state.joined),
+        _json.encode(details), state.scheduled_at, state.status, len(state.joined),
         len(state.waitlist), announcement.channel_id if announcement else None,
         announcement.message_id if announcement else None, row.created_at, row.updated_at,
         row.version, row.position, state_encoder.encode(state),
     )  # fmt: skip
+
+
+async def write_rows(copy: psycopg.AsyncCopy, rows: Iterable[Sequence[Any]]) -> None:
+    """``copy.write_row`` for each row, without a coroutine per row: rows are formatted into
+    the copy's buffer (psycopg's C formatter) and only full buffers are awaited."""
+    add = copy.formatter.write_row
+    for row in rows:
+        if data := add(row):
+            await copy.write(data)  # a buffer the formatter has let go: sent as it is
 
 
 async def write_batch(
@@ -134,32 +151,46 @@ async def write_batch(
 async def _write_games(
     cur: psycopg.AsyncCursor[Any], games: dict[str, GameRow], encoder: msgspec.msgpack.Encoder
 ) -> None:
-    """Upsert the touched games and replace their participant and reminder rows."""
+    """Upsert the touched games and replace their participant and reminder rows (binary
+    ``COPY``: the state goes as stored, none of its bytes escaped as text)."""
     await cur.execute(STAGE_GAMES)
-    async with cur.copy(f"COPY games_stage ({GAME_COLUMNS}) FROM STDIN") as copy:
-        for game_id, row in games.items():
-            await copy.write_row(game_values(game_id, row, encoder))
+    keys = {game_id: UUID(game_id) for game_id in games}
+    cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
+    async with cur.copy(f"COPY games_stage ({GAME_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(GAME_TYPES)
+        await write_rows(copy, (game_values(keys[g], row, encoder) for g, row in games.items()))
     await cur.execute(UPSERT_GAMES)
     ids = list(games)
     await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
     async with cur.copy(
-        "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) FROM STDIN"
+        "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) "
+        "FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        for game_id, row in games.items():
-            state = row.state
-            for n, user in enumerate(state.joined, 1):
-                await copy.write_row((game_id, "joined", n, user, None, None))
-            for n, user in enumerate(state.waitlist, 1):
-                await copy.write_row((game_id, "waitlisted", n, user, None, None))
-            for n, (pid, label) in enumerate(state.placeholders.items(), 1):
-                await copy.write_row((game_id, "placeholder", n, None, pid, label))
+        copy.set_types(("uuid", "text", "int4", "text", "int4", "text"))
+        await write_rows(copy, _participant_rows(games, keys))
     async with cur.copy(
-        "COPY reminders (game_id, offset_minutes, user_id, status) FROM STDIN"
+        "COPY reminders (game_id, offset_minutes, user_id, status) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        for game_id, row in games.items():
-            for (offset, user), status in row.state.reminders.items():
-                await copy.write_row((game_id, offset, user, status))
+        copy.set_types(("uuid", "int4", "text", "text"))
+        await write_rows(copy, (
+            (keys[game_id], offset, user, status)
+            for game_id, row in games.items()
+            for (offset, user), status in row.state.reminders.items()
+        ))  # fmt: skip
+
+
+def _participant_rows(
+    games: dict[str, GameRow], keys: dict[str, UUID]
+) -> Iterator[tuple[object, ...]]:
+    for game_id, row in games.items():
+        key, state = keys[game_id], row.state
+        for n, user in enumerate(state.joined, 1):
+            yield (key, "joined", n, user, None, None)
+        for n, user in enumerate(state.waitlist, 1):
+            yield (key, "waitlisted", n, user, None, None)
+        for n, (pid, label) in enumerate(state.placeholders.items(), 1):
+            yield (key, "placeholder", n, None, pid, label)
 
 
 async def _write_timeline(
@@ -167,8 +198,7 @@ async def _write_timeline(
 ) -> None:
     """Append every applied event to the timeline (the audit trail, one row per event)."""
     async with timeline_copy(cur) as copy:
-        for message, event in timeline:
-            await copy.write_row(timeline_row(message, event))
+        await write_rows(copy, (timeline_row(message, event) for message, event in timeline))
 
 
 @asynccontextmanager

@@ -130,12 +130,14 @@ class ReadModels:
         channels: dict[str, tuple[LogMessage, ChannelConfigured]] = {}
         if fresh:  # the timeline is written as the events fold (PostgreSQL stores it meanwhile)
             async with conn.cursor() as cur, timeline_copy(cur) as copy:
+                add_row = copy.formatter.write_row  # as write_rows: no coroutine per row
                 for message in fresh:
                     event = self.fold(message, result)
                     if event is None:
                         continue
                     result.applied += 1
-                    await copy.write_row(timeline_row(message, event))
+                    if data := add_row(timeline_row(message, event)):
+                        await copy.write(data)
                     if isinstance(event, GuildConfigured):
                         guilds[event.guild_id] = (message, event)
                     elif isinstance(event, ChannelConfigured):
