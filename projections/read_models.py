@@ -203,7 +203,14 @@ class ReadModels:
         game_id = game_uuid(message.aggregate_id)
         # This batch's rows first: the cache may have let a game go by count since (a batch of
         # more games than it holds), and a later event of that game must fold on its row.
-        row = self._touched.get(game_id) or self._loaded.get(game_id) or self.games.get(game_id)
+        row = self._touched.get(game_id)
+        if row is not None:  # folded already in this batch (most events): its state in place
+            evolve(row.state, event, message.aggregate_id)
+            row.updated_at, row.version, row.position = (
+                event.occurred_at, message.version, message.seq
+            )  # fmt: skip
+            return
+        row = self._loaded.get(game_id) or self.games.get(game_id)
         state = evolve(row.state if row else None, event, message.aggregate_id)
         when = event.occurred_at
         if row is None:
