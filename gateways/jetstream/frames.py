@@ -12,7 +12,6 @@ both parsers dispatch the same messages for the same bytes, cut anywhere.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Parser
@@ -20,9 +19,6 @@ from nats.protocol.parser import AWAITING_CONTROL_LINE, AWAITING_MSG_PAYLOAD, Pa
 _CRLF = b"\r\n"
 _MSG = b"MSG "
 _HMSG = b"HMSG "
-# An HMSG control line as the server writes it (single spaces, a reply subject): nats-py's
-# expression reads the same five fields from it.
-_PLAIN_HMSG = re.compile(rb"HMSG ([^\s]+) ([0-9]+) ([^\s]+) ([0-9]+) ([0-9]+)\r\n")
 
 
 def read_control_line(line: bytes) -> tuple[bytes, int, bytes, int, int] | None:
@@ -89,15 +85,21 @@ class FrameParser(Parser):
                 del buf[:pos]
 
     def _plain_frames(self, view: bytes, pos: int) -> int:
-        """Hand every whole frame of a raw subscription from ``pos`` on, as long as their
-        control lines read as :data:`_PLAIN_HMSG` says, to its handler; where it stopped."""
-        match, raw, size = _PLAIN_HMSG.match, self.raw, len(view)
+        """Hand every whole ``HMSG`` frame of a raw subscription from ``pos`` on to its handler,
+        as long as their control lines have a reply subject (read as
+        :func:`read_control_line` reads them); where it stopped."""
+        raw, size = self.raw, len(view)
         msgs = received = 0
         try:
-            while (plain := match(view, pos)) is not None:
-                subject, sid, reply, header, total = plain.groups()
-                start, header_size, needed = plain.end(), int(header), int(total)
+            while (end := view.find(_CRLF, pos)) >= 0:
+                parts = view[pos:end].split()
+                if len(parts) != 6 or parts[0] != b"HMSG":
+                    break
+                _, subject, sid, reply, header, total = parts
+                if not (sid.isdigit() and header.isdigit() and total.isdigit()):
+                    break
                 handler = raw.get(int(sid))
+                start, header_size, needed = end + 2, int(header), int(total)
                 if handler is None or start + needed + 2 > size:
                     break
                 payload = view[start + header_size : start + needed]
