@@ -64,6 +64,7 @@ class FrameParser(Parser):
             while pos < len(view):
                 if self.state == AWAITING_CONTROL_LINE:
                     pos = self._plain_frames(view, pos)
+                if self.state == AWAITING_CONTROL_LINE:  # a line it leaves to the general way
                     if pos == len(view):
                         return
                     after = self._control_line(view, pos)
@@ -87,7 +88,9 @@ class FrameParser(Parser):
     def _plain_frames(self, view: bytes, pos: int) -> int:
         """Hand every whole ``HMSG`` frame of a raw subscription from ``pos`` on to its handler,
         as long as their control lines have a reply subject (read as
-        :func:`read_control_line` reads them); where it stopped."""
+        :func:`read_control_line` reads them); where it stopped. A frame of another
+        subscription, or one whose payload is still on its way, is left awaiting its payload
+        (its control line read)."""
         raw, size = self.raw, len(view)
         msgs = received = 0
         try:
@@ -100,8 +103,12 @@ class FrameParser(Parser):
                     break
                 handler = raw.get(int(sid))
                 start, header_size, needed = end + 2, int(header), int(total)
-                if handler is None or start + needed + 2 > size:
-                    break
+                if handler is None or start + needed + 2 > size:  # read its payload as usual
+                    arg = self.msg_arg
+                    arg["subject"], arg["sid"], arg["reply"] = subject, int(sid), reply
+                    self.header_needed, self.needed = header_size, needed
+                    self.state = AWAITING_MSG_PAYLOAD
+                    return start
                 payload = view[start + header_size : start + needed]
                 block = view[start : start + header_size] if header_size else None
                 pos = start + needed + 2
