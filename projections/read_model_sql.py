@@ -155,24 +155,23 @@ async def _write_games(
     ``COPY``: the state goes as stored, none of its bytes escaped as text)."""
     await cur.execute(STAGE_GAMES)
     keys = {game_id: UUID(game_id) for game_id in games}
-    cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
-    async with cur.copy(f"COPY games_stage ({GAME_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(GAME_TYPES)
+    async with binary_copy(cur, f"games_stage ({GAME_COLUMNS})", GAME_TYPES) as copy:
         await write_rows(copy, (game_values(keys[g], row, encoder) for g, row in games.items()))
     await cur.execute(UPSERT_GAMES)
     ids = list(games)
     await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
-    async with cur.copy(
-        "COPY participants (game_id, kind, ordinal, user_id, placeholder_id, label) "
-        "FROM STDIN (FORMAT BINARY)"
+    async with binary_copy(
+        cur,
+        "participants (game_id, kind, ordinal, user_id, placeholder_id, label)",
+        ("uuid", "text", "int4", "text", "int4", "text"),
     ) as copy:
-        copy.set_types(("uuid", "text", "int4", "text", "int4", "text"))
         await write_rows(copy, _participant_rows(games, keys))
-    async with cur.copy(
-        "COPY reminders (game_id, offset_minutes, user_id, status) FROM STDIN (FORMAT BINARY)"
+    async with binary_copy(
+        cur,
+        "reminders (game_id, offset_minutes, user_id, status)",
+        ("uuid", "int4", "text", "text"),
     ) as copy:
-        copy.set_types(("uuid", "int4", "text", "text"))
         await write_rows(copy, (
             (keys[game_id], offset, user, status)
             for game_id, row in games.items()
@@ -208,9 +207,19 @@ async def timeline_copy(cur: psycopg.AsyncCursor[Any]) -> AsyncIterator[psycopg.
 
     In binary: the cheapest format for both sides (the body goes as stored, PostgreSQL reads
     fields without unescaping text)."""
+    async with binary_copy(cur, f"timeline ({TIMELINE_COLUMNS})", TIMELINE_TYPES) as copy:
+        yield copy
+
+
+@asynccontextmanager
+async def binary_copy(
+    cur: psycopg.AsyncCursor[Any], target: str, types: Sequence[str]
+) -> AsyncIterator[psycopg.AsyncCopy]:
+    """A binary ``COPY target FROM STDIN`` whose rows hold ``types`` (jsonb given as its
+    encoded bytes)."""
     cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
-    async with cur.copy(f"COPY timeline ({TIMELINE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(TIMELINE_TYPES)
+    async with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
         yield copy
 
 
