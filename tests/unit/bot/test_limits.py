@@ -34,3 +34,16 @@ def test_sliding_window_counts_only_recent_clicks() -> None:
     clock.now += 5  # the first click left the window, the second has not
     assert limit.allow(7)
     assert not limit.allow(7)
+
+
+def test_idle_users_are_forgotten_and_the_map_is_bounded() -> None:
+    clock = Clock()
+    limit = PerUserLimit(1, 10, clock=clock, max_users=3)
+    for user in (1, 2, 3, 4):
+        assert limit.allow(user)
+    assert list(limit._recent) == [2, 3, 4]  # the longest idle made room
+    assert not limit.allow(2)  # refused, and now the most recent
+    assert list(limit._recent) == [3, 4, 2]
+    clock.now += 10.5
+    assert limit.allow(5)  # everyone else's window has emptied
+    assert list(limit._recent) == [5]
