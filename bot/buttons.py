@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.respond import authority, command_id
+from bot.respond import command_id
 from domain.commands import JoinGame, LeaveGame
 
 if TYPE_CHECKING:
@@ -41,19 +41,26 @@ async def send_for_game(
         interaction,
         lambda: kind(
             command_id=command_id(interaction),
-            user_id=authority(interaction)["user_id"],
+            user_id=str(interaction.user.id),  # all a join or leave needs of authority()
             game_id=game_id,
         ),
         action,
     )
 
 
+def clicked_button(item: discord.ui.Item[Any]) -> discord.ui.Button[Any] | None:
+    """The button discord.py built from the clicked message, to wrap as it is: building
+    another one for every click is work on the event loop that answers nothing."""
+    return item if isinstance(item, discord.ui.Button) else None
+
+
 class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"muster:join:{GAME_ID}"):
     """Take a seat (or a place on the waitlist)."""
 
-    def __init__(self, game_id: str) -> None:
+    def __init__(self, game_id: str, clicked: discord.ui.Button[Any] | None = None) -> None:
         super().__init__(
-            discord.ui.Button(
+            clicked
+            or discord.ui.Button(
                 label="Join", style=discord.ButtonStyle.success, custom_id=join_id(game_id)
             )
         )
@@ -63,7 +70,7 @@ class JoinButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=f"must
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> JoinButton:
-        return cls(match["game_id"])
+        return cls(match["game_id"], clicked_button(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await send_for_game(interaction, JoinGame, self.game_id)
@@ -74,9 +81,10 @@ class LeaveButton(
 ):
     """Give up a seat (the head of the waitlist moves up) or a place on the waitlist."""
 
-    def __init__(self, game_id: str) -> None:
+    def __init__(self, game_id: str, clicked: discord.ui.Button[Any] | None = None) -> None:
         super().__init__(
-            discord.ui.Button(
+            clicked
+            or discord.ui.Button(
                 label="Leave", style=discord.ButtonStyle.secondary, custom_id=leave_id(game_id)
             )
         )
@@ -86,7 +94,7 @@ class LeaveButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> LeaveButton:
-        return cls(match["game_id"])
+        return cls(match["game_id"], clicked_button(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await send_for_game(interaction, LeaveGame, self.game_id)
