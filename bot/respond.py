@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import discord
+from discord.http import handle_message_parameters
+from discord.webhook.async_ import async_context
 
 from bot.limits import PerUserLimit
 from bot.profiles import ProfileObserver
@@ -58,6 +60,36 @@ def authority(interaction: Interaction) -> dict[str, Any]:
         "role_ids": tuple(str(r.id) for r in roles if r.id != interaction.guild_id),
         "permissions": interaction.permissions.value,
     }
+
+
+EPHEMERAL = discord.MessageFlags(ephemeral=True)
+
+
+async def follow_up(interaction: Interaction, content: str) -> None:
+    """``interaction.followup.send(content, ephemeral=True)``: the same request (payload,
+    ``?wait=1``, rate-limit handling and errors are discord.py's own), without building the
+    follow-up ``Webhook`` and, from Discord's reply, a whole ``WebhookMessage`` that nobody
+    reads: work on the event loop, on every click, that a paced click arriving meanwhile waits
+    for. Goes through discord.py's webhook adapter as ``Interaction``'s own methods do
+    (discord.py is pinned below 2.8; ``tests/e2e/emulator/test_follow_up.py`` compares the two)."""
+    state = interaction._state
+    http = state.http
+    with handle_message_parameters(
+        content=content,
+        flags=EPHEMERAL,
+        previous_allowed_mentions=getattr(state, "allowed_mentions", None),
+    ) as params:
+        await async_context.get().execute_webhook(
+            interaction.application_id,
+            interaction.token,
+            session=interaction._session,
+            proxy=http.proxy,
+            proxy_auth=http.proxy_auth,
+            payload=params.payload,
+            multipart=params.multipart,
+            files=params.files,
+            wait=True,  # as discord.py always asks for an application's webhook
+        )
 
 
 class Responder:
@@ -131,7 +163,10 @@ class Responder:
     async def say(self, interaction: Interaction, text: str, **kwargs: Any) -> None:
         """The one ephemeral follow-up (fills the deferred "thinking…"), cut to fit Discord."""
         try:
-            await interaction.followup.send(fit(text), ephemeral=True, **kwargs)
+            if kwargs:
+                await interaction.followup.send(fit(text), ephemeral=True, **kwargs)
+            else:
+                await follow_up(interaction, fit(text))
             self.answered += 1
         except discord.HTTPException as error:
             self._failed(f"follow-up failed: {error}")
