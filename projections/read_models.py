@@ -178,7 +178,8 @@ class ReadModels:
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> None:
         games = self.games
-        ids = {game_uuid(m.aggregate_id) for m in batch if m.aggregate_id.startswith("game.")}
+        aggregates = {m.aggregate_id for m in batch}  # each game's id cut once, not per event
+        ids = {game_uuid(a) for a in aggregates if a.startswith("game.")}
         wanted = [game_id for game_id in ids if game_id not in games]
         if not wanted:
             return
