@@ -247,7 +247,8 @@ class LogFeed(PullConsumer):
 
     def _next(self, seq: int) -> bool:
         """Whether the delivery at ``seq`` is the next message (else a duplicate or a gap)."""
-        self._outstanding = max(self._outstanding - 1, 0)
+        if self._outstanding:  # (never below 0)
+            self._outstanding -= 1
         if self._outstanding == REFILL_AT:
             self._wake.set()
         if seq <= self.after:

@@ -43,9 +43,10 @@ _GAME, _GUILD, _CHANNEL, _OTHER = "game", "guild", "channel", "other"
 LOOKUP_BELOW = 1_000
 
 
-@dataclass
+@dataclass(slots=True)
 class GameRow:
-    """A folded game plus what the table keeps beside the domain state."""
+    """A folded game plus what the table keeps beside the domain state (slots: three of its
+    fields are set for every event folded)."""
 
     state: GameState
     created_at: datetime
