@@ -43,10 +43,10 @@ _GAME, _GUILD, _CHANNEL, _OTHER = "game", "guild", "channel", "other"
 LOOKUP_BELOW = 1_000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class GameRow:
     """A folded game plus what the table keeps beside the domain state (slots: three of its
-    fields are set for every event folded)."""
+    fields are set for every event folded; still weakly referable, as the cache's tests need)."""
 
     state: GameState
     created_at: datetime
