@@ -6,8 +6,9 @@ complete, announcements, reminders) and :mod:`domain.membership` (join, leave, w
 placeholders).
 """
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -138,7 +139,7 @@ def require_manager(state: GameState, command: AuthorizedCommand, action: str) -
         raise NotHost(state.game_id, command.user_id, state.host_id, action)
 
 
-def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:  # noqa: PLR0912, PLR0915 one case per event
+def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState:
     """Apply one event; the state is changed in place (and returned)."""
     if state is None:
         if not isinstance(event, GameCreated):
@@ -151,58 +152,134 @@ def evolve(state: GameState | None, event: GameEvent, game_id: str) -> GameState
             scheduled_at=event.scheduled_at,
             details=event.details,
         )
-    match event:
-        case PlayerJoined(user_id=user):
-            state.joined.append(user)
-            state.players.add(user)
-        case PlayerWaitlisted(user_id=user):
-            state.waitlist.append(user)
-            state.players.add(user)
-        case PlayerLeft(user_id=user, from_waitlist=True):
-            state.waitlist.remove(user)
-            state.players.discard(user)
-        case PlayerLeft(user_id=user):
-            state.joined.remove(user)
-            state.players.discard(user)
-        case PlayerPromoted(user_id=user):
-            state.waitlist.remove(user)
-            state.joined.append(user)
-        case PlayerMovedToWaitlist(user_id=user, position=position):
-            state.joined.remove(user)
-            state.waitlist.insert(position - 1, user)
-        case PlaceholderAdded(placeholder_id=pid, label=label):
-            state.placeholders[pid] = label
-            state.next_placeholder_id = max(state.next_placeholder_id, pid + 1)
-        case PlaceholderRemoved(placeholder_id=pid) | PlaceholderClaimed(placeholder_id=pid):
-            del state.placeholders[pid]
-        case GameUpdated(details=details):
-            state.details = details
-        case GameRescheduled(scheduled_at=when):
-            state.scheduled_at = when
-            state.reminders = {}
-            state.intents = set()
-        case GameStarted():
-            state.status = "in_progress"
-        case GameCompleted():
-            state.status = "completed"
-        case GameCancelled():
-            state.status = "cancelled"
-        case AnnouncementRecorded(channel_id=channel, message_id=message):
-            state.announcement = Announcement(channel_id=channel, message_id=message)
-        case ReminderRecorded(offset_minutes=offset, user_id=user, status=status):
-            state.reminders[(offset, user)] = status
-        case DirectMessageRecorded(source_position=source, user_id=user, status=status):
-            state.direct_messages[(source, user)] = status
-        case ReminderIntentRecorded(offset_minutes=offset, user_id=user):
-            state.intents.add((offset, user))
-        case RemindersMuted(user_id=user):
-            state.muted.add(user)
-        case RemindersUnmuted(user_id=user):
-            state.muted.discard(user)
-        case AttendanceRecorded():
-            pass  # who came changes nothing the rules need (analytics keep it)
-        case GameCreated():
+    apply = _RULES.get(type(event)) or _rule_of(event)
+    if apply is None:
+        if isinstance(event, GameCreated):
             raise TypeError(f"game {game_id} was created twice")
-        case _:
-            raise TypeError(f"no rule applies {type(event).__name__} to a game")
+        raise TypeError(f"no rule applies {type(event).__name__} to a game")
+    apply(state, event)
     return state
+
+
+# One rule per event type, found by the event's type: a rebuild folds every stored event, and a
+# ``match`` over the types tried each case in turn (an ``isinstance`` through msgspec's
+# metaclass each, ~0.1 µs: 1.7 µs to fold a reminder, the sixteenth case).
+Rule = Callable[[GameState, Any], None]
+_RULES: dict[type[GameEvent], Rule] = {}
+
+
+def _rule(*types: type[GameEvent]) -> Callable[[Rule], Rule]:
+    def register(rule: Rule) -> Rule:
+        for event_type in types:
+            _RULES[event_type] = rule
+        return rule
+
+    return register
+
+
+def _rule_of(event: GameEvent) -> Rule | None:
+    """The rule of a subclass of an event type (none is defined; as ``isinstance`` would)."""
+    return next((_RULES[t] for t in type(event).__mro__ if t in _RULES), None)
+
+
+@_rule(PlayerJoined)
+def _joined(state: GameState, event: PlayerJoined) -> None:
+    state.joined.append(event.user_id)
+    state.players.add(event.user_id)
+
+
+@_rule(PlayerWaitlisted)
+def _waitlisted(state: GameState, event: PlayerWaitlisted) -> None:
+    state.waitlist.append(event.user_id)
+    state.players.add(event.user_id)
+
+
+@_rule(PlayerLeft)
+def _left(state: GameState, event: PlayerLeft) -> None:
+    (state.waitlist if event.from_waitlist is True else state.joined).remove(event.user_id)
+    state.players.discard(event.user_id)
+
+
+@_rule(PlayerPromoted)
+def _promoted(state: GameState, event: PlayerPromoted) -> None:
+    state.waitlist.remove(event.user_id)
+    state.joined.append(event.user_id)
+
+
+@_rule(PlayerMovedToWaitlist)
+def _moved_to_waitlist(state: GameState, event: PlayerMovedToWaitlist) -> None:
+    state.joined.remove(event.user_id)
+    state.waitlist.insert(event.position - 1, event.user_id)
+
+
+@_rule(PlaceholderAdded)
+def _placeholder_added(state: GameState, event: PlaceholderAdded) -> None:
+    state.placeholders[event.placeholder_id] = event.label
+    state.next_placeholder_id = max(state.next_placeholder_id, event.placeholder_id + 1)
+
+
+@_rule(PlaceholderRemoved, PlaceholderClaimed)
+def _placeholder_gone(state: GameState, event: PlaceholderRemoved | PlaceholderClaimed) -> None:
+    del state.placeholders[event.placeholder_id]
+
+
+@_rule(GameUpdated)
+def _updated(state: GameState, event: GameUpdated) -> None:
+    state.details = event.details
+
+
+@_rule(GameRescheduled)
+def _rescheduled(state: GameState, event: GameRescheduled) -> None:
+    state.scheduled_at = event.scheduled_at
+    state.reminders = {}
+    state.intents = set()
+
+
+@_rule(GameStarted)
+def _started(state: GameState, event: GameStarted) -> None:
+    state.status = "in_progress"
+
+
+@_rule(GameCompleted)
+def _completed(state: GameState, event: GameCompleted) -> None:
+    state.status = "completed"
+
+
+@_rule(GameCancelled)
+def _cancelled(state: GameState, event: GameCancelled) -> None:
+    state.status = "cancelled"
+
+
+@_rule(AnnouncementRecorded)
+def _announced(state: GameState, event: AnnouncementRecorded) -> None:
+    state.announcement = Announcement(channel_id=event.channel_id, message_id=event.message_id)
+
+
+@_rule(ReminderRecorded)
+def _reminded(state: GameState, event: ReminderRecorded) -> None:
+    state.reminders[(event.offset_minutes, event.user_id)] = event.status
+
+
+@_rule(DirectMessageRecorded)
+def _direct_message(state: GameState, event: DirectMessageRecorded) -> None:
+    state.direct_messages[(event.source_position, event.user_id)] = event.status
+
+
+@_rule(ReminderIntentRecorded)
+def _reminder_intent(state: GameState, event: ReminderIntentRecorded) -> None:
+    state.intents.add((event.offset_minutes, event.user_id))
+
+
+@_rule(RemindersMuted)
+def _muted(state: GameState, event: RemindersMuted) -> None:
+    state.muted.add(event.user_id)
+
+
+@_rule(RemindersUnmuted)
+def _unmuted(state: GameState, event: RemindersUnmuted) -> None:
+    state.muted.discard(event.user_id)
+
+
+@_rule(AttendanceRecorded)
+def _attendance(state: GameState, event: AttendanceRecorded) -> None:
+    """Who came changes nothing the rules need (analytics keep it)."""

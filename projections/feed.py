@@ -240,12 +240,15 @@ class LogFeed(PullConsumer):
         except ValueError:  # not a delivery of our consumer: nothing to do with it
             return
         if self._next(seq):
-            self._ready.append(self._stored.read(seq, subject, data, block))
-            self._arrived.set()
+            ready = self._ready
+            ready.append(self._stored.read(seq, subject, data, block))
+            if len(ready) == 1:  # next_batch waits only while the queue is empty
+                self._arrived.set()
 
     def _next(self, seq: int) -> bool:
         """Whether the delivery at ``seq`` is the next message (else a duplicate or a gap)."""
-        self._outstanding = max(self._outstanding - 1, 0)
+        if self._outstanding:  # (never below 0)
+            self._outstanding -= 1
         if self._outstanding == REFILL_AT:
             self._wake.set()
         if seq <= self.after:

@@ -9,9 +9,7 @@ from uuid import UUID
 
 import msgspec
 import psycopg
-from psycopg import pq
-from psycopg.adapt import Dumper
-from psycopg.postgres import types as pg_types
+from psycopg.adapt import PyFormat
 
 from domain.events import ChannelConfigured, Event, GuildConfigured
 
@@ -69,28 +67,35 @@ _json = msgspec.json.Encoder()
 TIMELINE_COLUMNS = (
     "position, aggregate_id, version, type, occurred_at, actor_id, command_id, msg_id, body"
 )
-TIMELINE_TYPES = ("int8", "text", "int4", "text", "timestamptz", "text", "text", "text", "jsonb")
+TIMELINE_TYPES = ("int8", "text", "int4", "text", "timestamptz", "text", "text", "text", "bytea")
+"""How psycopg formats each timeline field in a binary ``COPY``: binary ``COPY`` rows carry no
+types, so a ``jsonb`` or ``uuid`` field is given as its binary form already made (see
+:func:`binary_jsonb`, ``UUID.bytes``) and sent as it is by psycopg's C ``bytea`` dumper (a Python
+dumper was a Python call per field: ~1,800 instructions, see the README)."""
 
 
-class _RawJsonbDumper(Dumper):
-    """Binary ``jsonb`` from JSON text as stored (format version 1, then the text)."""
+JSONB_V1 = b"\x01"
+"""The version byte that starts binary ``jsonb``; the JSON text follows as it is."""
 
-    format = pq.Format.BINARY
-    oid = pg_types["jsonb"].oid
 
-    def dump(self, obj: Any) -> bytes:
-        return b"\x01" + bytes(obj)
+_BYTES_DUMPER = psycopg.adapters.get_dumper(bytes, PyFormat.BINARY)  # C, in psycopg[binary]
+
+
+def binary_jsonb(text: bytes) -> bytes:
+    """JSON text as a binary ``jsonb`` field (format version 1, then the text)."""
+    return JSONB_V1 + text
 
 
 GAME_TYPES = (
-    "uuid", "text", "text", "text", "text", "text", "text", "int4", "jsonb", "timestamptz",
+    "bytea", "text", "text", "text", "text", "text", "text", "int4", "bytea", "timestamptz",
     "text", "int4", "int4", "text", "text", "timestamptz", "timestamptz", "int4", "int8", "bytea",
 )  # fmt: skip
-"""The binary types of :data:`GAME_COLUMNS`, as :func:`game_values` gives them."""
+"""The binary types of :data:`GAME_COLUMNS`, as :func:`game_values` gives them (the key and the
+details as their binary ``uuid`` and ``jsonb``, as in :data:`TIMELINE_TYPES`)."""
 
 
 def game_values(
-    game_id: UUID, row: GameRow, state_encoder: msgspec.msgpack.Encoder
+    game_id: bytes, row: GameRow, state_encoder: msgspec.msgpack.Encoder
 ) -> tuple[object, ...]:
     state = row.state
     details = state.details
@@ -98,7 +103,7 @@ def game_values(
     return (
         game_id, state.guild_id, state.channel_id, state.host_id, details.title,
         details.description, details.category, details.duration_minutes,
-        _json.encode(details), state.scheduled_at, state.status, len(state.joined),
+        binary_jsonb(_json.encode(details)), state.scheduled_at, state.status, len(state.joined),
         len(state.waitlist), announcement.channel_id if announcement else None,
         announcement.message_id if announcement else None, row.created_at, row.updated_at,
         row.version, row.position, state_encoder.encode(state),
@@ -154,7 +159,7 @@ async def _write_games(
     """Upsert the touched games and replace their participant and reminder rows (binary
     ``COPY``: the state goes as stored, none of its bytes escaped as text)."""
     await cur.execute(STAGE_GAMES)
-    keys = {game_id: UUID(game_id) for game_id in games}
+    keys = {game_id: UUID(game_id).bytes for game_id in games}  # binary uuid
     async with binary_copy(cur, f"games_stage ({GAME_COLUMNS})", GAME_TYPES) as copy:
         await write_rows(copy, (game_values(keys[g], row, encoder) for g, row in games.items()))
     await cur.execute(UPSERT_GAMES)
@@ -164,13 +169,13 @@ async def _write_games(
     async with binary_copy(
         cur,
         "participants (game_id, kind, ordinal, user_id, placeholder_id, label)",
-        ("uuid", "text", "int4", "text", "int4", "text"),
+        ("bytea", "text", "int4", "text", "int4", "text"),  # game_id as binary uuid
     ) as copy:
         await write_rows(copy, _participant_rows(games, keys))
     async with binary_copy(
         cur,
         "reminders (game_id, offset_minutes, user_id, status)",
-        ("uuid", "int4", "text", "text"),
+        ("bytea", "int4", "text", "text"),
     ) as copy:
         await write_rows(copy, (
             (keys[game_id], offset, user, status)
@@ -180,7 +185,7 @@ async def _write_games(
 
 
 def _participant_rows(
-    games: dict[str, GameRow], keys: dict[str, UUID]
+    games: dict[str, GameRow], keys: dict[str, bytes]
 ) -> Iterator[tuple[object, ...]]:
     for game_id, row in games.items():
         key, state = keys[game_id], row.state
@@ -215,9 +220,9 @@ async def timeline_copy(cur: psycopg.AsyncCursor[Any]) -> AsyncIterator[psycopg.
 async def binary_copy(
     cur: psycopg.AsyncCursor[Any], target: str, types: Sequence[str]
 ) -> AsyncIterator[psycopg.AsyncCopy]:
-    """A binary ``COPY target FROM STDIN`` whose rows hold ``types`` (jsonb given as its
-    encoded bytes)."""
-    cur.adapters.register_dumper(None, _RawJsonbDumper)  # for COPY's set_types only
+    """A binary ``COPY target FROM STDIN`` whose rows psycopg formats as ``types``."""
+    # By oid, psycopg would format bytea with the DB-API ``Binary`` wrapper's Python dumper.
+    cur.adapters.register_dumper(bytes, _BYTES_DUMPER)
     async with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
         yield copy
@@ -227,5 +232,5 @@ def timeline_row(message: LogMessage, event: Event) -> tuple[object, ...]:
     """One event's timeline row (columns as :data:`TIMELINE_COLUMNS`)."""
     return (
         message.seq, message.aggregate_id, message.version, message.topic, event.occurred_at,
-        event.actor_id, event.command_id, message.msg_id, message.body,
+        event.actor_id, event.command_id, message.msg_id, JSONB_V1 + message.body,
     )  # fmt: skip

@@ -54,11 +54,16 @@ class FrameParser(Parser):
     async def parse(self, data: bytes = b"") -> None:
         """Dispatch every complete frame in the buffer (as nats-py's ``parse`` does).
 
-        The buffer is read by offsets in one immutable copy, each field a single slice of it,
-        and cut once at the end."""
+        What came is read by offsets in one immutable copy (the data itself when no frame was
+        left unfinished before, else that frame's start joined to it: one copy, where adding
+        the data to the buffer and copying the buffer took two), each field a single slice of
+        it; what is left unread goes back to the buffer at the end."""
         buf = self.buf
-        buf.extend(data)
-        view = bytes(buf)
+        if buf:
+            view = bytes(buf) + data
+            buf.clear()
+        else:
+            view = data if type(data) is bytes else bytes(data)
         pos = 0
         try:
             while pos < len(view):
@@ -69,8 +74,8 @@ class FrameParser(Parser):
                         return
                     after = self._control_line(view, pos)
                     if after is None:  # another operation, or a line nats-py must judge
-                        del buf[:pos]
-                        pos = 0
+                        buf.extend(view[pos:])
+                        pos = len(view)
                         await super().parse()  # (and raises if it is malformed)
                         return
                     if after == pos:
@@ -82,8 +87,8 @@ class FrameParser(Parser):
                 if self.buf is not buf:  # reset() ran meanwhile (a reconnect): nothing more
                     return
         finally:
-            if pos and self.buf is buf:
-                del buf[:pos]
+            if pos < len(view) and self.buf is buf:
+                buf.extend(view[pos:])
 
     def _plain_frames(self, view: bytes, pos: int) -> int:
         """Hand every whole ``HMSG`` frame of a raw subscription from ``pos`` on to its handler,
