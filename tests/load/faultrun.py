@@ -6,6 +6,7 @@
     python -m tests.load.faultrun --soak --minutes 30 --tracemalloc 120  # + allocation snapshots
     python -m tests.load.faultrun --soak --minutes 60 --allocstats 30    # + allocator figures
     python -m tests.load.faultrun --soak --minutes 60 --malloc-trim 60   # + glibc malloc_trim
+    python -m tests.load.faultrun --soak --minutes 90 --nats-heap 10     # + NATS heap profiles
 
 It starts NATS, PostgreSQL and Redis, then ``muster projector``, ``bot``, ``api``, ``worker``
 and the scheduler as separate processes, the Discord emulator in this one; drives the load
@@ -42,7 +43,7 @@ from tests.load.checker import Evidence, check
 from tests.load.faults import KINDS, Faults
 from tests.load.history import History, read_history
 from tests.load.loadgen import Load
-from tests.load.servers_memory import nats_memory
+from tests.load.servers_memory import nats_memory, nats_snapshot
 from tests.load.system import ROOT, System, populate, rss_mib, tree_memory
 
 SAMPLE_EVERY = 5.0
@@ -82,9 +83,24 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
 class Sampler:
     """RSS of every process, the Discord work queue and the read models' lag, every 5 s."""
 
-    def __init__(self, system: System, faults: Faults, path: Path) -> None:
+    def __init__(self, system: System, faults: Faults, path: Path, nats_every: float = 0.0) -> None:
         self.system, self.faults, self.path = system, faults, path
         self.rows: list[dict[str, Any]] = []
+        self.nats_every = nats_every  # seconds between NATS heap profiles (0: none)
+        self.nats_next = 0.0
+
+    async def nats_snapshot(self, now: float) -> None:
+        """Every ``nats_every`` seconds: NATS's heap profile and JetStream state, saved beside
+        rss.jsonl under ``nats-heap/<seconds since the first>/``."""
+        if not self.nats_every or now < self.nats_next:
+            return
+        first = self.rows[0]["t"] if self.rows else now
+        self.nats_next = now + self.nats_every
+        files = await asyncio.to_thread(nats_snapshot, self.system.server("nats"))
+        folder = self.path.parent / "nats-heap" / f"{now - first:07.0f}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, body in files.items():
+            (folder / name).write_bytes(body)
 
     async def run(self, stop: asyncio.Event) -> None:
         with self.path.open("a") as out:
@@ -107,6 +123,8 @@ class Sampler:
                     row["nats"] = nats
                     for key in NATS_MEM:
                         row["mem"][f"nats {key}"] = nats[key]
+                with contextlib.suppress(Exception):
+                    await self.nats_snapshot(row["t"])
                 with contextlib.suppress(Exception):
                     last, queued = await self.faults.nats_state()
                     row["queue"] = queued
@@ -328,7 +346,7 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"  up in {time.time() - started:.0f} s; load starts", flush=True)
             stop = asyncio.Event()
             seconds = args.minutes * 60
-            sampler = Sampler(system, faults, out / "rss.jsonl")
+            sampler = Sampler(system, faults, out / "rss.jsonl", args.nats_heap * 60)
             load_started = time.time()
             tasks = [asyncio.create_task(load.run(stop)), asyncio.create_task(sampler.run(stop))]
             plan = None if args.soak else asyncio.create_task(faults.run(seconds - 20, args.rounds))
@@ -447,6 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--malloc-trim", type=float, default=0, metavar="SECONDS",
                         help="every SECONDS, the Muster processes call glibc's malloc_trim "
                         "(MUSTER_MALLOC_TRIM_EVERY)")  # fmt: skip
+    parser.add_argument(
+        "--nats-heap",
+        type=float,
+        default=0,
+        metavar="MINUTES",
+        help="every MINUTES, NATS's heap profile and JetStream state into "
+        "OUT/nats-heap (python -m tests.load.nats_heap_report OUT/nats-heap)",
+    )
     parser.add_argument("--out", help="directory for the evidence (default: a new temp dir)")
     args = parser.parse_args(argv)
     if not args.soak and os.geteuid() != 0:

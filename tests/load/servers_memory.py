@@ -108,3 +108,14 @@ def shared_and_private(pids: list[int]) -> dict[str, float]:
         for key, field in parts.items():
             sums[key] += rollup.get(field, 0)
     return {key: value / 1024 for key, value in sums.items()}
+
+
+def nats_snapshot(process: ServerProcess, timeout: float = 10.0) -> dict[str, bytes]:
+    """NATS's heap profile as text (``heap.txt``: every allocation site still in use at the
+    last collection, sampled) and its JetStream state with every stream and consumer
+    (``jsz.json``), for ``tests.load.nats_heap_report``."""
+    monitor = process.monitor_port  # type: ignore[attr-defined]
+    return {
+        "heap.txt": get(process.profile_port, "/debug/pprof/heap?debug=1", timeout),  # type: ignore[attr-defined]
+        "jsz.json": get(monitor, "/jsz?accounts=true&streams=true&consumers=true", timeout),
+    }
