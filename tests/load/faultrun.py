@@ -320,6 +320,8 @@ async def main_async(args: argparse.Namespace) -> int:
         people = populate(emu, args.members, args.channels)
         faults = Faults(system, history, seed=args.seed)
         try:
+            if args.nats_heap:  # NATS's heap sampled every 64 KiB allocated (Go's default:
+                os.environ["GODEBUG"] = "memprofilerate=65536"  # 512 KiB); Python ignores it
             await system.start_servers()
             if args.tracemalloc:  # deploy/memtrace.py: snapshots of every Muster process
                 system.env["MUSTER_TRACEMALLOC"] = str(out / "tracemalloc")
