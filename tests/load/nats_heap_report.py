@@ -11,7 +11,8 @@ as text, ``<seconds>/jsz.json``: JetStream's state with streams and consumers) a
   growth. A site is the innermost ``--depth`` frames inside nats-server (or the Go runtime's
   caller outside it). The profile samples one allocation per ``memprofilerate`` bytes on
   average; each record is scaled back as Go's own tools do (``bytes / (1 - exp(-size/rate))``);
-* every stream's messages, bytes, subjects and interior deletes, first and last.
+* every stream's appends (its last sequence), messages, bytes, subjects and interior deletes,
+  first and last.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def parse_jsz(data: dict) -> tuple[dict[str, dict[str, int]], int]:  # type: ign
                 "bytes": int(state.get("bytes") or 0),
                 "subjects": int(state.get("num_subjects") or 0),
                 "deleted": int(state.get("num_deleted") or 0),
+                "appended": int(state.get("last_seq") or 0),
             }
             consumers += len(stream.get("consumer_detail") or [])
     return streams, consumers
@@ -138,11 +140,12 @@ def report(snapshots: list[Snapshot], top: int) -> str:
     for name in growth[:top]:
         a, b, c = (s.sites.get(name, 0) / MIB for s in picked)
         lines.append(_row(f"`{name}`", f"{a:.2f}", f"{b:.2f}", f"{c:.2f}", f"{c - a:+.2f}"))
-    lines += ["", *_header("stream", "messages", "MiB", "subjects", "interior deletes")]
+    lines += ["", *_header("stream", "appended", "messages", "MiB", "subjects", "interior deletes")]
     for name in sorted(set(first.streams) | set(last.streams)):
         was, now = first.streams.get(name, {}), last.streams.get(name, {})
         lines.append(_row(
-            name, f"{was.get('messages', 0)} → {now.get('messages', 0)}",
+            name, f"{was.get('appended', 0)} → {now.get('appended', 0)}",
+            f"{was.get('messages', 0)} → {now.get('messages', 0)}",
             f"{was.get('bytes', 0) / MIB:.2f} → {now.get('bytes', 0) / MIB:.2f}",
             f"{was.get('subjects', 0)} → {now.get('subjects', 0)}",
             f"{was.get('deleted', 0)} → {now.get('deleted', 0)}",

@@ -62,4 +62,4 @@ def test_the_report_orders_sites_by_growth(tmp_path: Path) -> None:
     first_site = next(line for line in text.splitlines() if line.startswith("| `"))
     assert "loadMsgs" in first_site
     assert "+16.00" in first_site
-    assert "| EVENTS | 10 → 30 |" in text
+    assert "| EVENTS | 0 → 0 | 10 → 30 |" in text
