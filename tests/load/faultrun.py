@@ -383,6 +383,7 @@ async def main_async(args: argparse.Namespace) -> int:
             figures = summarise(evidence, faults, sampler, load_started, end)
         finally:
             history.close()
+            await faults.close_probe()
             for child in system.children.values():
                 child.stop()
             faults.release_disk()

@@ -34,6 +34,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import nats
@@ -41,6 +42,9 @@ import psycopg
 
 from tests.load.history import History
 from tests.load.system import System
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
 
 PROCESS_KILLS = ("projector", "bot", "api", "scheduler", "worker")
 SERVER_KILLS = ("nats", "postgres")
@@ -70,22 +74,37 @@ class Faults:
     disk: Path | None = None
     disk_tables: tuple[str, ...] = ()
     clock_ahead: bool = False
+    probe: NATS | None = field(default=None, repr=False)
 
     # -- probes ------------------------------------------------------------------------------
     async def nats_state(self) -> tuple[int, int]:
-        """(last sequence of the log, messages waiting in the Discord work queue)."""
-        nc = await nats.connect(self.system.env["MUSTER_NATS_URL"], connect_timeout=2,
-                                allow_reconnect=False, max_reconnect_attempts=0)  # fmt: skip
+        """(last sequence of the log, messages waiting in the Discord work queue), through one
+        kept connection (a new one every 5 s would fill NATS's list of closed connections,
+        10,000 kept, and show as its memory growing in a soak), replaced when it fails."""
+        if self.probe is None or not self.probe.is_connected:
+            await self.close_probe()
+            url = self.system.env["MUSTER_NATS_URL"]
+            self.probe = await nats.connect(
+                url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0
+            )
         try:
-            js = nc.jetstream(timeout=3)
+            js = self.probe.jetstream(timeout=3)
             log = await js.stream_info("EVENTS")
             try:
                 ops = (await js.stream_info("DISCORD_OPS")).state.messages
             except nats.js.errors.NotFoundError:
                 ops = 0
-            return log.state.last_seq, ops
-        finally:
-            await nc.close()
+        except BaseException:
+            await self.close_probe()
+            raise
+        return log.state.last_seq, ops
+
+    async def close_probe(self) -> None:
+        """Close the connection :meth:`nats_state` keeps, if any."""
+        probe, self.probe = self.probe, None
+        if probe is not None:
+            with contextlib.suppress(Exception):
+                await probe.close()
 
     async def read_position(self, name: str = "read_models") -> int:
         """Where a projection (``read_models``, ``discord``) stands in the log."""
