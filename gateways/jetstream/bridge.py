@@ -26,6 +26,8 @@ import nats
 from eventsourcing.persistence import OperationalError
 from nats.aio.client import Client as NATS
 
+from gateways.jetstream.headers import Client as RawClient
+
 T = TypeVar("T")
 log = logging.getLogger("muster.nats")
 
@@ -97,7 +99,7 @@ class NatsBridge:
             raise OperationalError(
                 f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
             )
-        client = NATS()
+        client = RawClient()  # nats-py's, with raw subscriptions (the appends' answers)
         self.lost = asyncio.Event()
         told = False
 
