@@ -217,20 +217,13 @@ class MusterApp(Application[str]):
         """A guild's or channel's settings state (None when never configured), read from the
         log when the cached copy is older than ``SETTINGS_MAX_AGE`` or than version
         ``at_least``."""
-
-        def fresh(read_at: float | None, aggregate: Aggregate[Any] | None, now: float) -> bool:
-            version = aggregate.version if aggregate else 0
-            return (
-                read_at is not None and now - read_at < self.SETTINGS_MAX_AGE
-            ) and version >= at_least
-
-        read_at, aggregate = self._settings.get(aggregate_id, (None, None))
-        if fresh(read_at, aggregate, time.monotonic()):
+        read_at, aggregate = self._settings.get(aggregate_id, _UNREAD)
+        if self._fresh(read_at, aggregate, time.monotonic(), at_least):
             return aggregate.state if aggregate else None  # states are immutable: no lock
         with self._locks.hold(aggregate_id):
-            read_at, aggregate = self._settings.get(aggregate_id, (None, None))
+            read_at, aggregate = self._settings.get(aggregate_id, _UNREAD)
             now = time.monotonic()
-            if not fresh(read_at, aggregate, now):
+            if not self._fresh(read_at, aggregate, now, at_least):
                 aggregate = self._catch_up(aggregate_id, aggregate)
                 self._settings[aggregate_id] = (now, aggregate)
             if (aggregate.version if aggregate else 0) < at_least:
@@ -240,6 +233,17 @@ class MusterApp(Application[str]):
                     f"{aggregate.version if aggregate else 0})",
                 )
             return aggregate.state if aggregate else None
+
+    def _fresh(
+        self, read_at: float | None, aggregate: Aggregate[Any] | None, now: float, at_least: int
+    ) -> bool:
+        """Whether a cached settings aggregate read at ``read_at`` may be used ``now``. (A
+        method: a function defined in :meth:`_settings_state` evaluated its annotations, two
+        ``X | None`` unions, on every call.)"""
+        version = aggregate.version if aggregate else 0
+        return (
+            read_at is not None and now - read_at < self.SETTINGS_MAX_AGE
+        ) and version >= at_least
 
     # -- queries (for tests, tools and the bench; entry points read projections) ---------
 
@@ -274,6 +278,9 @@ class MusterApp(Application[str]):
     def history(self, aggregate_id: str) -> list[Event]:
         """Every event of one aggregate, as stored (read back through the mapper)."""
         return [cast("Recorded", r).event for r in self.events.get(aggregate_id)]
+
+
+_UNREAD: tuple[float | None, Aggregate[Any] | None] = (None, None)
 
 
 def _reused(command: AnyCommand) -> InvalidCommand:
