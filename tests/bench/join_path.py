@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import threading
 import time
 import uuid
@@ -28,8 +29,10 @@ from tests.bench.bot_cpu import thread_cpu
 from tests.bench.common import bench_stack
 
 
-async def joins(nats_url: str, count: int, warm: int) -> None:
+async def joins(nats_url: str, count: int, warm: int, switch: float | None = None) -> None:
     port, close = in_process_port(nats_url)
+    if switch is not None:
+        sys.setswitchinterval(switch)
     created = await port.send(
         CreateGame(
             command_id=f"bench:{uuid.uuid4().hex[:8]}", user_id="1", permissions=0x20,
@@ -64,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.join_path", description=__doc__)
     parser.add_argument("--joins", type=int, default=500)
     parser.add_argument("--warm", type=int, default=50)
+    parser.add_argument(
+        "--switch-interval", type=float, default=None, metavar="SECONDS",
+        help="sys.setswitchinterval after the port set its own (under callgrind, 0.005: the "
+        "port's 50 µs of wall time is a few thousand instructions there, and the forced GIL "
+        "hand-offs it causes make the counts vary from run to run)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     with bench_stack() as stack:
         started = time.perf_counter()
-        asyncio.run(joins(stack.url("nats"), args.joins, args.warm))
+        asyncio.run(joins(stack.url("nats"), args.joins, args.warm, args.switch_interval))
         print(f"done in {time.perf_counter() - started:.1f} s", flush=True)
     return 0
 
