@@ -26,6 +26,8 @@ import nats
 from eventsourcing.persistence import OperationalError
 from nats.aio.client import Client as NATS
 
+from gateways.jetstream.headers import Client as RawClient
+
 T = TypeVar("T")
 log = logging.getLogger("muster.nats")
 
@@ -97,7 +99,7 @@ class NatsBridge:
             raise OperationalError(
                 f"cannot reach NATS at {self.url} within {self.timeout:g}s: {HINT}"
             )
-        client = NATS()
+        client = RawClient()  # nats-py's, with raw subscriptions (the appends' answers)
         self.lost = asyncio.Event()
         told = False
 
@@ -267,7 +269,7 @@ class _Call(Generic[T]):
 
     def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
         self._make = make
-        self._task: asyncio.Task[T] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._result: T | None = None
         self._error: BaseException | None = None
         self._cancelled = False
@@ -277,20 +279,27 @@ class _Call(Generic[T]):
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._cancelled:  # the caller gave up before the call began: never run it
             return
+        self._task = loop.create_task(self._run())
+        self._task.add_done_callback(self._finish)  # for a task cancelled before it began
 
-        async def call() -> T:
-            return await self._make()
+    async def _run(self) -> None:
+        """Run the call and wake the caller as it ends. (A done callback alone would wake it
+        one more turn of the bridge's loop later, a turn the loop takes for every append.)"""
+        try:
+            self._result = await self._make()
+        except (Exception, asyncio.CancelledError) as error:  # noqa: BLE001 raised by the caller
+            self._error = error
+        if self._task is not None:
+            self._task.remove_done_callback(self._finish)
+        self.done.release()
 
-        self._task = loop.create_task(call())
-        self._task.add_done_callback(self._finish)
-
-    def _finish(self, task: asyncio.Task[T]) -> None:
+    def _finish(self, task: asyncio.Task[None]) -> None:
+        """Wake the caller of a call that could not wake it itself: cancelled before it began,
+        or ended by an exception the call does not catch."""
         if task.cancelled():
             self._error = asyncio.CancelledError()
         elif (error := task.exception()) is not None:
             self._error = error
-        else:
-            self._result = task.result()
         self.done.release()
 
     def cancel(self) -> None:

@@ -25,6 +25,8 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
+from gateways.jetstream.headers import Client as RawClient
+from gateways.jetstream.headers import has_status, parse_headers
 from gateways.jetstream.layout import (
     H_BATCH_COMMIT,
     H_BATCH_ID,
@@ -118,6 +120,7 @@ class Wire:
         # leader, and a read that ends short of the leader's tip is completed from the leader.
         self.replicated = layout.replicas > 1
         self._js = nc.jetstream(timeout=timeout)
+        self._acks: Acks = RawAcks(nc) if isinstance(nc, RawClient) else Acks(nc)
         self.failover_wait = 20.0  # how long a leader read waits out an election
 
     async def _from_leader(self, make: Callable[[], Awaitable[T]]) -> T:
@@ -274,8 +277,7 @@ class Wire:
         try:
             if len(messages) == 1:
                 subject, data, headers = messages[0]
-                reply = await self._request(subject, data, headers)
-                ack = self._ack(reply.data)
+                ack = self._ack(await self._request(subject, data, headers))
                 if ack.get("duplicate"):
                     raise DuplicateCommand(f"command {command_id!r} was recorded before")
                 return [int(ack["seq"])]
@@ -301,15 +303,15 @@ class Wire:
                 await self.nc.publish(subject, data, headers=headers)
         headers[H_BATCH_COMMIT] = "1"
         subject, data, headers = messages[-1]
-        reply = await self._request(subject, data, headers)
-        ack = self._ack(reply.data)
+        ack = self._ack(await self._request(subject, data, headers))
         end = int(ack["seq"])
         return list(range(end - last + 1, end + 1))
 
-    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> Msg:
-        """A request whose wait ends early (as a timeout) when the connection drops: its
-        answer can never come then, and the append is retried on the next server at once."""
-        request = self.nc.request(subject, data, headers=headers, timeout=self.timeout)
+    async def _request(self, subject: str, data: bytes, headers: dict[str, str]) -> bytes:
+        """The body of the stream's answer to an append. Its wait ends early (as a timeout) when
+        the connection drops: the answer can never come then, and the append is retried on the
+        next server at once."""
+        request = self._acks.request(subject, data, headers, self.timeout)
         lost = self._lost() if self._lost is not None else None
         if lost is None:
             return await request
@@ -343,6 +345,95 @@ class Wire:
         if error.get("code") == 503:  # JetStream unavailable for now (no leader, no quorum)
             raise LeaderUnavailable(f"{text} (code {code})", stored_maybe=False)
         raise OperationalError(f"JetStream refused the append: {text} (code {code})")
+
+
+class Acks:
+    """Requests whose answer is a body: the stream's acknowledgements of appends (nats-py's
+    ``request``, for any client)."""
+
+    def __init__(self, nc: NATS) -> None:
+        self.nc = nc
+
+    async def request(
+        self, subject: str, data: bytes, headers: dict[str, str], timeout: float
+    ) -> bytes:
+        """The answer's body; ``NoRespondersError`` when nobody took the message, a
+        ``TimeoutError`` after ``timeout`` s."""
+        reply = await self.nc.request(subject, data, headers=headers, timeout=timeout)
+        return reply.data
+
+
+class RawAcks(Acks):
+    """The same requests with their answers taken as the frame is read.
+
+    nats-py's ``request`` wraps every answer in a ``Msg`` with a parsed header dict, queues it
+    for its inbox subscription's task, which settles the request's future, whose ``wait_for``
+    wakes the request: three turns of the bridge's event loop and their objects for each
+    append, on the thread that competes with the bot's loop for the interpreter lock. Here one
+    raw subscription (:meth:`~gateways.jetstream.headers.Client.subscribe_raw`) on
+    ``<inbox>.*`` settles each append's future from the frame itself, and a timer handle stands
+    in for ``wait_for``.
+    """
+
+    def __init__(self, nc: RawClient) -> None:
+        super().__init__(nc)
+        self.raw = nc
+        self._prefix = ""
+        self._ready: asyncio.Future[None] | None = None
+        self._waiting: dict[bytes, asyncio.Future[bytes]] = {}
+        self._count = 0
+
+    async def _subscribed(self) -> str:
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_future()
+            try:
+                inbox = self.raw.new_inbox()
+                await self.raw.subscribe_raw(f"{inbox}.*", self._answer)
+            except BaseException as error:
+                self._ready.set_exception(error)
+                self._ready.exception()  # retrieved: only the waiters raise it
+                self._ready = None
+                raise
+            self._prefix = f"{inbox}."
+            self._ready.set_result(None)
+        else:
+            await asyncio.shield(self._ready)
+        return self._prefix
+
+    def _answer(self, subject: bytes, _reply: bytes, data: bytes, block: bytes | None) -> None:
+        future = self._waiting.pop(subject, None)
+        if future is None or future.done():
+            return  # given up on already
+        if has_status(block) and parse_headers(block).get("Status") == NO_RESPONDERS:
+            future.set_exception(nats.errors.NoRespondersError())
+        else:
+            future.set_result(data)
+
+    async def request(
+        self, subject: str, data: bytes, headers: dict[str, str], timeout: float
+    ) -> bytes:
+        prefix = self._prefix or await self._subscribed()
+        self._count += 1
+        inbox = f"{prefix}{self._count}"
+        key = inbox.encode()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bytes] = loop.create_future()
+        self._waiting[key] = answer
+        timer = loop.call_later(timeout, _time_out, answer)
+        try:
+            await self.raw.publish(subject, data, reply=inbox, headers=headers)
+            return await answer
+        finally:
+            timer.cancel()
+            self._waiting.pop(key, None)
+
+
+NO_RESPONDERS = "503"
+
+
+def _time_out(answer: asyncio.Future[bytes]) -> None:
+    if not answer.done():
+        answer.set_exception(nats.errors.TimeoutError())
 
 
 def _wildcard(subject: str) -> bool:
