@@ -29,14 +29,3 @@ def test_the_newest_tip_is_kept_and_the_count_is_bounded() -> None:
     tips.put("events.game.c", Tip(version=1, seq=7))
     assert len(tips) == 2
     assert tips.get("events.game.a") is None
-
-
-def test_a_tip_idle_too_long_is_replaced_even_by_an_older_one() -> None:
-    now = [0.0]
-    tips = TipCache(size=10, idle=600.0, clock=lambda: now[0])
-    tips.put("events.game.a", Tip(version=2, seq=5))
-    now[0] = 600.0
-    assert tips.get("events.game.a") is None
-    tips.put("events.game.a", Tip(version=1, seq=3))  # what a fresh read found
-    assert tips.get("events.game.a") == Tip(version=1, seq=3)
-    assert len(tips) == 1
