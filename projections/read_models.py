@@ -28,7 +28,7 @@ from domain.codec import EventMapper
 from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
 from domain.game import GameState, evolve
 from projections.feed import LogMessage
-from projections.read_model_sql import timeline_copy, timeline_row, write_batch
+from projections.read_model_sql import timeline_copy, timeline_row, uuid_array, write_batch
 
 # Decoding and folding are pure, so an event that fails is parked at once: trying again cannot
 # help. Transient failures (PostgreSQL) are retried by the runner, batch by batch and then event by
@@ -187,7 +187,7 @@ class ReadModels:
         cur = await conn.execute(
             "SELECT game_id::text, state, created_at, updated_at, version, position "
             "FROM games WHERE game_id = ANY(%s::uuid[])",
-            (wanted,),
+            (uuid_array(wanted),),
         )
         for game_id, state, created, updated, version, position in await cur.fetchall():
             row = GameRow(self._state_decoder.decode(state), created, updated, version, position)

@@ -13,6 +13,11 @@ rebuilding the log into a fresh schema, as ``muster replay`` runs a single parti
 to the last event and once stopping after the first, and prints (instructions of the whole run -
 those of the run stopping after one event) / (events - 1): start-up, imports, migrations and
 connections cancel out. ``--keep`` leaves the callgrind files for ``callgrind_annotate``.
+
+That a change keeps the rebuilt rows: ``rebuild DIR --until N --schema S`` with each version of
+the code, then ``same DIR S1 S2`` compares the two schemas (as ``muster replay`` compares, and
+each game's stored state too: run both with the same ``PYTHONHASHSEED``, as sets are
+stored in their order).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ async def _serve(directory: Path, events: int) -> None:
     (directory / "urls.json").unlink(missing_ok=True)
 
 
-async def _rebuild(directory: Path, until: int) -> None:
+async def _rebuild(directory: Path, until: int, schema: str | None) -> None:
     from gateways.jetstream import headers
     from gateways.jetstream.layout import Layout
     from gateways.postgres import migrate
@@ -63,7 +68,7 @@ async def _rebuild(directory: Path, until: int) -> None:
     from projections.runner import ProjectionRunner
 
     urls = json.loads((directory / "urls.json").read_text())
-    schema = f"instr_{uuid.uuid4().hex[:12]}"
+    schema = schema or f"instr_{uuid.uuid4().hex[:12]}"
     await migrate(urls["postgres"], schema, MIGRATIONS)
     nc = await headers.connect(urls["nats"])
     runner = ProjectionRunner(
@@ -73,6 +78,23 @@ async def _rebuild(directory: Path, until: int) -> None:
     await nc.close()
     if progress.position != until or progress.parked:
         raise SystemExit(f"rebuild stopped at {progress.position} ({progress.parked} parked)")
+
+
+async def _same(directory: Path, first: str, second: str) -> bool:
+    from gateways.postgres import connect
+    from projections.replay import COMPARED, compare
+
+    urls = json.loads((directory / "urls.json").read_text())
+    tables = {**COMPARED, "games": (*COMPARED["games"], "state")}
+    conn = await connect(urls["postgres"], first)
+    try:
+        differences = await compare(conn, first, second, tables)
+    finally:
+        await conn.close()
+    for difference in differences:
+        print(difference.table, difference.only_in, difference.count)
+    print("the same rows" if not differences else f"{len(differences)} difference(s)")
+    return not differences
 
 
 def _instructions(out: Path) -> int:
@@ -126,14 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     rebuild = sub.add_parser("rebuild", help="one rebuild up to --until (what callgrind runs)")
     rebuild.add_argument("dir", type=Path)
     rebuild.add_argument("--until", type=int, required=True)
+    rebuild.add_argument("--schema", help="into this schema (default: a fresh name)")
+    same = sub.add_parser("same", help="whether two rebuilt schemas hold the same rows")
+    same.add_argument("dir", type=Path)
+    same.add_argument("schemas", nargs=2)
     args = parser.parse_args(argv)
     if args.what == "serve":
         args.dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(_serve(args.dir, args.events))
     elif args.what == "count":
         _count(args.dir, args.runs, args.keep)
+    elif args.what == "same":
+        return 0 if asyncio.run(_same(args.dir, *args.schemas)) else 1
     else:
-        asyncio.run(_rebuild(args.dir, args.until))
+        asyncio.run(_rebuild(args.dir, args.until, args.schema))
     return 0
 
 
