@@ -177,6 +177,7 @@ class LogFeed(PullConsumer):
         self._error: BaseException | None = None
         self._puller: asyncio.Task[None] | None = None
         self._stored = StoredMessages(layout)
+        self._ack_prefix = b"\0"  # the reply subjects' first tokens, learnt (none starts so)
 
     async def start(self) -> None:
         await self._create_consumer()
@@ -235,10 +236,20 @@ class LogFeed(PullConsumer):
         # an inline status is on the block's first line: "NATS/1.0 404 No Messages"
         if has_status(block) and self._act_on_status(parse_headers(block).get("Status")):
             return
-        try:
-            seq = stream_sequence(reply)
-        except ValueError:  # not a delivery of our consumer: nothing to do with it
-            return
+        # The sequence as stream_sequence reads it, sooner for a reply of the usual 9 tokens
+        # whose first 4 (up to the consumer's name) are those of the last one: 5 left to split.
+        if reply.startswith(self._ack_prefix) and len(
+            tail := reply[len(self._ack_prefix) :].split(b".")
+        ) == 5 and (token := tail[1]).isdigit():  # fmt: skip
+            seq = int(token)
+        else:
+            try:
+                seq = stream_sequence(reply)
+            except ValueError:  # not a delivery of our consumer: nothing to do with it
+                return
+            tokens = reply.split(b".")  # $JS.ACK.<stream>.<consumer>.<delivered>.<seq>.…
+            if len(tokens) == 9:
+                self._ack_prefix = b".".join(tokens[:4]) + b"."
         if self._next(seq):
             ready = self._ready
             ready.append(self._stored.read(seq, subject, data, block))

@@ -50,3 +50,24 @@ async def test_the_next_pull_goes_out_while_the_last_one_still_delivers() -> Non
     finally:
         feed._stopped = True
         puller.cancel()
+
+
+def test_each_delivery_is_read_at_the_sequence_stream_sequence_reads() -> None:
+    """The feed remembers the reply subjects' first tokens; a reply of another consumer, of
+    the other layout or not a delivery at all is read the long way, as before."""
+    feed = LogFeed(Publisher(), Layout("S", "events"), after=0)  # type: ignore[arg-type]
+    subject, _, data, block = delivery(feed, 1)
+    replies = [
+        b"$JS.ACK.S.c.1.1.1.1700000000000000000.0",
+        b"$JS.ACK.S.c.1.2.2.1700000000000000000.0",
+        b"$JS.ACK.S.other.1.3.3.1700000000000000000.0",  # another consumer: learnt anew
+        b"$JS.ACK.S.other.1.x4.4.1700000000000000000.0",  # no number: not a delivery
+        b"$JS.ACK.S.other.1.4.4.1700000000000000000",  # 8 tokens: not a delivery
+        b"$JS.ACK.S.other.1.4.4.1700000000000000000.0.extra",  # 10 tokens: not one either
+        b"$JS.ACK.domain.hash.S.other.1.4.4.1700000000000000000.0.token",  # the 12-token layout
+        b"$JS.ACK.S.other.1.5.5.1700000000000000000.0",
+        b"_INBOX.S.other.1.6.6.1700000000000000000.0",  # not a delivery
+    ]
+    for reply in replies:
+        feed._on_raw(subject, reply, data, block)
+    assert [m.seq for m in feed._ready] == [1, 2, 3, 4, 5]
