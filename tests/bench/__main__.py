@@ -23,9 +23,16 @@ from typing import Any
 from tests.bench.common import parse_summary, table
 
 NOT_BENCHMARKS = {"__init__", "__main__", "common"}
+# Measuring instruments run by hand (CPU per thread, callgrind counts), not benchmarks with a
+# figure and a baseline; tests/unit/test_bench_instruments.py keeps them importable.
+INSTRUMENTS = {"bot_cpu", "join_path", "rebuild_instructions"}
 # Every module of this package is a benchmark, so a new one is run without registering.
 BENCHMARKS = tuple(
-    sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem not in NOT_BENCHMARKS)
+    sorted(
+        p.stem
+        for p in Path(__file__).parent.glob("*.py")
+        if p.stem not in NOT_BENCHMARKS | INSTRUMENTS
+    )
 )
 
 
