@@ -71,6 +71,7 @@ class AttendanceForm(discord.ui.View):
 
     def __init__(self, bot: MusterBot, game: GameDetail, names: list[tuple[str, str]]) -> None:
         super().__init__(timeout=900)
+        bot.forms.add(self)
         self.bot, self.game_id = bot, game.game_id
         if names:
             select: discord.ui.Select[AttendanceForm] = discord.ui.Select(

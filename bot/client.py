@@ -24,6 +24,7 @@ from discord.ext import commands
 
 from bot.attendance import AttendButton
 from bot.buttons import JoinButton, LeaveButton
+from bot.forms import LiveForms
 from bot.limits import PerUserLimit
 from bot.mentions import MemberSearch
 from bot.profiles import ProfileObserver
@@ -34,8 +35,8 @@ from domain.ports import CommandPort
 
 log = logging.getLogger("muster.bot")
 STALE = (
-    "This form or button is no longer active (Muster restarted since it was shown). "
-    "Please run the command again."
+    "This form or button is no longer active (it expired, or Muster restarted since it was "
+    "shown). Please run the command again."
 )
 UNKNOWN_BUTTON = (
     "This button is not one Muster knows (the message may be altered or from another app). "
@@ -56,6 +57,20 @@ def is_persistent_button(kind: discord.InteractionType, data: dict[str, Any]) ->
     return kind is discord.InteractionType.component and any(
         b.__discord_ui_compiled_template__.fullmatch(custom_id) for b in PERSISTENT_BUTTONS
     )
+
+
+def unhandled(kind: discord.InteractionType, data: dict[str, Any], forms: LiveForms) -> str | None:
+    """What to answer when no handler will; None when one will, however slow it is.
+
+    Persistent buttons always have a handler, and so does a form this client showed that is
+    still open (``forms``). A ``muster:`` id that no persistent button matches (altered, or
+    not a button) gets :data:`UNKNOWN_BUTTON` at once; any other form or button has none (it
+    expired, or was shown before a restart) and gets :data:`STALE` just before the deadline.
+    """
+    custom_id = str(data.get("custom_id", ""))
+    if kind not in STALE_KINDS or is_persistent_button(kind, data) or forms.handles(custom_id):
+        return None
+    return UNKNOWN_BUTTON if custom_id.startswith("muster:") else STALE
 
 
 def utc_now() -> datetime:
@@ -116,6 +131,7 @@ class MusterBot(commands.Bot):
         self.connected = False
         self.synced: list[app_commands.AppCommand] = []
         self._watch: set[asyncio.Task[None]] = set()
+        self.forms = LiveForms()
 
     async def setup_hook(self) -> None:
         from bot.configuration import ConfigurationCog
@@ -145,22 +161,16 @@ class MusterBot(commands.Bot):
         self.connected = True
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """A form or button shown before a restart has no handler any more: rather than let it
-        fail silently, say so just before Discord's deadline (persistent buttons always have
-        one). A ``muster:`` id that no persistent button matches (altered, or not a button) is
-        refused at once: nothing else would answer it."""
-        if interaction.type not in STALE_KINDS:
-            return
-        data: dict[str, Any] = dict(interaction.data or {})
-        if is_persistent_button(interaction.type, data):
-            return
-        if str(data.get("custom_id", "")).startswith("muster:"):
+        """Answer what no handler will (:func:`unhandled`): an unknown ``muster:`` id at once,
+        a form that expired or was shown before a restart just before Discord's deadline."""
+        verdict = unhandled(interaction.type, dict(interaction.data or {}), self.forms)
+        if verdict == UNKNOWN_BUTTON:
             with contextlib.suppress(discord.HTTPException):
                 await interaction.response.send_message(UNKNOWN_BUTTON, ephemeral=True)
-            return
-        task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
-        self._watch.add(task)
-        task.add_done_callback(self._watch.discard)
+        elif verdict == STALE:
+            task = asyncio.get_running_loop().create_task(self._answer_if_stale(interaction))
+            self._watch.add(task)
+            task.add_done_callback(self._watch.discard)
 
     async def _answer_if_stale(self, interaction: discord.Interaction[Any]) -> None:
         await asyncio.sleep(STALE_AFTER)

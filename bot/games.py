@@ -53,6 +53,7 @@ class CreateModal(discord.ui.Modal, title="New game"):
 
     def __init__(self, bot: MusterBot, draft: Draft) -> None:
         super().__init__(timeout=900)
+        bot.forms.add(self)
         self.bot, self.draft = bot, draft
         self.title_input = discord.ui.TextInput[CreateModal](
             label="Title", custom_id="title", max_length=100, default=draft.title or None
@@ -97,6 +98,7 @@ class TryAgain(discord.ui.View):
 
     def __init__(self, bot: MusterBot, draft: Draft) -> None:
         super().__init__(timeout=900)
+        bot.forms.add(self)
         self.bot, self.draft = bot, draft
 
     @discord.ui.button(label="Try again", style=discord.ButtonStyle.primary)
@@ -173,6 +175,7 @@ class EditModal(discord.ui.Modal, title="Edit game"):
 
     def __init__(self, bot: MusterBot, game_id: str, current: dict[str, str]) -> None:
         super().__init__(timeout=900)
+        bot.forms.add(self)
         self.bot, self.game_id, self.current = bot, game_id, current
         self.inputs: dict[str, discord.ui.TextInput[EditModal]] = {}
         specs = [

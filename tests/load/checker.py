@@ -55,6 +55,8 @@ REFUSALS = (
     (r"^Nothing was changed:\n", "invalid_command"),
     (r"^I don't know a game .* here\. Start typing its title", "game_not_found"),
     (r"^There is no game ", "game_not_found"),
+    # the bot's own: a form or button no handler answers (expired, or shown before a restart)
+    (r"^This form or button is no longer active \(it expired, or Muster restarted", "stale_form"),
 )
 UNKNOWN_OUTCOME = (  # the bot could not confirm: at most one effect, never a rule broken
     r"^Something went wrong on our side",

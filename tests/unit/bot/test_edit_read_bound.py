@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import bot.listing
+from bot.forms import LiveForms
 from bot.games import GamesCog
 from bot.limits import PerUserLimit
 from bot.listing import CANNOT_READ, choose_game
@@ -68,7 +69,9 @@ def interaction() -> Any:
 
 def cog(reads: Any) -> GamesCog:
     responder = Responder(SimpleNamespace(), PerUserLimit())
-    fake_bot: Any = SimpleNamespace(responder=responder, parts=SimpleNamespace(reads=reads))
+    fake_bot: Any = SimpleNamespace(
+        responder=responder, parts=SimpleNamespace(reads=reads), forms=LiveForms()
+    )
     return GamesCog(fake_bot)
 
 
