@@ -17,6 +17,7 @@ them. Definitions (also in ``docs/events.md``):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -142,11 +143,19 @@ class Analytics(ReadModels):
     ) -> BatchResult:
         result = BatchResult()
         games = [m for m in batch if m.aggregate_id.startswith("game.")]
-        facts = await _load(conn, {game_uuid(m.aggregate_id) for m in games})
+        keys: dict[str, str] = {}
+        for aggregate in {m.aggregate_id for m in games}:
+            with contextlib.suppress(ValueError):  # not a game id: its events are parked below
+                keys[aggregate] = game_uuid(aggregate)
+        facts = await _load(conn, set(keys.values()))
         leaves = []
         attendance: dict[str, tuple[int, AttendanceRecorded]] = {}
         for message in games:
-            game_id = game_uuid(message.aggregate_id)
+            game_id = keys.get(message.aggregate_id)
+            if game_id is None:
+                reason = message.error or f"{message.aggregate_id!r} is not game.<uuid>"
+                result.parked.append(Parked(message, reason, projector=self.name))
+                continue
             current = facts.get(game_id)
             if current is not None and message.version <= current.version:
                 result.skipped_duplicates += 1

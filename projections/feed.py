@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 from collections import deque
 from typing import Any
+from uuid import UUID
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -300,3 +301,13 @@ class LogFeed(PullConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._puller
         await self._close()
+
+
+def game_uuid(aggregate_id: str) -> str:
+    """``game.<uuid>`` → ``<uuid>`` (the games table's key); ``ValueError`` when the rest is
+    not a UUID as Muster writes it (lower case, hyphenated): a subject another writer made up,
+    such as ``game.<uuid>,<uuid>``, whose event is parked rather than let into SQL."""
+    key = aggregate_id.removeprefix("game.")
+    if len(key) != 36 or str(UUID(key)) != key:  # UUID() also takes braces, URNs, no hyphens
+        raise ValueError(f"{aggregate_id!r} is not game.<uuid>")
+    return key

@@ -14,6 +14,7 @@ folded is parked with its reason, and the batch goes on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from cachetools import TTLCache
 from domain.codec import EventMapper
 from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
 from domain.game import GameState, evolve
-from projections.feed import LogMessage
+from projections.feed import LogMessage, game_uuid
 from projections.read_model_sql import timeline_copy, timeline_row, uuid_array, write_batch
 
 # Decoding and folding are pure, so an event that fails is parked at once: trying again cannot
@@ -70,11 +71,6 @@ class BatchResult:
     applied: int = 0
     skipped_duplicates: int = 0
     parked: list[Parked] = field(default_factory=list)
-
-
-def game_uuid(aggregate_id: str) -> str:
-    """``game.<uuid>`` → ``<uuid>`` (the games table's key)."""
-    return aggregate_id.removeprefix("game.")
 
 
 class ReadModels:
@@ -180,7 +176,11 @@ class ReadModels:
     ) -> None:
         games = self.games
         aggregates = {m.aggregate_id for m in batch}  # each game's id cut once, not per event
-        ids = {game_uuid(a) for a in aggregates if a.startswith("game.")}
+        ids = set()
+        for aggregate in aggregates:
+            if aggregate.startswith("game."):
+                with contextlib.suppress(ValueError):  # not a game id: its events are parked
+                    ids.add(self._game_id(aggregate))
         wanted = [game_id for game_id in ids if game_id not in games]
         if not wanted:
             return
@@ -219,12 +219,18 @@ class ReadModels:
         self._kinds[type(event)] = kind
         return kind
 
-    def _fold_game(self, message: LogMessage, event: GameEvent) -> None:
-        game_id = self._game_ids.get(message.aggregate_id)
-        if game_id is None:  # the same string each time: its hash is kept for the lookups below
+    def _game_id(self, aggregate_id: str) -> str:
+        """:func:`game_uuid`, remembered: the same string each time, so its hash is kept for
+        the lookups that follow, and each id is checked once."""
+        game_id = self._game_ids.get(aggregate_id)
+        if game_id is None:
             if len(self._game_ids) >= CACHE_SIZE:
                 self._game_ids.clear()
-            game_id = self._game_ids[message.aggregate_id] = game_uuid(message.aggregate_id)
+            game_id = self._game_ids[aggregate_id] = game_uuid(aggregate_id)
+        return game_id
+
+    def _fold_game(self, message: LogMessage, event: GameEvent) -> None:
+        game_id = self._game_id(message.aggregate_id)
         # This batch's rows first: the cache may have let a game go by count since (a batch of
         # more games than it holds), and a later event of that game must fold on its row.
         row = self._touched.get(game_id)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import msgspec
 
-from projections.feed import LogMessage
+from projections.feed import LogMessage, game_uuid
 
 CREATED = "game.created.v1"
 CANCELLED = "game.cancelled.v1"
@@ -92,7 +92,11 @@ def effects_of(message: LogMessage) -> Effects | None:
         return Effects(seq=seq, guild_id=fields.guild_id)
     if not message.aggregate_id.startswith("game.") or topic in RECORDS:
         return None
-    effects = Effects(seq=seq, game_id=message.aggregate_id.removeprefix("game."), rerender=True)
+    try:
+        game_id = game_uuid(message.aggregate_id)
+    except ValueError:  # a subject another writer made up: parked by the read models
+        return None
+    effects = Effects(seq=seq, game_id=game_id, rerender=True)
     effects.created = topic == CREATED
     effects.dms = _dms(topic, seq, fields)
     return effects

@@ -26,6 +26,7 @@ from domain.events import (
 )
 from domain.game import GameState, evolve
 from domain.rules import Effective, resolve
+from projections.feed import game_uuid
 from projections.scheduler.agenda import Agenda, Due
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,12 @@ class Board:
 
     def apply(self, aggregate_id: str, event: Event) -> set[str]:
         """Fold one event from the log; returns the ids of games whose due times may change."""
-        kind, _, key = aggregate_id.partition(".")
-        if kind == "game" and isinstance(event, GameEvent):
+        if aggregate_id.startswith("game.") and isinstance(event, GameEvent):
+            try:
+                key = game_uuid(aggregate_id)
+            except ValueError:  # a subject another writer made up: no game of Muster's
+                log.warning("%s is not a game's subject; its event is skipped", aggregate_id)
+                return set()
             return self._apply_game(key, event)
         if isinstance(event, GuildConfigured):
             self.guilds[event.guild_id] = event.settings

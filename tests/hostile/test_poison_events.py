@@ -45,6 +45,15 @@ def unstorable() -> bytes:
     ))  # fmt: skip
 
 
+def created_body() -> bytes:
+    """A well-formed game.created: only its subject is wrong."""
+    return msgspec.json.encode(GameCreated(
+        command_id="subject", actor_id="1", occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        guild_id="1", channel_id="2", host_id="1", scheduled_at=datetime(2031, 1, 1, tzinfo=UTC),
+        details=GameDetails(title="Subject"),
+    ))  # fmt: skip
+
+
 def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str], bytes]]:
     """(what, subject, headers, body) for each kind of poison."""
     new = lambda: f"{prefix}.game.{uuid.uuid4()}"  # noqa: E731
@@ -61,6 +70,12 @@ def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str],
          joined("10")),
         ("subject with a bad uuid", f"{prefix}.uuid.not-a-uuid",
          event_headers("game.player_joined.v1", 1), joined("11")),
+        ("game subject not a uuid", f"{prefix}.game.not-a-uuid",
+         event_headers("game.created.v1", 1), created_body()),
+        ("game subject of two uuids", f"{prefix}.game.{uuid.uuid4()},{uuid.uuid4()}",
+         event_headers("game.created.v1", 1), created_body()),
+        ("game subject in upper case", f"{prefix}.game.{str(uuid.uuid4()).upper()}",
+         event_headers("game.created.v1", 1), created_body()),
         ("guild settings not an object", f"{prefix}.guild.1", event_headers(
             "guild.configured.v1", 1), b"[1, 2, 3]"),
         ("a game PostgreSQL cannot store", new(), event_headers("game.created.v1", 1),
