@@ -79,7 +79,9 @@ class TipCache:
     def put(self, subject: str, tip: Tip) -> None:
         with self._lock:
             current = self._tips.get(subject)
-            self._tips[subject] = tip if current is None or current.seq < tip.seq else current
+            newer = current is None or current.seq < tip.seq
+            counted = current is not None and current.seq == tip.seq and current.count is None
+            self._tips[subject] = tip if newer or counted else current
 
     def drop(self, subject: str) -> None:
         with self._lock:
@@ -301,7 +303,7 @@ class JetStreamAggregateRecorder(AggregateRecorder):
             except ConcurrencyConflict:
                 stale = set(versions)  # re-read the real tips; a newer writer may have won
                 continue
-            self._remember(events, seqs)
+            self._remember(events, seqs, tips)
             return seqs
         raise ConcurrencyConflict(f"another writer keeps appending to {sorted(versions)}")
 
@@ -325,10 +327,20 @@ class JetStreamAggregateRecorder(AggregateRecorder):
                     self.tips.put(subject, tip)
         return tips
 
-    def _remember(self, events: Sequence[StoredEvent], seqs: Sequence[int]) -> None:
+    def _remember(
+        self,
+        events: Sequence[StoredEvent],
+        seqs: Sequence[int],
+        tips: dict[str, Tip | None],
+    ) -> None:
+        """The new tips; a subject's count follows from its tip's before the append (the
+        stream checked that nothing came between)."""
+        counts = {s: 0 if tip is None else tip.count for s, tip in tips.items()}
         for event, seq in zip(events, seqs, strict=True):
             subject = self.layout.subject_for(event.originator_id)
-            self.tips.put(subject, Tip(version=event.originator_version, seq=seq))
+            count = counts.get(subject)
+            counts[subject] = None if count is None else count + 1
+            self.tips.put(subject, Tip(event.originator_version, seq, counts[subject]))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -369,14 +381,26 @@ class JetStreamAggregateRecorder(AggregateRecorder):
         return [r.event for r in records]
 
     async def _read_subject(self, subject: str, gt: int | None) -> list[Record]:
-        start = 1
+        """Every event on ``subject``, or only those after the cached tip when the caller has
+        all up to ``gt`` and the tip's count is known: then first :meth:`Wire.count`, and no
+        read at all when the subject holds no more messages than at the tip (a settings
+        aggregate asked every second whether it changed, a game after a refusal). A tip
+        without a count (read alone, after a conflict) has the subject read whole once."""
+        start, before = 1, 0
         cached = self.tips.get(subject)
-        if gt is not None and cached is not None and cached.version <= gt:
-            start = cached.seq + 1  # versions grow with sequence: nothing above gt comes earlier
+        if (
+            gt is not None and cached is not None and cached.version <= gt
+            and cached.count is not None
+        ):  # fmt: skip
+            if await self.wire.count(subject) == cached.count:
+                return []
+            start, before = cached.seq + 1, cached.count
         records = await self.wire.read(subject, start)
         if records:
             last = records[-1]
-            self.tips.put(subject, Tip(version=last.event.originator_version, seq=last.seq))
+            self.tips.put(
+                subject, Tip(last.event.originator_version, last.seq, before + len(records))
+            )
         return records
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import nats
 import pytest
@@ -21,9 +22,12 @@ from gateways.jetstream import (
     IncompatibleStream,
     JetStreamApplicationRecorder,
 )
+from gateways.jetstream.layout import event_headers
 from gateways.jetstream.recorder import TipCache
+from gateways.jetstream.wire import Tip, Wire
 
 pytestmark = pytest.mark.integration
+TOPIC = "game.player_joined.v1"
 
 
 @pytest.fixture
@@ -194,3 +198,102 @@ def test_silent_server_times_out(event_log_env: dict[str, str]) -> None:
     finally:
         factory.close()
         listener.close()
+
+
+class CountingWire:
+    """Counts the reads a recorder's wire makes (the real wire does them)."""
+
+    def __init__(self, recorder: JetStreamApplicationRecorder) -> None:
+        self.reads: list[tuple[str, int]] = []
+        wire, read = recorder.wire, recorder.wire.read
+
+        async def counted(subject: str, from_seq: int, limit: int | None = None) -> Any:
+            self.reads.append((subject, from_seq))
+            return await read(subject, from_seq, limit)
+
+        wire.read = counted  # type: ignore[method-assign]
+
+
+def test_nothing_newer_is_asked_of_the_index_not_read(
+    recorder: JetStreamApplicationRecorder, event_log_env: dict[str, str]
+) -> None:
+    """Asking whether an aggregate changed (the settings, every second) reads nothing when it
+    did not: a direct get after the tip made NATS load the tip's whole file block (8 MB in a
+    long log; the 100-minute soak's NATS held three). A change by another process or another
+    writer is still read."""
+    guild = f"guild.{uuid.uuid4()}"
+    subject = recorder.layout.subject_for(guild)
+    recorder.insert_events([event(guild, 1), event(guild, 2)])
+    wire = CountingWire(recorder)
+    assert recorder.select_events(guild, gt=2) == []
+    assert wire.reads == []
+    assert recorder.tips.get(subject) == Tip(2, 2, 2)
+
+    other = Factory(event_log_env)  # another process appends
+    try:
+        other.application_recorder().insert_events([event(guild, 3)])
+    finally:
+        other.close()
+    assert [e.originator_version for e in recorder.select_events(guild, gt=2)] == [3]
+    assert wire.reads == [(subject, 3)]
+    assert recorder.select_events(guild, gt=3) == []
+    assert len(wire.reads) == 1
+
+    async def foreign() -> None:  # a writer that is not Muster's recorder
+        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
+        try:
+            headers = event_headers(TOPIC, 4)
+            await nc.jetstream().publish(subject, b"{}", headers=headers)
+        finally:
+            await nc.close()
+
+    asyncio.run(foreign())
+    assert [e.originator_version for e in recorder.select_events(guild, gt=3)] == [4]
+    assert recorder.tips.get(subject) == Tip(4, 4, 4)
+
+    async def garbage() -> None:  # no Muster headers: the read cannot decode it, and skips it
+        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
+        try:
+            await nc.jetstream().publish(subject, b"garbage")
+            await nc.jetstream().publish(subject, b"{}", headers=event_headers(TOPIC, 5))
+        finally:
+            await nc.close()
+
+    asyncio.run(garbage())
+    assert [e.originator_version for e in recorder.select_events(guild, gt=4)] == [5]
+    assert recorder.tips.get(subject) == Tip(5, 6, 5)  # one message short: never believed
+    assert [e.originator_version for e in recorder.select_events(guild, gt=5)] == []
+    assert wire.reads[-1] == (subject, 7)  # so the next check reads (and finds nothing)
+
+
+def test_a_tip_read_alone_has_no_count_until_the_subject_is_read_whole(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    game = f"game.{uuid.uuid4()}"
+    subject = recorder.layout.subject_for(game)
+    recorder.insert_events([event(game, 1)])
+    recorder.tips.drop(subject)
+    recorder.insert_events([event(game, 2)])  # its tip read by a direct get: no count
+    assert recorder.tips.get(subject) == Tip(2, 2, None)
+    wire = CountingWire(recorder)
+    assert recorder.select_events(game, gt=2) == []
+    assert wire.reads == [(subject, 1)]  # read whole once, counted from then on
+    assert recorder.tips.get(subject) == Tip(2, 2, 2)
+    assert recorder.select_events(game, gt=2) == []
+    assert len(wire.reads) == 1
+
+
+def test_count_of_a_subject_with_no_message_is_0(
+    recorder: JetStreamApplicationRecorder, event_log_env: dict[str, str]
+) -> None:
+    async def count(subject: str) -> int:
+        nc = await nats.connect(event_log_env["MUSTER_NATS_URL"])
+        try:
+            return await Wire(nc, recorder.layout, 5.0).count(subject)
+        finally:
+            await nc.close()
+
+    game = f"game.{uuid.uuid4()}"
+    assert asyncio.run(count(recorder.layout.subject_for(game))) == 0
+    recorder.insert_events([event(game, 1), event(game, 2)])
+    assert asyncio.run(count(recorder.layout.subject_for(game))) == 2

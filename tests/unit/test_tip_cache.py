@@ -29,3 +29,12 @@ def test_the_newest_tip_is_kept_and_the_count_is_bounded() -> None:
     tips.put("events.game.c", Tip(version=1, seq=7))
     assert len(tips) == 2
     assert tips.get("events.game.a") is None
+
+
+def test_a_tip_that_knows_its_count_replaces_the_same_tip_without() -> None:
+    tips = TipCache(size=10, idle=600.0, clock=lambda: 0.0)
+    tips.put("events.game.a", Tip(version=2, seq=5))  # read alone: count unknown
+    tips.put("events.game.a", Tip(version=2, seq=5, count=2))
+    assert tips.get("events.game.a") == Tip(version=2, seq=5, count=2)
+    tips.put("events.game.a", Tip(version=2, seq=5))  # never the other way round
+    assert tips.get("events.game.a") == Tip(version=2, seq=5, count=2)
