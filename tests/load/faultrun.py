@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -312,6 +313,9 @@ async def main_async(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="muster-load-"))
     print(f"fault run: {'soak' if args.soak else 'faults'}, {args.minutes:g} min, "
           f"{args.rate:g} actions/s; evidence in {out}", flush=True)  # fmt: skip
+    main_task = asyncio.current_task()
+    assert main_task is not None  # SIGTERM (a timeout, a kill): stop everything started, below
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     limits = RateLimits(global_per_second=10_000, default=(10_000, 1.0))
     history = History(out / "history.jsonl")
     started = time.time()
@@ -484,7 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("nats.aio.client").setLevel(
         logging.CRITICAL
     )  # our probes, while NATS is down
-    return asyncio.run(main_async(args))
+    try:
+        return asyncio.run(main_async(args))
+    except asyncio.CancelledError:
+        print("fault run stopped by SIGTERM: every process it started is stopped", flush=True)
+        return 143
 
 
 if __name__ == "__main__":
