@@ -323,6 +323,7 @@ async def main_async(args: argparse.Namespace) -> int:
         system = System(work, emu)
         people = populate(emu, args.members, args.channels)
         faults = Faults(system, history, seed=args.seed)
+        background: list[asyncio.Task[Any]] = []
         try:
             if args.nats_heap:  # NATS's heap sampled every 64 KiB allocated (Go's default:
                 os.environ["GODEBUG"] = "memprofilerate=65536"  # 512 KiB); Python ignores it
@@ -356,6 +357,7 @@ async def main_async(args: argparse.Namespace) -> int:
             load_started = time.time()
             tasks = [asyncio.create_task(load.run(stop)), asyncio.create_task(sampler.run(stop))]
             plan = None if args.soak else asyncio.create_task(faults.run(seconds - 20, args.rounds))
+            background += [*tasks, *([plan] if plan else [])]
             await asyncio.sleep(seconds)
             if plan is not None:
                 await plan  # every planned fault is injected and recovered under load
@@ -386,6 +388,9 @@ async def main_async(args: argparse.Namespace) -> int:
             report.add("did not settle", unsettled)
             figures = summarise(evidence, faults, sampler, load_started, end)
         finally:
+            for task in background:  # stopped early (SIGTERM): the load and faults first
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             history.close()
             await faults.close_probe()
             for child in system.children.values():

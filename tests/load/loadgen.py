@@ -336,14 +336,20 @@ class Load:
         loop = asyncio.get_running_loop()
         start = loop.time()
         n = 0
-        while not stop.is_set():
-            n += 1
-            task = asyncio.create_task(guarded())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            delay = start + n / self.rate - loop.time()
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+        try:
+            while not stop.is_set():
+                n += 1
+                task = asyncio.create_task(guarded())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                delay = start + n / self.rate - loop.time()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+        except asyncio.CancelledError:  # the run is stopped (SIGTERM): so are its actions
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
