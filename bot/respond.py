@@ -122,8 +122,10 @@ class Responder:
             refusal = SLOW_DOWN
         if refusal is None:
             return True
-        with contextlib.suppress(discord.HTTPException):
+        try:
             await interaction.response.send_message(refusal, ephemeral=True)
+        except discord.HTTPException as error:  # the person saw "interaction failed": say why
+            self._failed(f"refusal not delivered: {error}")
         return False
 
     async def defer(self, interaction: Interaction) -> bool:
@@ -265,3 +267,4 @@ class Responder:
     def _failed(self, reason: str) -> None:
         self.failed += 1
         self.last_error = reason
+        log.warning("an interaction was not answered as planned: %s", reason)

@@ -39,8 +39,8 @@ from domain.events import (
     PlayerPromoted,
     PlayerWaitlisted,
 )
-from projections.feed import LogMessage
-from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
+from projections.feed import LogMessage, game_uuid
+from projections.read_models import BatchResult, Parked, ReadModels
 
 LATE_MINUTES = 60
 COLUMNS = (

@@ -32,10 +32,10 @@ from nats.aio.client import Client as NATS
 from gateways.jetstream.layout import Layout
 from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
-from projections.feed import LogFeed, LogMessage, log_message
+from projections.feed import LogFeed, LogMessage, game_uuid, log_message
 from projections.partitions import Partition, claim_layout, layout_rows, partition_of
 from projections.read_model_sql import write_batch
-from projections.read_models import BatchResult, Parked, ReadModels, game_uuid
+from projections.read_models import BatchResult, Parked, ReadModels
 
 log = logging.getLogger(__name__)
 

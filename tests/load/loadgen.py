@@ -141,8 +141,9 @@ class Load:
     # -- Discord -----------------------------------------------------------------------------
     async def answer_of(self, it: Interaction) -> dict[str, Any]:
         """What the person saw: the ephemeral reply text, or silence."""
-        if not await wait_for_answer(it, ACK_WITHIN):
-            return {"type": "silence", "stage": "ack"}
+        if not await wait_for_answer(it, ACK_WITHIN):  # what the emulator saw, for the report
+            return {"type": "silence", "stage": "ack", "interaction": it.id,
+                    "failures": list(it.failures)}  # fmt: skip
         if it.response_type == 4:
             return {"type": "reply", "text": (it.response_data or {}).get("content", "")}
         if it.response_type == 9:
@@ -153,7 +154,8 @@ class Load:
             if msg is not None and not msg.flags & LOADING:
                 return {"type": "reply", "text": msg.content or ""}
             await asyncio.sleep(0.1)
-        return {"type": "silence", "stage": "answer"}
+        return {"type": "silence", "stage": "answer", "interaction": it.id,
+                "failures": list(it.failures)}  # fmt: skip
 
     async def click(self, person: Person, game: GameInfo, which: str) -> None:
         message = self.announcements().get(game.game_id)
