@@ -224,6 +224,26 @@ def row(side: Side, rate: int, floor_side: Side) -> tuple[str, ...]:
     )  # fmt: skip
 
 
+async def bench_game(
+    port: CommandPort, tag: str, host_id: int, guild_id: int, channel_id: int
+) -> str:
+    """A game for clicks (100 seats, no waitlist limit, tomorrow); its Join button's id."""
+    outcome = await port.send(
+        CreateGame(
+            command_id=f"{tag}:{uuid.uuid4().hex[:8]}",
+            user_id=str(host_id),
+            permissions=0x20,
+            guild_id=str(guild_id),
+            channel_id=str(channel_id),
+            title="Bench",
+            scheduled_at=datetime.now(UTC) + timedelta(days=1),
+            max_players=100,
+            waitlist_cap="unlimited",
+        )
+    )
+    return f"muster:join:{outcome.game_id}"
+
+
 def in_process_port(nats_url: str) -> tuple[CommandPort, Callable[[], Any]]:
     """The command port ``muster bot`` uses in one process: MusterApp on the JetStream log."""
     env = {
@@ -280,20 +300,7 @@ async def run(
             return lambda: MusterBot(parts)
 
         async def game(port: CommandPort, rate: int) -> str:
-            outcome = await port.send(
-                CreateGame(
-                    command_id=f"bench:{rate}:{uuid.uuid4().hex[:8]}",
-                    user_id=str(host.id),
-                    permissions=0x20,
-                    guild_id=str(guild.id),
-                    channel_id=str(games.id),
-                    title="Bench",
-                    scheduled_at=datetime.now(UTC) + timedelta(days=1),
-                    max_players=100,
-                    waitlist_cap="unlimited",
-                )
-            )
-            return f"muster:join:{outcome.game_id}"
+            return await bench_game(port, f"bench:{rate}", host.id, guild.id, games.id)
 
         for rate in rates:
             sides = [Side("echo floor", EchoBot, "muster:echo")]

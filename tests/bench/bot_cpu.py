@@ -19,13 +19,18 @@ import gc
 import statistics
 import threading
 import time
-import uuid
 import warnings
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
-from tests.bench.bot import ANSWERED, WAITING, in_process_port, record_answers, start
+from tests.bench.bot import (
+    ANSWERED,
+    WAITING,
+    bench_game,
+    in_process_port,
+    record_answers,
+    start,
+)
 from tests.bench.common import bench_stack
 
 with warnings.catch_warnings():
@@ -34,7 +39,6 @@ with warnings.catch_warnings():
 
 from bot.client import BotParts, MusterBot
 from bot.limits import PerUserLimit
-from domain.commands import CreateGame
 
 
 def thread_cpu() -> dict[str, float]:
@@ -130,20 +134,7 @@ async def measure(
         people = [guild.member(f"m{n}").id for n in range(warm + clicks * repeat)]
         await point_discord_py_at(emu.api_base)
         record_answers(emu)
-        outcome = await port.send(
-            CreateGame(
-                command_id=f"bench:cpu:{uuid.uuid4().hex[:8]}",
-                user_id=str(host.id),
-                permissions=0x20,
-                guild_id=str(guild.id),
-                channel_id=str(games.id),
-                title="Bench",
-                scheduled_at=datetime.now(UTC) + timedelta(days=1),
-                max_players=100,
-                waitlist_cap="unlimited",
-            )
-        )
-        custom_id = f"muster:join:{outcome.game_id}"
+        custom_id = await bench_game(port, "bench:cpu", host.id, guild.id, games.id)
         components = [{"type": 2, "style": 1, "label": "Join", "custom_id": custom_id}]
         body = {"content": "Join", "components": [{"type": 1, "components": components}]}
         message = emu.messages.create(games, emu.world.application.bot_user_id, body)
