@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from tests.load.faultrun import slope_per_hour
+from tests.load.sampler import slope_per_hour
 
 
 def processes(folder: Path) -> dict[str, list[Path]]:

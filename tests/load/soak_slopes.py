@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.load.faultrun import slope_per_hour
+from tests.load.sampler import slope_per_hour
 
 
 def series(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:

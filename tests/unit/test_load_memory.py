@@ -60,7 +60,7 @@ def test_go_memstats_and_the_log_stream_are_read_from_nats_monitoring() -> None:
 
 
 def test_the_summary_has_slopes_of_the_memory_columns_and_the_logs_growth(tmp_path: Path) -> None:
-    from tests.load.faultrun import Sampler
+    from tests.load.sampler import Sampler
 
     sampler = Sampler(None, None, tmp_path / "rss.jsonl")  # type: ignore[arg-type]
     for minute in range(10):
