@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import discord
 
 from bot.client import MusterBot
+from gateways.heap import settle_heap
 
 log = logging.getLogger("muster.bot")
 
@@ -34,21 +34,6 @@ INTENTS_HELP = (
     "choose the application, Bot → Privileged Gateway Intents, turn on SERVER MEMBERS INTENT, "
     "save, and start the bot again."
 )
-
-
-_settled = False
-
-
-def settle_heap() -> bool:
-    """Once per process: collect, then freeze every object alive now (``gc.freeze``), so full
-    collections no longer walk the start-up heap. True if this call did it."""
-    global _settled  # noqa: PLW0603 once per process, whatever restarts the bot
-    if _settled:
-        return False
-    _settled = True
-    gc.collect()
-    gc.freeze()
-    return True
 
 
 class IntentsMissing(RuntimeError):

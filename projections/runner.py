@@ -13,6 +13,10 @@ ends the run, and the supervisor restarts it from the stored position.
 With ``partition`` (worker K of N, :mod:`projections.partitions`) the runner folds only the
 aggregates it owns; it still reads every event, so its position advances over the others' and
 the log's contiguous sequences keep detecting gaps.
+
+Once its feed is started, a runner settles the process heap (:mod:`gateways.heap`): a full
+garbage collection of the start-up heap held every event back 50–80 ms, the largest part of a
+four-worker projector's lag p99 (``tests/bench/projections.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import psycopg
 from nats.aio.client import Client as NATS
 
 from gateways.jetstream.layout import Layout
+from gateways.heap import settle_heap
 from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage, game_uuid, log_message
@@ -144,6 +149,7 @@ class ProjectionRunner:
             feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
             cleanup.push_async_callback(feed.stop)
             await feed.start()
+            settle_heap()  # a full collection would hold every event back while it walks
             while not stop.is_set() and (until is None or self.progress.position < until):
                 batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
                 while batch and len(batch) < self.fill and (until is None or batch[-1].seq < until):
