@@ -42,6 +42,12 @@ _GAME, _GUILD, _CHANNEL, _OTHER = "game", "guild", "channel", "other"
 """What an event is to the read models (:meth:`ReadModels._kind`)."""
 # Batches of at least this many messages skip the message-id lookup unless it is needed (apply).
 LOOKUP_BELOW = 1_000
+PIPELINE_UP_TO = 64
+"""A batch of at most this many messages (a steady projector's, a few events at a time) is
+written in pipeline mode, its statements sent without waiting for each other's results: two
+round trips to PostgreSQL in all, against about fifteen with ``COPY`` (two of its own for each
+table), which each cost a wake-up of two processes on a busy machine. Larger batches (a
+rebuild's, a catch-up) stream their rows by ``COPY``."""
 
 
 @dataclass(slots=True, weakref_slot=True)
@@ -99,10 +105,16 @@ class ReadModels:
             self.games.pop(game_id, None)
         self._touched.clear()
 
+    def pipelines(self, batch: list[LogMessage]) -> bool:
+        """Whether the runner applies ``batch`` (with its position) in pipeline mode; if so,
+        :meth:`apply` writes it without ``COPY`` (see :data:`PIPELINE_UP_TO`)."""
+        return len(batch) <= PIPELINE_UP_TO
+
     async def apply(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> BatchResult:
-        """Fold and write one batch inside the caller's transaction.
+        """Fold and write one batch inside the caller's transaction (in pipeline mode when
+        :meth:`pipelines` says so).
 
         A large batch (a rebuild's) does not look its message ids up in the timeline first: it
         is written inside a savepoint, and only if an id is there already (the timeline's unique
@@ -131,6 +143,18 @@ class ReadModels:
         await self._load_games(conn, fresh)
         guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
         channels: dict[str, tuple[LogMessage, ChannelConfigured]] = {}
+        if self.pipelines(batch):  # a few events: bound statements, queued in the pipeline
+            timeline = []
+            for message in fresh:
+                event = self.fold(message, result)
+                if event is None:
+                    continue
+                result.applied += 1
+                timeline.append((message, event))
+                if (self._kinds.get(type(event)) or self._kind(event)) is not _GAME:
+                    _note_settings(message, event, guilds, channels)
+            await self._write(conn, guilds, channels, result.parked, timeline)
+            return result
         if fresh:  # the timeline is written as the events fold (PostgreSQL stores it meanwhile)
             async with conn.cursor() as cur, timeline_copy(cur) as copy:
                 add_row = copy.formatter.write_row  # as write_rows: no coroutine per row
@@ -141,11 +165,8 @@ class ReadModels:
                     result.applied += 1
                     if data := add_row(timeline_row(message, event)):
                         await copy.write(data)
-                    kind = self._kinds.get(type(event)) or self._kind(event)
-                    if kind is _GUILD and isinstance(event, GuildConfigured):
-                        guilds[event.guild_id] = (message, event)
-                    elif kind is _CHANNEL and isinstance(event, ChannelConfigured):
-                        channels[event.channel_id] = (message, event)
+                    if (self._kinds.get(type(event)) or self._kind(event)) is not _GAME:
+                        _note_settings(message, event, guilds, channels)
         await self._write(conn, guilds, channels, result.parked)
         return result
 
@@ -257,8 +278,25 @@ class ReadModels:
         guilds: dict[str, tuple[LogMessage, GuildConfigured]],
         channels: dict[str, tuple[LogMessage, ChannelConfigured]],
         parked: list[Parked],
+        timeline: list[tuple[LogMessage, Event]] | None = None,
     ) -> None:
+        """Write the batch's games, settings and parked events, and with ``timeline`` (a
+        pipelined batch) its timeline rows too (a larger one has copied them already)."""
         await write_batch(
-            conn, games=self._touched, timeline=[], guilds=guilds, channels=channels,
-            parked=parked, state_encoder=self.state_encoder,
+            conn, games=self._touched, timeline=timeline or [], guilds=guilds,
+            channels=channels, parked=parked, state_encoder=self.state_encoder,
+            pipelined=timeline is not None,
         )  # fmt: skip
+
+
+def _note_settings(
+    message: LogMessage,
+    event: Event,
+    guilds: dict[str, tuple[LogMessage, GuildConfigured]],
+    channels: dict[str, tuple[LogMessage, ChannelConfigured]],
+) -> None:
+    """Keep a batch's last settings event of each guild and channel (the rows to write)."""
+    if isinstance(event, GuildConfigured):
+        guilds[event.guild_id] = (message, event)
+    elif isinstance(event, ChannelConfigured):
+        channels[event.channel_id] = (message, event)

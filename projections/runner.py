@@ -15,8 +15,10 @@ aggregates it owns; it still reads every event, so its position advances over th
 the log's contiguous sequences keep detecting gaps.
 
 Once its feed is started, a runner settles the process heap (:mod:`gateways.heap`): a full
-garbage collection of the start-up heap held every event back 50–80 ms, the largest part of a
-four-worker projector's lag p99 (``tests/bench/projections.py``).
+garbage collection of the start-up heap would hold every event back while it runs (50 to 80 ms
+in a worker of ``tests/bench/projections.py``). A small batch, and a position alone, is applied
+in pipeline mode (:meth:`ReadModels.pipelines`): two round trips to PostgreSQL instead of about
+fifteen, which took a four-worker projector's lag p99 at 500 events/s from 21-40 ms to 6-8 ms.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from typing import Any
 import psycopg
 from nats.aio.client import Client as NATS
 
-from gateways.jetstream.layout import Layout
 from gateways.heap import settle_heap
+from gateways.jetstream.layout import Layout
 from gateways.jetstream.wire import Wire
 from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage, game_uuid, log_message
@@ -242,7 +244,13 @@ class ProjectionRunner:
     async def _apply(
         self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage], position: int
     ) -> BatchResult:
-        async with conn.transaction():
+        # A small batch (or a position alone) goes in pipeline mode: its statements and the
+        # commit are sent without waiting for each other, two round trips in all.
+        pipelined = self.projection.pipelines(batch)
+        async with (
+            conn.pipeline() if pipelined else contextlib.nullcontext(),
+            conn.transaction(),
+        ):
             if batch and batch[0].seq <= self.recheck_until:
                 batch = await self._not_applied(conn, batch)
             result = await self.projection.apply(conn, batch) if batch else BatchResult()
