@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 BATCH_RETRIES = 3
 # Errors of the database rather than of an event: waited out, never a reason to park.
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
-POSITION_EVERY = 0.05  # seconds: how often a worker commits a position over others' events only
+POSITION_EVERY = 0.02  # seconds: how often a worker commits a position over others' events only
 UPSERT_POSITION = """
 INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
