@@ -19,7 +19,11 @@ def test_without_the_variable_nothing_starts(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_a_sample_sees_small_objects_in_pymalloc_and_a_large_block_in_malloc() -> None:
     before = sample()
-    small = [object() for _ in range(200_000)]  # 16-byte objects: pymalloc, about 3 MiB
+    # 16-byte objects (pymalloc): 3 MiB more than all the free space its arenas hold now (what
+    # earlier tests freed), so that new arenas must be taken whatever ran before
+    room = before["py_free_blocks_mib"] + before["py_free_pools_mib"]
+    count = int((room + 3) * 2**20 / 16)
+    small = [object() for _ in range(count)]
     large = bytearray(64 * 2**20)  # far above glibc's mmap threshold: a mapping of its own
     after = sample()
     assert after["py_used_mib"] - before["py_used_mib"] > 2.5
@@ -27,7 +31,7 @@ def test_a_sample_sees_small_objects_in_pymalloc_and_a_large_block_in_malloc() -
     assert after["malloc_mmap_mib"] - before["malloc_mmap_mib"] >= 64
     assert after["rss_mib"] > 0
     assert after["anon_mib"] > 0
-    assert len(small) == 200_000
+    assert len(small) == count
     assert len(large) == 64 * 2**20
 
 
