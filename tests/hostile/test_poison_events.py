@@ -45,6 +45,16 @@ def unstorable() -> bytes:
     ))  # fmt: skip
 
 
+def unstorable_json() -> bytes:
+    """A creation whose house rules hold NUL: no text column holds them, so psycopg sends the
+    rows and PostgreSQL itself refuses the ``jsonb`` (``\\u0000``) inside a pipelined batch."""
+    return msgspec.json.encode(GameCreated(
+        command_id="nul-json", actor_id="1", occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        guild_id="1", channel_id="2", host_id="1", scheduled_at=datetime(2031, 1, 1, tzinfo=UTC),
+        details=GameDetails(title="Rules", rules="no\x00rules"),
+    ))  # fmt: skip
+
+
 def created_body() -> bytes:
     """A well-formed game.created: only its subject is wrong."""
     return msgspec.json.encode(GameCreated(
@@ -80,6 +90,8 @@ def poisons(prefix: str, real_game: str) -> list[tuple[str, str, dict[str, str],
             "guild.configured.v1", 1), b"[1, 2, 3]"),
         ("a game PostgreSQL cannot store", new(), event_headers("game.created.v1", 1),
          unstorable()),
+        ("a game whose JSON PostgreSQL cannot store", new(),
+         event_headers("game.created.v1", 1), unstorable_json()),
         ("garbage on a real game", f"{prefix}.game.{real_game}",
          event_headers("game.player_left.v1", 2), b"null"),
     ]  # fmt: skip
