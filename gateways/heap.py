@@ -2,7 +2,7 @@
 
 A full garbage collection stops the event loop for as long as it takes to walk every tracked
 object, and a process that has just imported discord.py, nats-py, psycopg and the domain holds
-hundreds of thousands of them: 50 to 80 ms per full collection in a projector worker of
+hundreds of thousands of them: 45 to 85 ms per full collection in a projector worker of
 ``tests/bench/projections.py``, hundreds of milliseconds in the bot on a busy machine. Collecting
 once and then freezing what is alive (``gc.freeze``) leaves later full collections only what
 the process built since. What is frozen is never collected; it is what the process holds for

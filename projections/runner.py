@@ -15,10 +15,10 @@ aggregates it owns; it still reads every event, so its position advances over th
 the log's contiguous sequences keep detecting gaps.
 
 Once its feed is started, a runner settles the process heap (:mod:`gateways.heap`): a full
-garbage collection of the start-up heap would hold every event back while it runs (50 to 80 ms
+garbage collection of the start-up heap would hold every event back while it runs (45 to 85 ms
 in a worker of ``tests/bench/projections.py``). A small batch, and a position alone, is applied
 in pipeline mode (:meth:`ReadModels.pipelines`): two round trips to PostgreSQL instead of about
-fifteen, which took a four-worker projector's lag p99 at 500 events/s from 21-40 ms to 6-8 ms.
+fifteen, which took a four-worker projector's lag p99 at 500 events/s from 21-40 ms to 5-8 ms.
 """
 
 from __future__ import annotations

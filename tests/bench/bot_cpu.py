@@ -23,14 +23,8 @@ import warnings
 from typing import Any
 
 from deploy.emulator import DiscordEmulator, RateLimits, point_discord_py_at
-from tests.bench.bot import (
-    ANSWERED,
-    WAITING,
-    bench_game,
-    in_process_port,
-    record_answers,
-    start,
-)
+from tests.bench.bot import ANSWERED, WAITING, record_answers, start
+from tests.bench.bot_ports import bench_game, in_process_port
 from tests.bench.common import bench_stack
 
 with warnings.catch_warnings():

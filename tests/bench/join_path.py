@@ -24,8 +24,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from domain.commands import CreateGame, JoinGame
-from tests.bench.bot import in_process_port
 from tests.bench.bot_cpu import thread_cpu
+from tests.bench.bot_ports import in_process_port
 from tests.bench.common import bench_stack
 
 
