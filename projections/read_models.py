@@ -202,7 +202,16 @@ class ReadModels:
             if aggregate.startswith("game."):
                 with contextlib.suppress(ValueError):  # not a game id: its events are parked
                     ids.add(self._game_id(aggregate))
-        wanted = [game_id for game_id in ids if game_id not in games]
+        # Every game of the batch is held in ``_loaded`` until it is folded: a cached one could
+        # otherwise leave the cache by count before its first event here (a batch of more
+        # games than the cache holds) and be folded as if it had none.
+        loaded, wanted = self._loaded, []
+        for game_id in ids:
+            row = games.get(game_id)
+            if row is None:
+                wanted.append(game_id)
+            else:
+                loaded[game_id] = row
         if not wanted:
             return
         cur = await conn.execute(

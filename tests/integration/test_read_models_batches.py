@@ -141,3 +141,28 @@ async def test_a_game_the_cache_lets_go_by_count_within_a_batch_still_folds_on(
         assert players == ["201"]
     finally:
         await conn.close()
+
+
+async def test_a_cached_game_the_batch_pushes_out_before_its_first_event_still_folds_on(
+    database_url: str, read_schema: str
+) -> None:
+    projection = ReadModels()
+    projection.games = TTLCache(1, CACHE_IDLE, timer=lambda: 0.0)  # room for one game only
+    other = "00000000-0000-4000-8000-000000000002"
+    conn = await connect(database_url, read_schema)
+    try:
+        async with conn.transaction():  # this game is cached after its first batch
+            await projection.apply(conn, [message(1, 1, creation(), "c:0")])
+        async with conn.transaction():  # the other game's creation pushes it out, then a join
+            result = await projection.apply(
+                conn,
+                [
+                    message(2, 1, creation("o"), "o:0", game=other),
+                    join(3, 2, "201", "j:201"),
+                ],
+            )
+        assert (result.applied, result.parked) == (2, [])
+        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
+        assert players == ["201"]
+    finally:
+        await conn.close()
