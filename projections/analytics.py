@@ -134,7 +134,6 @@ class Analytics(ReadModels):
     """
 
     name = "analytics"
-    staged = False  # its own apply: a batch is always written whole
 
     def forget_touched(self) -> None:
         """Nothing is cached between batches: rows are read at the start of each one."""

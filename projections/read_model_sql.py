@@ -49,23 +49,13 @@ UPSERT_GAME = (
     + _ON_GAME_CONFLICT
 )
 """One game's upsert with bound values (a pipelined batch, :func:`write_batch`)."""
-STAGE_PARTICIPANTS = (
-    "CREATE TEMP TABLE IF NOT EXISTS participants_stage (LIKE participants INCLUDING DEFAULTS) "
-    "ON COMMIT DELETE ROWS"
-)
-STAGE_REMINDERS = (
-    "CREATE TEMP TABLE IF NOT EXISTS reminders_stage (LIKE reminders INCLUDING DEFAULTS) "
-    "ON COMMIT DELETE ROWS"
-)
-PARTICIPANT_COLUMNS = "game_id, kind, ordinal, user_id, placeholder_id, label"
-REMINDER_COLUMNS = "game_id, offset_minutes, user_id, status"
-PARTICIPANT_TYPES = ("bytea", "text", "int4", "text", "int4", "text")  # game_id: binary uuid
-REMINDER_TYPES = ("bytea", "int4", "text", "text")
 INSERT_PARTICIPANT = (
-    f"INSERT INTO participants ({PARTICIPANT_COLUMNS}) "  # noqa: S608 - fixed names
+    "INSERT INTO participants (game_id, kind, ordinal, user_id, placeholder_id, label) "
     "VALUES (%s, %s, %s, %s, %s, %s)"
 )
-INSERT_REMINDER = f"INSERT INTO reminders ({REMINDER_COLUMNS}) VALUES (%s, %s, %s, %s)"  # noqa: S608
+INSERT_REMINDER = (
+    "INSERT INTO reminders (game_id, offset_minutes, user_id, status) VALUES (%s, %s, %s, %s)"
+)
 
 UPSERT_GUILD = """
 INSERT INTO guild_settings (guild_id, settings, updated_at, position) VALUES (%s, %s, %s, %s)
@@ -218,51 +208,22 @@ async def _write_games(
     ids = uuid_array(games)  # each one a UUID (keys above): nothing to quote
     await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
-    async with binary_copy(cur, f"participants ({PARTICIPANT_COLUMNS})", PARTICIPANT_TYPES) as copy:
-        await write_rows(copy, _participant_rows(games, keys))
-    async with binary_copy(cur, f"reminders ({REMINDER_COLUMNS})", REMINDER_TYPES) as copy:
-        await write_rows(copy, _reminder_rows(games, keys))
-
-
-async def stage_games(
-    cur: psycopg.AsyncCursor[Any], games: dict[str, GameRow], encoder: msgspec.msgpack.Encoder
-) -> str:
-    """Send the touched games, their participant and reminder rows to this connection's stage
-    tables (binary ``COPY``), for :func:`finish_games` to move into place; returns the games'
-    ids as a ``uuid[]`` literal for it.
-
-    Once this returns, nothing of ``games`` is read again: the caller may fold the next batch
-    into the same states while PostgreSQL finishes this one (a rebuild, see
-    :meth:`projections.read_models.ReadModels.stage`)."""
-    for statement in (STAGE_GAMES, STAGE_PARTICIPANTS, STAGE_REMINDERS):
-        await cur.execute(statement)
-    keys = {game_id: UUID(game_id).bytes for game_id in games}
-    async with binary_copy(cur, f"games_stage ({GAME_COLUMNS})", GAME_TYPES) as copy:
-        await write_rows(copy, (game_values(keys[g], row, encoder) for g, row in games.items()))
     async with binary_copy(
-        cur, f"participants_stage ({PARTICIPANT_COLUMNS})", PARTICIPANT_TYPES
+        cur,
+        "participants (game_id, kind, ordinal, user_id, placeholder_id, label)",
+        ("bytea", "text", "int4", "text", "int4", "text"),  # game_id as binary uuid
     ) as copy:
         await write_rows(copy, _participant_rows(games, keys))
-    async with binary_copy(cur, f"reminders_stage ({REMINDER_COLUMNS})", REMINDER_TYPES) as copy:
-        await write_rows(copy, _reminder_rows(games, keys))
-    return uuid_array(games)
-
-
-async def finish_games(cur: psycopg.AsyncCursor[Any], ids: str) -> None:
-    """Move what :func:`stage_games` sent into the tables: upsert the games, replace their
-    participant and reminder rows (server-side statements only; in pipeline mode, one round
-    trip)."""
-    await cur.execute(UPSERT_GAMES)
-    await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
-    await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
-    await cur.execute(
-        f"INSERT INTO participants ({PARTICIPANT_COLUMNS}) "  # noqa: S608 - fixed names
-        f"SELECT {PARTICIPANT_COLUMNS} FROM participants_stage"
-    )
-    await cur.execute(
-        f"INSERT INTO reminders ({REMINDER_COLUMNS}) "  # noqa: S608 - fixed names
-        f"SELECT {REMINDER_COLUMNS} FROM reminders_stage"
-    )
+    async with binary_copy(
+        cur,
+        "reminders (game_id, offset_minutes, user_id, status)",
+        ("bytea", "int4", "text", "text"),
+    ) as copy:
+        await write_rows(copy, (
+            (keys[game_id], offset, user, status)
+            for game_id, row in games.items()
+            for (offset, user), status in row.state.reminders.items()
+        ))  # fmt: skip
 
 
 async def _write_games_pipelined(
@@ -278,7 +239,11 @@ async def _write_games_pipelined(
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
     if participants := list(_participant_rows(games, keys)):
         await cur.executemany(INSERT_PARTICIPANT, participants)
-    if reminders := list(_reminder_rows(games, keys)):
+    if reminders := [
+        (keys[game_id], offset, user, status)
+        for game_id, row in games.items()
+        for (offset, user), status in row.state.reminders.items()
+    ]:
         await cur.executemany(INSERT_REMINDER, reminders)
 
 
@@ -301,15 +266,6 @@ def _participant_rows(
             yield (key, "waitlisted", n, user, None, None)
         for n, (pid, label) in enumerate(state.placeholders.items(), 1):
             yield (key, "placeholder", n, None, pid, label)
-
-
-def _reminder_rows(
-    games: dict[str, GameRow], keys: dict[str, bytes] | dict[str, UUID]
-) -> Iterator[tuple[object, ...]]:
-    for game_id, row in games.items():
-        key = keys[game_id]
-        for (offset, user), status in row.state.reminders.items():
-            yield (key, offset, user, status)
 
 
 async def _write_timeline(

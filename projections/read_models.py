@@ -29,14 +29,7 @@ from domain.codec import EventMapper
 from domain.events import ChannelConfigured, Event, GameEvent, GuildConfigured
 from domain.game import GameState, evolve
 from projections.feed import LogMessage, game_uuid
-from projections.read_model_sql import (
-    finish_games,
-    stage_games,
-    timeline_copy,
-    timeline_row,
-    uuid_array,
-    write_batch,
-)
+from projections.read_model_sql import timeline_copy, timeline_row, uuid_array, write_batch
 
 # Decoding and folding are pure, so an event that fails is parked at once: trying again cannot
 # help. Transient failures (PostgreSQL) are retried by the runner, batch by batch and then event by
@@ -86,16 +79,6 @@ class BatchResult:
     parked: list[Parked] = field(default_factory=list)
 
 
-@dataclass
-class Staged:
-    """A batch :meth:`ReadModels.stage` has sent, for :meth:`ReadModels.finish`."""
-
-    result: BatchResult
-    games: str  # the touched games' ids, a ``uuid[]`` literal ("" when none)
-    guilds: dict[str, tuple[LogMessage, GuildConfigured]]
-    channels: dict[str, tuple[LogMessage, ChannelConfigured]]
-
-
 class ReadModels:
     """Folds batches of events into the read-model tables (one instance per projector)."""
 
@@ -121,10 +104,6 @@ class ReadModels:
         for game_id in self._touched:
             self.games.pop(game_id, None)
         self._touched.clear()
-
-    staged = True
-    """Whether the runner may write a large batch in two halves (:meth:`stage`, :meth:`finish`)
-    and fold the next one in between (a subclass with its own :meth:`apply` says no)."""
 
     def pipelines(self, batch: list[LogMessage]) -> bool:
         """Whether the runner applies ``batch`` (with its position) in pipeline mode; if so,
@@ -176,73 +155,20 @@ class ReadModels:
                     _note_settings(message, event, guilds, channels)
             await self._write(conn, guilds, channels, result.parked, timeline)
             return result
-        await self._fold_copying(conn, fresh, result, guilds, channels)
+        if fresh:  # the timeline is written as the events fold (PostgreSQL stores it meanwhile)
+            async with conn.cursor() as cur, timeline_copy(cur) as copy:
+                add_row = copy.formatter.write_row  # as write_rows: no coroutine per row
+                for message in fresh:
+                    event = self.fold(message, result)
+                    if event is None:
+                        continue
+                    result.applied += 1
+                    if data := add_row(timeline_row(message, event)):
+                        await copy.write(data)
+                    if (self._kinds.get(type(event)) or self._kind(event)) is not _GAME:
+                        _note_settings(message, event, guilds, channels)
         await self._write(conn, guilds, channels, result.parked)
         return result
-
-    async def _fold_copying(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        fresh: list[LogMessage],
-        result: BatchResult,
-        guilds: dict[str, tuple[LogMessage, GuildConfigured]],
-        channels: dict[str, tuple[LogMessage, ChannelConfigured]],
-    ) -> None:
-        """Fold a large batch while a ``COPY`` streams each folded event into the timeline
-        (PostgreSQL stores it meanwhile, on the other core)."""
-        if not fresh:
-            return
-        async with conn.cursor() as cur, timeline_copy(cur) as copy:
-            add_row = copy.formatter.write_row  # as write_rows: no coroutine per row
-            for message in fresh:
-                event = self.fold(message, result)
-                if event is None:
-                    continue
-                result.applied += 1
-                if data := add_row(timeline_row(message, event)):
-                    await copy.write(data)
-                if (self._kinds.get(type(event)) or self._kind(event)) is not _GAME:
-                    _note_settings(message, event, guilds, channels)
-
-    async def stage(self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]) -> Staged:
-        """The first half of a large batch (a rebuild's), in the caller's open transaction: fold
-        it, stream its timeline, and send its games' rows to the connection's stage tables.
-
-        Nothing folded is read after this returns, so the runner folds the next batch (on a
-        second connection) while PostgreSQL runs :meth:`finish` of this one. Its message ids
-        are not looked up first: a duplicate fails the timeline's unique ``msg_id``, and the
-        runner applies the batch again by :meth:`apply`."""
-        result = BatchResult()
-        # The previous batch may not be committed yet: its games are taken from memory, never
-        # read from the table (which still holds what they were before it).
-        previous, self._touched, self._loaded = self._touched, {}, {}
-        guilds: dict[str, tuple[LogMessage, GuildConfigured]] = {}
-        channels: dict[str, tuple[LogMessage, ChannelConfigured]] = {}
-        with self.games.timer:
-            fresh = await self._without_duplicates(conn, batch, result, lookup=False)
-            await self._load_games(conn, fresh, previous)
-            await self._fold_copying(conn, fresh, result, guilds, channels)
-        ids = ""
-        if self._touched:
-            async with conn.cursor() as cur:
-                ids = await stage_games(cur, self._touched, self.state_encoder)
-        return Staged(result, ids, guilds, channels)
-
-    async def finish(self, conn: psycopg.AsyncConnection[Any], staged: Staged) -> BatchResult:
-        """The second half of a staged batch: server-side statements only (the caller commits)."""
-        async with conn.cursor() as cur:
-            if staged.games:
-                await finish_games(cur, staged.games)
-        await write_batch(
-            conn, games={}, timeline=[], guilds=staged.guilds, channels=staged.channels,
-            parked=staged.result.parked, state_encoder=self.state_encoder,
-        )  # fmt: skip
-        return staged.result
-
-    def forget_all(self) -> None:
-        """After a staged batch failed: every cached game is read again from the table."""
-        self.games.clear()
-        self._touched.clear()
 
     async def _without_duplicates(
         self,
@@ -267,13 +193,8 @@ class ReadModels:
         return fresh
 
     async def _load_games(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        batch: list[LogMessage],
-        previous: dict[str, GameRow] | None = None,
+        self, conn: psycopg.AsyncConnection[Any], batch: list[LogMessage]
     ) -> None:
-        """Hold the batch's games, reading from the table those not cached (those of
-        ``previous``, a batch not committed yet, are taken from it)."""
         games = self.games
         aggregates = {m.aggregate_id for m in batch}  # each game's id cut once, not per event
         ids = set()
@@ -286,7 +207,7 @@ class ReadModels:
         # games than the cache holds) and be folded as if it had none.
         loaded, wanted = self._loaded, []
         for game_id in ids:
-            row = games.get(game_id) or (previous.get(game_id) if previous else None)
+            row = games.get(game_id)
             if row is None:
                 wanted.append(game_id)
             else:

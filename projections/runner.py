@@ -42,7 +42,7 @@ from gateways.postgres import connect
 from projections.feed import LogFeed, LogMessage, game_uuid, log_message
 from projections.partitions import Partition, claim_layout, layout_rows, partition_of
 from projections.read_model_sql import write_batch
-from projections.read_models import BatchResult, Parked, ReadModels, Staged
+from projections.read_models import BatchResult, Parked, ReadModels
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +54,6 @@ UPSERT_POSITION = """
 INSERT INTO projector_position (name, position, updated_at) VALUES (%s, %s, now())
 ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
 """
-
-
-@dataclass
-class Flight:
-    """A batch staged on ``conn`` whose finish and commit run in ``task`` (see
-    :meth:`ProjectionRunner._overlap`)."""
-
-    position: int
-    conn: psycopg.AsyncConnection[Any]
-    task: asyncio.Task[BatchResult]
-    batch: list[LogMessage]
 
 
 class ProjectorRunning(RuntimeError):
@@ -159,27 +148,19 @@ class ProjectionRunner:
             await conn.commit()
             if not await self._claim(conn, stop):
                 return self.progress
-            second = None
-            if self.fill and self.projection.staged:  # a rebuild: batches overlap (_overlap)
-                second = await connect(self.database_url, self.schema)
-                cleanup.push_async_callback(second.close)
-                await second.execute("SET synchronous_commit = off")
-                await second.commit()
             feed = LogFeed(self.nc, self.layout, self.progress.position, self.max_batch)
             cleanup.push_async_callback(feed.stop)
             await feed.start()
             settle_heap()  # a full collection would hold every event back while it walks
-            flight: Flight | None = None
-            cleanup.callback(lambda: flight and flight.task.cancel())
-            while not stop.is_set() and (until is None or self._reached(flight) < until):
-                batch = await self._next_batch(feed, until)
-                if second is not None and self._overlaps(batch):
-                    flight = await self._overlap((conn, second), batch, flight)
-                    if on_batch:
-                        on_batch(self.progress)
-                    continue
-                if flight is not None:
-                    flight = await self._land(flight)
+            while not stop.is_set() and (until is None or self.progress.position < until):
+                batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
+                while batch and len(batch) < self.fill and (until is None or batch[-1].seq < until):
+                    more = await feed.next_batch(timeout=0.2)
+                    if not more:
+                        break
+                    batch += more
+                if until is not None:
+                    batch = [m for m in batch if m.seq <= until]
                 committed = await self._commit(conn, batch) if batch else False
                 if self._pending and (
                     not batch or time.monotonic() - self._committed_at >= POSITION_EVERY
@@ -187,119 +168,9 @@ class ProjectionRunner:
                     committed = await self._flush(conn)
                 if committed and on_batch:
                     on_batch(self.progress)
-            if flight is not None:
-                flight = await self._land(flight)
             if self._pending:
                 await self._flush(conn)
         return self.progress
-
-    async def _next_batch(self, feed: LogFeed, until: int | None) -> list[LogMessage]:
-        """The next batch from the feed: at least :attr:`fill` events when they come in time,
-        none after ``until``."""
-        batch = await feed.next_batch(timeout=POSITION_EVERY if self._pending else 0.2)
-        while batch and len(batch) < self.fill and (until is None or batch[-1].seq < until):
-            more = await feed.next_batch(timeout=0.2)
-            if not more:
-                break
-            batch += more
-        if until is not None:
-            batch = [m for m in batch if m.seq <= until]
-        return batch
-
-    def _reached(self, flight: Flight | None) -> int:
-        """The position read up to: committed, or staged and committing."""
-        return flight.position if flight is not None else self.progress.position
-
-    def _overlaps(self, batch: list[LogMessage]) -> bool:
-        """Whether ``batch`` is written in two halves, the next batch folded in between: a
-        large batch of events of ours, none of which may be applied already."""
-        if self.partition.count > 1:
-            batch = [m for m in batch if self.partition.owns(m.aggregate_id)]
-        return (
-            len(batch) > 0
-            and not self.projection.pipelines(batch)
-            and batch[0].seq > self.recheck_until
-        )
-
-    async def _overlap(
-        self,
-        conns: tuple[psycopg.AsyncConnection[Any], psycopg.AsyncConnection[Any]],
-        batch: list[LogMessage],
-        flight: Flight | None,
-    ) -> Flight | None:
-        """Stage ``batch`` on the connection the flight is not using, land the flight, then
-        start this batch's finish (its server-side statements and commit) in a task: while
-        PostgreSQL runs it, the next batch is folded (a rebuild's Python process was idle a
-        fifth of the time, waiting for PostgreSQL).
-
-        Batches still commit one after the other, each with its position. If anything fails,
-        both open transactions are rolled back, every cached game is forgotten, and the
-        batches are applied again one at a time (:meth:`_commit`: retries, then isolation)."""
-        position = batch[-1].seq
-        mine = batch
-        if self.partition.count > 1:
-            mine = [m for m in batch if self.partition.owns(m.aggregate_id)]
-        conn = conns[1] if flight is not None and flight.conn is conns[0] else conns[0]
-        try:
-            staged = await self.projection.stage(conn, mine)
-        except psycopg.Error as error:
-            log.warning(
-                "staging the batch ending at %s failed (%s); one at a time", position, error
-            )
-            await conn.rollback()
-            await self._again(flight, [(batch, conn)])
-            return None
-        if flight is not None:
-            landed = await self._land(flight, fail=False)
-            if landed is not None:  # it failed: this batch was folded on top of it
-                await conn.rollback()
-                await self._again(landed, [(batch, conn)])
-                return None
-        return Flight(
-            position, conn, asyncio.create_task(self._finish(conn, staged, position)), batch
-        )
-
-    async def _finish(
-        self, conn: psycopg.AsyncConnection[Any], staged: Staged, position: int
-    ) -> BatchResult:
-        """A staged batch's second half and its position, in one round trip, then the commit."""
-        async with conn.pipeline():
-            result = await self.projection.finish(conn, staged)
-            await conn.execute(UPSERT_POSITION, (self.row, position))
-        await conn.commit()
-        return result
-
-    async def _land(self, flight: Flight, *, fail: bool = True) -> Flight | None:
-        """Wait for the flight's commit and count it; None once landed. If it failed: with
-        ``fail``, its batch is applied again at once (None); without, the flight is returned
-        (rolled back) for the caller to apply again with what it staged since."""
-        try:
-            result = await flight.task
-        except psycopg.Error as error:
-            log.warning("finishing the batch ending at %s failed (%s)", flight.position, error)
-            await flight.conn.rollback()
-            if not fail:
-                return flight
-            await self._again(flight, [])
-            return None
-        self._committed_at = time.monotonic()
-        if flight.position >= self._pending:
-            self._pending = 0
-        self._count(result, flight.position)
-        return None
-
-    async def _again(
-        self, failed: Flight | None, batches: list[tuple[list[LogMessage], Any]]
-    ) -> None:
-        """Apply again, one batch per transaction as the runner always can, a failed flight's
-        batch (rolled back already) and the batches staged after it; a flight still running is
-        landed first."""
-        if failed is not None and not failed.task.done():
-            failed = await self._land(failed, fail=False)
-        self.projection.forget_all()
-        todo = ([(failed.batch, failed.conn)] if failed is not None else []) + batches
-        for batch, conn in todo:
-            await self._commit(conn, batch)
 
     async def _claim(self, conn: psycopg.AsyncConnection[Any], stop: asyncio.Event) -> bool:
         """Take this worker's place in the stored layout (waiting while a worker of another
