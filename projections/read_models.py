@@ -202,9 +202,9 @@ class ReadModels:
             if aggregate.startswith("game."):
                 with contextlib.suppress(ValueError):  # not a game id: its events are parked
                     ids.add(self._game_id(aggregate))
-        # Every game of the batch is held in ``_loaded`` until it is folded: a cached one could
-        # otherwise leave the cache by count before its first event here (a batch of more
-        # games than the cache holds) and be folded as if it had none.
+        # Every game of the batch is held in ``_loaded`` until it is folded: once the cache is
+        # full, a cached one could otherwise be pushed out by the batch's new games before its
+        # first event here, and be folded as if it had none.
         loaded, wanted = self._loaded, []
         for game_id in ids:
             row = games.get(game_id)

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nats
 
@@ -52,9 +52,6 @@ from bot.client import BotParts, MusterBot
 from bot.limits import PerUserLimit
 from domain.commands import CreateGame
 from domain.ports import CommandPort
-
-if TYPE_CHECKING:
-    pass
 
 
 class EchoBot(discord.Client):

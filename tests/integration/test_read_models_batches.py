@@ -15,11 +15,12 @@ from domain.events import Event, GameCreated, GameDetails, PlayerJoined, type_na
 from gateways.postgres import connect
 from projections import queries
 from projections.feed import LogMessage
-from projections.read_models import CACHE_IDLE, LOOKUP_BELOW, ReadModels
+from projections.read_models import CACHE_IDLE, LOOKUP_BELOW, BatchResult, ReadModels
 
 pytestmark = pytest.mark.integration
 
 GAME = "00000000-0000-4000-8000-000000000001"
+OTHER = "00000000-0000-4000-8000-000000000002"
 WHEN = datetime(2030, 1, 1, tzinfo=UTC)
 
 
@@ -73,7 +74,6 @@ async def test_a_game_without_events_for_the_idle_time_leaves_the_cache_and_is_r
 ) -> None:
     now = [0.0]
     projection = ReadModels(clock=lambda: now[0])
-    other = "00000000-0000-4000-8000-000000000002"
     conn = await connect(database_url, read_schema)
     try:
         async with conn.transaction():
@@ -83,7 +83,7 @@ async def test_a_game_without_events_for_the_idle_time_leaves_the_cache_and_is_r
         held = weakref.ref(projection.games[GAME])
         now[0] = CACHE_IDLE + 1
         async with conn.transaction():  # another game's event: the idle one leaves the cache
-            await projection.apply(conn, [message(3, 1, creation("o"), "o:0", game=other)])
+            await projection.apply(conn, [message(3, 1, creation("o"), "o:0", game=OTHER)])
         gc.collect()
         assert held() is None
         async with conn.transaction():  # its next event: read from the games table, folded on
@@ -119,50 +119,41 @@ async def test_no_game_leaves_the_cache_in_the_middle_of_a_batch(
         await conn.close()
 
 
+async def with_one_game_cached(
+    database_url: str, read_schema: str, batches: list[list[LogMessage]]
+) -> tuple[BatchResult, list[str | None]]:
+    """Apply ``batches`` (one transaction each) with room for one game in the cache; the last
+    batch's result and the players of :data:`GAME`."""
+    projection = ReadModels()
+    projection.games = TTLCache(1, CACHE_IDLE, timer=lambda: 0.0)  # room for one game only
+    conn = await connect(database_url, read_schema)
+    try:
+        for batch in batches:
+            async with conn.transaction():
+                result = await projection.apply(conn, batch)
+        return result, [p.user_id for p in await queries.participants_of(conn, GAME)]
+    finally:
+        await conn.close()
+
+
 async def test_a_game_the_cache_lets_go_by_count_within_a_batch_still_folds_on(
     database_url: str, read_schema: str
 ) -> None:
-    projection = ReadModels()
-    projection.games = TTLCache(1, CACHE_IDLE, timer=lambda: 0.0)  # room for one game only
-    other = "00000000-0000-4000-8000-000000000002"
-    conn = await connect(database_url, read_schema)
-    try:
-        async with conn.transaction():  # the other game's creation pushes this one out
-            result = await projection.apply(
-                conn,
-                [
-                    message(1, 1, creation(), "c:0"),
-                    message(2, 1, creation("o"), "o:0", game=other),
-                    join(3, 2, "201", "j:201"),
-                ],
-            )
-        assert (result.applied, result.parked) == (3, [])
-        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
-        assert players == ["201"]
-    finally:
-        await conn.close()
+    result, players = await with_one_game_cached(database_url, read_schema, [[
+        message(1, 1, creation(), "c:0"),
+        message(2, 1, creation("o"), "o:0", game=OTHER),  # pushes this game out
+        join(3, 2, "201", "j:201"),
+    ]])  # fmt: skip
+    assert (result.applied, result.parked) == (3, [])
+    assert players == ["201"]
 
 
 async def test_a_cached_game_the_batch_pushes_out_before_its_first_event_still_folds_on(
     database_url: str, read_schema: str
 ) -> None:
-    projection = ReadModels()
-    projection.games = TTLCache(1, CACHE_IDLE, timer=lambda: 0.0)  # room for one game only
-    other = "00000000-0000-4000-8000-000000000002"
-    conn = await connect(database_url, read_schema)
-    try:
-        async with conn.transaction():  # this game is cached after its first batch
-            await projection.apply(conn, [message(1, 1, creation(), "c:0")])
-        async with conn.transaction():  # the other game's creation pushes it out, then a join
-            result = await projection.apply(
-                conn,
-                [
-                    message(2, 1, creation("o"), "o:0", game=other),
-                    join(3, 2, "201", "j:201"),
-                ],
-            )
-        assert (result.applied, result.parked) == (2, [])
-        players = [p.user_id for p in await queries.participants_of(conn, GAME)]
-        assert players == ["201"]
-    finally:
-        await conn.close()
+    result, players = await with_one_game_cached(database_url, read_schema, [
+        [message(1, 1, creation(), "c:0")],  # this game is cached after its first batch
+        [message(2, 1, creation("o"), "o:0", game=OTHER), join(3, 2, "201", "j:201")],
+    ])  # fmt: skip
+    assert (result.applied, result.parked) == (2, [])
+    assert players == ["201"]
