@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import msgspec
+import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -122,7 +123,10 @@ class NameProjector:
         self.position, self.created = position, created
 
     async def _recreated(self) -> bool:
-        created, last_seq = await self._identity()
+        try:
+            created, last_seq = await self._identity()
+        except nats.js.errors.NotFoundError:  # deleted (being created again?): ask again later
+            return False
         return created != self.created or self.position > last_seq
 
     async def _subscribe(self) -> JetStreamContext.PushSubscription:

@@ -43,8 +43,19 @@ async def test_a_recreated_stream_is_projected_from_its_start(redis: Redis, nc: 
     async def shown(user: str, name: str) -> bool:
         return (await names.resolve(guild, [user]))[user] == name
 
+    checks = 0
+
+    class Counting(NameProjector):
+        async def _recreated(self) -> bool:
+            nonlocal checks
+            checks += 1
+            return await super()._recreated()
+
     def projector() -> NameProjector:
-        return NameProjector(nc, redis, stream=stream, prefix=prefix, check_every=0.05)
+        return Counting(nc, redis, stream=stream, prefix=prefix, check_every=0.05)
+
+    async def checked_since(seen: int) -> bool:
+        return checks >= seen + 3
 
     await ensure_profiles_stream(nc, stream, prefix)
     try:
@@ -57,8 +68,12 @@ async def test_a_recreated_stream_is_projected_from_its_start(redis: Redis, nc: 
         await publish_profile(nc, guild, "4", Profile(username="new4"), prefix)
         async with projecting(projector()):
             await eventually(lambda: shown("4", "new4"))
-            # Recreated while it runs: it notices and starts over.
-            await recreate(nc, stream, prefix)
+            # Recreated while it runs: it notices and starts over. Deleted a while first: its
+            # checks find no stream meanwhile, and it must outlive them.
+            await nc.jetstream().delete_stream(stream)
+            seen = checks
+            await eventually(lambda: checked_since(seen))
+            await ensure_profiles_stream(nc, stream, prefix)
             await publish_profile(nc, guild, "5", Profile(username="new5"), prefix)
             await eventually(lambda: shown("5", "new5"))
     finally:
