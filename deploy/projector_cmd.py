@@ -23,7 +23,13 @@ from gateways.postgres import migrate
 from projections.names import NameProjector
 from projections.partitions import Partition
 from projections.reactions import SettingsReactions
-from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
+from projections.replay import (
+    MIGRATIONS,
+    drop_schema,
+    rebuild_and_compare,
+    swap,
+    vacuum_analyze,
+)
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
 log = logging.getLogger("muster.projector")
@@ -239,6 +245,10 @@ async def run_replay(
     else:
         print(f"no difference with the live schema {settings.database_schema}")
     if make_live:
+        print("vacuuming and analysing the rebuilt tables…", end="", flush=True)
+        settling = time.monotonic()
+        await vacuum_analyze(urls["postgres"], rebuilt)
+        print(f" done in {time.monotonic() - settling:.1f}s")
         old = await swap(urls["postgres"], settings.database_schema, rebuilt)
         print(f"swapped: {rebuilt} is now {settings.database_schema}; the old one is {old}")
     elif not keep:

@@ -197,6 +197,20 @@ async def create_indexes(database_url: str, statements: list[str]) -> None:
             await conn.execute(statement)
 
 
+async def vacuum_analyze(database_url: str, schema: str) -> None:
+    """``VACUUM (ANALYZE)`` every table of a rebuilt schema before it goes live: the planner
+    gets statistics at once (a freshly loaded table has none until autovacuum gets to it,
+    within minutes), and the rows' visibility is settled now rather than by an autovacuum pass
+    over millions of new rows competing with the live load later."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        cur = await conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
+        )
+        tables = [sql.Identifier(schema, name) for (name,) in await cur.fetchall()]
+        if tables:
+            await conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.SQL(", ").join(tables)))
+
+
 def targets_for(live_rows: dict[str, int], name: str, count: int) -> dict[int, int] | None:
     """Where each of ``count`` rebuilding workers must stop to equal the live projection: its
     live counterpart's position, or (another count) the position all live workers share;

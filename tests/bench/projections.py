@@ -13,7 +13,10 @@ In one run, on embedded servers:
       waitlists, leaves with promotions, reminders, across thousands of games) by 1, 2 and 4
       partitioned worker processes, each with its peak RSS, and by one runner in this process
       (as ``muster replay`` runs a single partition); the rebuilt schemas are compared. Each
-      rebuild starts after a checkpoint (untimed), so none inherits the WAL of the runs before;
+      rebuild starts after a checkpoint (untimed), so none inherits the WAL of the runs before,
+      and ends with ``VACUUM (ANALYZE)`` of its schema, as ``muster replay --swap`` does before
+      the swap (timed on its own, not in the rate), so no autovacuum of an earlier rebuild's
+      millions of new rows runs amid a later rebuild or the lag runs;
   (c) lag at a steady 500 events/s with N workers: from the append's acknowledgement to the
       commit of the worker that owns the event (visible in the read model), p50/p99, and to the
       moment every worker has passed it (what read-your-writes waits for).
@@ -62,7 +65,13 @@ from gateways.postgres import connect, migrate
 from projections.feed import LogFeed
 from projections.partitions import partition_of
 from projections.rebuild_workers import FILL, WorkerJob, WorkerResult, follow, run_workers
-from projections.replay import MIGRATIONS, compare, create_indexes, drop_secondary_indexes
+from projections.replay import (
+    MIGRATIONS,
+    compare,
+    create_indexes,
+    drop_secondary_indexes,
+    vacuum_analyze,
+)
 from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
 
@@ -235,7 +244,7 @@ async def view_build_and_read(
 
 async def rebuild_with_workers(
     nats_url: str, layout: Layout, database_url: str, total: int, count: int, uvloop: bool
-) -> tuple[float, Progress, list[WorkerResult]]:
+) -> tuple[float, Progress, list[WorkerResult], float]:
     """(b) a full rebuild into a fresh schema by ``count`` worker processes (as ``muster
     replay`` runs it; process start-up included)."""
     schema = f"bench_rm_{count}"
@@ -258,7 +267,16 @@ async def rebuild_with_workers(
     await create_indexes(database_url, indexes)
     rate = total / (time.perf_counter() - started)
     await checkpoints_since(database_url, before, f"{count} worker(s)")
-    return rate, progress, results
+    return rate, progress, results, await settle(database_url, schema, f"{count} worker(s)")
+
+
+async def settle(database_url: str, schema: str, who: str) -> float:
+    """``VACUUM (ANALYZE)`` a rebuilt schema as ``muster replay --swap`` does; its seconds."""
+    started = time.perf_counter()
+    await vacuum_analyze(database_url, schema)
+    seconds = time.perf_counter() - started
+    print(f"    {who}: VACUUM (ANALYZE) of the rebuilt schema {seconds:.1f}s", flush=True)
+    return seconds
 
 
 async def checkpoint(database_url: str) -> int:
@@ -291,7 +309,7 @@ async def checkpoints(conn: psycopg.AsyncConnection[Any]) -> int:
 
 async def rebuild_in_process(
     nc: NATS, layout: Layout, database_url: str, total: int
-) -> tuple[float, Progress]:
+) -> tuple[float, Progress, float]:
     """(b) a full rebuild by one runner in this process, as ``muster replay`` runs a single
     partition (no worker process to start: the tool's own start-up is not counted)."""
     schema = "bench_rm_here"
@@ -304,7 +322,7 @@ async def rebuild_in_process(
     await create_indexes(database_url, indexes)
     rate = total / (time.perf_counter() - started)
     await checkpoints_since(database_url, before, "1 runner in this process")
-    return rate, progress
+    return rate, progress, await settle(database_url, schema, "1 runner in this process")
 
 
 async def steady_lag(
@@ -401,16 +419,18 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
         view_build, view_read, share = await view_build_and_read(nc, layout, count)
         print(f"  (v) 4-partition view: built at {view_build:,.0f} events/s; partition 0 "
               f"({share:,} events) read at {view_read:,.0f} events/s", flush=True)  # fmt: skip
-        rebuilds: dict[int, tuple[float, Progress, list[WorkerResult]]] = {}
+        rebuilds: dict[int, tuple[float, Progress, list[WorkerResult], float]] = {}
         for n in counts:
             rebuilds[n] = await rebuild_with_workers(
                 nats_url, layout, stack.url("postgres"), count, n, uvloop
             )
-            rate, progress, results = rebuilds[n]
+            rate, progress, results, _ = rebuilds[n]
             print(f"  (b) rebuild, {n} worker(s): {rate:,.0f} events/s ({progress.parked} "
                   f"parked), peak RSS per worker {max(r.peak_rss_mib for r in results):.0f} MiB",
                   flush=True)  # fmt: skip
-        here_rate, here = await rebuild_in_process(muster_nc, layout, stack.url("postgres"), count)
+        here_rate, here, here_vacuum = await rebuild_in_process(
+            muster_nc, layout, stack.url("postgres"), count
+        )
         print(f"  (b) rebuild, 1 runner in this process: {here_rate:,.0f} events/s "
               f"({here.parked} parked)", flush=True)  # fmt: skip
         read_again = await ordered_consumer_read(nc, layout, count)
@@ -442,14 +462,15 @@ async def run(total: int, lag_seconds: float, counts: list[int], uvloop: bool) -
         (f"(v2) one partition of that view ({share:,} events), ordered consumer",
          f"{view_read:,.0f} events/s", f"{view_read / read_rate:.2f}", ""),
     ]  # fmt: skip
-    for n, (rate, _, results) in rebuilds.items():
+    for n, (rate, _, results, vacuum) in rebuilds.items():
         rss = max(r.peak_rss_mib for r in results)
         rows.append((f"(b) rebuild of {count:,} events, {n} worker process(es)",
-                     f"{rate:,.0f} events/s", f"{rate / read_rate:.2f}",
-                     f"{rss:.0f} MiB"))  # fmt: skip
+                     f"{rate:,.0f} events/s (then VACUUM ANALYZE {vacuum:.1f} s)",
+                     f"{rate / read_rate:.2f}", f"{rss:.0f} MiB"))  # fmt: skip
     rows.append((f"(b) rebuild of {count:,} events, 1 runner in the benchmark's process (as "
                  "`muster replay` runs a single partition: no worker process started)",
-                 f"{here_rate:,.0f} events/s", f"{here_rate / read_rate:.2f}", ""))  # fmt: skip
+                 f"{here_rate:,.0f} events/s (then VACUUM ANALYZE {here_vacuum:.1f} s)",
+                 f"{here_rate / read_rate:.2f}", ""))  # fmt: skip
     for n, (owner, everyone, worker_rss) in lags.items():
         (p50, p99), (_, all99) = quantiles(owner), quantiles(everyone)
         rows.append((f"(c) lag append → visible at 500 events/s, {n} worker(s)",
