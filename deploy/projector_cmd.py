@@ -23,13 +23,7 @@ from gateways.postgres import migrate
 from projections.names import NameProjector
 from projections.partitions import Partition
 from projections.reactions import SettingsReactions
-from projections.replay import (
-    MIGRATIONS,
-    drop_schema,
-    rebuild_and_compare,
-    swap,
-    vacuum_analyze,
-)
+from projections.replay import MIGRATIONS, drop_schema, rebuild_and_compare, swap
 from projections.runner import Progress, ProjectionRunner, retry_parked
 
 log = logging.getLogger("muster.projector")
@@ -245,11 +239,14 @@ async def run_replay(
     else:
         print(f"no difference with the live schema {settings.database_schema}")
     if make_live:
-        print("vacuuming and analysing the rebuilt tables…", end="", flush=True)
+        print("vacuuming and analysing the rebuilt tables, then swapping…", end="", flush=True)
         settling = time.monotonic()
-        await vacuum_analyze(urls["postgres"], rebuilt)
+        try:
+            old = await swap(urls["postgres"], settings.database_schema, rebuilt)
+        except BaseException:
+            print()  # the error's message on a line of its own
+            raise
         print(f" done in {time.monotonic() - settling:.1f}s")
-        old = await swap(urls["postgres"], settings.database_schema, rebuilt)
         print(f"swapped: {rebuilt} is now {settings.database_schema}; the old one is {old}")
     elif not keep:
         await drop_schema(urls["postgres"], rebuilt)

@@ -307,7 +307,9 @@ async def catch_up_and_compare(
 async def swap(database_url: str, live: str, rebuilt: str, name: str = "read_models") -> str:
     """Make ``rebuilt`` the live schema; the old one is kept as ``<live>_old_<timestamp>``.
 
-    Refuses while a projector holds the live schema (stop it first).
+    Refuses at once while a projector holds the live schema (stop it first); otherwise, holding
+    the projectors' locks, vacuums and analyses ``rebuilt`` (:func:`vacuum_analyze`), then
+    renames both schemas in one transaction.
     """
     old = checked_schema(f"{live}_old_{time.strftime('%Y%m%d%H%M%S')}")
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -323,6 +325,7 @@ async def swap(database_url: str, live: str, rebuilt: str, name: str = "read_mod
             if not row or not row[0]:
                 raise RuntimeError(f"a projector is running on schema {live}; stop it, then swap")
         try:
+            await vacuum_analyze(database_url, rebuilt)
             async with conn.transaction():
                 await conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
                     sql.Identifier(live), sql.Identifier(old)))  # fmt: skip

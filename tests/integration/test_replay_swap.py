@@ -12,7 +12,8 @@ from nats.aio.client import Client as NATS
 
 from deploy.projector_cmd import run_replay
 from deploy.settings import Settings
-from projections.replay import drop_schema
+from gateways.postgres import migrate
+from projections.replay import MIGRATIONS, drop_schema, swap
 from projections.runner import ProjectionRunner
 from tests.integration.conftest import layout_of
 from tests.integration.test_rebuild_bulk import mixed_log
@@ -41,7 +42,7 @@ async def test_swap_makes_live_a_vacuumed_and_analysed_schema(
 
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "vacuuming and analysing the rebuilt tables… done in" in out
+    assert "vacuuming and analysing the rebuilt tables, then swapping… done in" in out
     old = out.split("the old one is ")[1].split()[0]
     try:
         async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -54,5 +55,37 @@ async def test_swap_makes_live_a_vacuumed_and_analysed_schema(
         names = {name for name, _, _ in tables}
         assert {"games", "participants", "reminders", "timeline"} <= names
         assert [name for name, vacuumed, analysed in tables if not (vacuumed and analysed)] == []
+    finally:
+        await drop_schema(database_url, old)
+
+
+async def vacuumed(database_url: str, schema: str) -> list[str]:
+    """The tables of ``schema`` that a (manual) VACUUM has been through."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cur = await conn.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = %s "
+            "AND last_vacuum IS NOT NULL ORDER BY relname",
+            (schema,),
+        )
+        return [name for (name,) in await cur.fetchall()]
+
+
+async def test_swap_refuses_at_once_while_a_projector_holds_the_live_schema(
+    database_url: str, read_schema: str
+) -> None:
+    rebuilt = f"{read_schema}_rebuild_1"
+    await migrate(database_url, rebuilt, MIGRATIONS)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as projector:
+        # the lock a single-partition projector holds while it runs on the live schema
+        await projector.execute(
+            "SELECT pg_advisory_lock(hashtext(%s))", (f"{read_schema}:read_models",)
+        )
+        with pytest.raises(RuntimeError, match="a projector is running"):
+            await swap(database_url, read_schema, rebuilt)
+    assert await vacuumed(database_url, rebuilt) == []  # refused before any work
+
+    old = await swap(database_url, read_schema, rebuilt)  # the projector has stopped
+    try:
+        assert "timeline" in await vacuumed(database_url, read_schema)
     finally:
         await drop_schema(database_url, old)
