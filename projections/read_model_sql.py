@@ -14,7 +14,6 @@ from psycopg.adapt import PyFormat
 from domain.events import ChannelConfigured, Event, GuildConfigured
 
 if TYPE_CHECKING:
-    from domain.game import GameState
     from projections.feed import LogMessage
     from projections.read_models import GameRow, Parked
 
@@ -159,12 +158,8 @@ async def write_batch(
     parked: list[Parked],
     state_encoder: msgspec.msgpack.Encoder,
     pipelined: bool = False,
-    derived: bool = True,
 ) -> None:
     """Write everything one batch changed (inside the caller's transaction).
-
-    ``derived``: the touched games' participant and reminder rows are replaced too (a
-    rebuild's bulk leaves them to :func:`write_derived_rows` at its end).
 
     ``pipelined``: the connection is in pipeline mode (a small batch, see
     :meth:`projections.read_models.ReadModels.pipelines`), so every row goes as a bound
@@ -174,9 +169,9 @@ async def write_batch(
     async with conn.cursor() as cur:
         if games:
             if pipelined:
-                await _write_games_pipelined(cur, games, state_encoder, derived)
+                await _write_games_pipelined(cur, games, state_encoder)
             else:
-                await _write_games(cur, games, state_encoder, derived)
+                await _write_games(cur, games, state_encoder)
         if timeline:
             if pipelined:
                 await cur.executemany(INSERT_TIMELINE, [timeline_params(m, e) for m, e in timeline])
@@ -201,64 +196,54 @@ async def write_batch(
 
 
 async def _write_games(
-    cur: psycopg.AsyncCursor[Any],
-    games: dict[str, GameRow],
-    encoder: msgspec.msgpack.Encoder,
-    derived: bool = True,
+    cur: psycopg.AsyncCursor[Any], games: dict[str, GameRow], encoder: msgspec.msgpack.Encoder
 ) -> None:
-    """Upsert the touched games and (``derived``) replace their participant and reminder rows
-    (binary ``COPY``: the state goes as stored, none of its bytes escaped as text)."""
+    """Upsert the touched games and replace their participant and reminder rows (binary
+    ``COPY``: the state goes as stored, none of its bytes escaped as text)."""
     await cur.execute(STAGE_GAMES)
     keys = {game_id: UUID(game_id).bytes for game_id in games}  # binary uuid
     async with binary_copy(cur, f"games_stage ({GAME_COLUMNS})", GAME_TYPES) as copy:
         await write_rows(copy, (game_values(keys[g], row, encoder) for g, row in games.items()))
     await cur.execute(UPSERT_GAMES)
-    if not derived:
-        return
     ids = uuid_array(games)  # each one a UUID (keys above): nothing to quote
     await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
-    await copy_derived_rows(cur, [(keys[game_id], row.state) for game_id, row in games.items()])
-
-
-async def copy_derived_rows(
-    cur: psycopg.AsyncCursor[Any], games: list[tuple[bytes, GameState]]
-) -> None:
-    """``COPY`` the participant and reminder rows of ``games`` (binary uuid key, state)."""
     async with binary_copy(
         cur,
         "participants (game_id, kind, ordinal, user_id, placeholder_id, label)",
         ("bytea", "text", "int4", "text", "int4", "text"),  # game_id as binary uuid
     ) as copy:
-        await write_rows(copy, _participant_rows(games))
+        await write_rows(copy, _participant_rows(games, keys))
     async with binary_copy(
         cur,
         "reminders (game_id, offset_minutes, user_id, status)",
         ("bytea", "int4", "text", "text"),
     ) as copy:
-        await write_rows(copy, _reminder_rows(games))
+        await write_rows(copy, (
+            (keys[game_id], offset, user, status)
+            for game_id, row in games.items()
+            for (offset, user), status in row.state.reminders.items()
+        ))  # fmt: skip
 
 
 async def _write_games_pipelined(
-    cur: psycopg.AsyncCursor[Any],
-    games: dict[str, GameRow],
-    encoder: msgspec.msgpack.Encoder,
-    derived: bool = True,
+    cur: psycopg.AsyncCursor[Any], games: dict[str, GameRow], encoder: msgspec.msgpack.Encoder
 ) -> None:
     """:func:`_write_games` as bound statements, for a connection in pipeline mode."""
     keys = {game_id: UUID(game_id) for game_id in games}
     await cur.executemany(UPSERT_GAME, [
         game_params(keys[game_id], row, encoder) for game_id, row in games.items()
     ])  # fmt: skip
-    if not derived:
-        return
     ids = uuid_array(games)
     await cur.execute("DELETE FROM participants WHERE game_id = ANY(%s::uuid[])", (ids,))
     await cur.execute("DELETE FROM reminders WHERE game_id = ANY(%s::uuid[])", (ids,))
-    keyed = [(keys[game_id], row.state) for game_id, row in games.items()]
-    if participants := list(_participant_rows(keyed)):
+    if participants := list(_participant_rows(games, keys)):
         await cur.executemany(INSERT_PARTICIPANT, participants)
-    if reminders := list(_reminder_rows(keyed)):
+    if reminders := [
+        (keys[game_id], offset, user, status)
+        for game_id, row in games.items()
+        for (offset, user), status in row.state.reminders.items()
+    ]:
         await cur.executemany(INSERT_REMINDER, reminders)
 
 
@@ -270,20 +255,17 @@ def game_params(
     return (game_id, *values[1:8], _json.encode(row.state.details).decode(), *values[9:])
 
 
-def _participant_rows(games: Iterable[tuple[object, GameState]]) -> Iterator[tuple[object, ...]]:
-    for key, state in games:
+def _participant_rows(
+    games: dict[str, GameRow], keys: dict[str, bytes] | dict[str, UUID]
+) -> Iterator[tuple[object, ...]]:
+    for game_id, row in games.items():
+        key, state = keys[game_id], row.state
         for n, user in enumerate(state.joined, 1):
             yield (key, "joined", n, user, None, None)
         for n, user in enumerate(state.waitlist, 1):
             yield (key, "waitlisted", n, user, None, None)
         for n, (pid, label) in enumerate(state.placeholders.items(), 1):
             yield (key, "placeholder", n, None, pid, label)
-
-
-def _reminder_rows(games: Iterable[tuple[object, GameState]]) -> Iterator[tuple[object, ...]]:
-    for key, state in games:
-        for (offset, user), status in state.reminders.items():
-            yield (key, offset, user, status)
 
 
 async def _write_timeline(

@@ -84,12 +84,7 @@ class ReadModels:
 
     name = "read_models"
 
-    def __init__(
-        self, clock: Callable[[], float] = time.monotonic, *, derived_rows: bool = True
-    ) -> None:
-        self.derived_rows = derived_rows
-        """Whether each batch replaces its games' participant and reminder rows; a rebuild's
-        bulk leaves them out and writes them once at its end (:func:`write_derived_rows`)."""
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.mapper = EventMapper()
         self.games: TTLCache[str, GameRow] = TTLCache(CACHE_SIZE, CACHE_IDLE, timer=clock)
         """Folded games, as the table holds them after the last commit: at most ``CACHE_SIZE``,
@@ -299,7 +294,7 @@ class ReadModels:
         await write_batch(
             conn, games=self._touched, timeline=timeline or [], guilds=guilds,
             channels=channels, parked=parked, state_encoder=self.state_encoder,
-            pipelined=timeline is not None, derived=self.derived_rows,
+            pipelined=timeline is not None,
         )  # fmt: skip
 
 

@@ -25,7 +25,6 @@ from gateways.jetstream import headers
 from gateways.jetstream.layout import Layout
 from gateways.postgres import connect
 from projections.partitions import Partition, layout_rows
-from projections.read_models import ReadModels
 from projections.runner import Progress, ProjectionRunner
 
 POLL = 0.5  # seconds between progress reports
@@ -45,7 +44,6 @@ class WorkerJob:
     count: int
     until: int
     uvloop: bool = False
-    derived_rows: bool = True  # see ReadModels.derived_rows (a rebuild's bulk: False)
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,6 @@ async def _project(job: WorkerJob) -> Progress:
         runner = ProjectionRunner(
             nc, Layout(job.stream, job.prefix), job.database_url, job.schema,
             partition=Partition(job.index, job.count), fill=FILL,
-            projection=ReadModels(derived_rows=job.derived_rows),
         )  # fmt: skip
         return await runner.run(asyncio.Event(), until=job.until)
     finally:

@@ -19,17 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import psycopg
 from nats.aio.client import Client as NATS
 from psycopg import sql
 
-from domain.game import GameState
 from gateways.jetstream.layout import Layout
 from gateways.postgres import checked_schema, connect, migrate
 from projections.partitions import Partition, layout_rows, partitions_of
-from projections.read_model_sql import copy_derived_rows
-from projections.read_models import ReadModels
 from projections.rebuild_workers import FILL
 from projections.runner import Progress, ProjectionRunner, stored_position
 
@@ -119,15 +115,7 @@ async def rebuild_and_compare(
 
             jobs = [
                 WorkerJob(
-                    url,
-                    layout.stream,
-                    layout.prefix,
-                    database_url,
-                    rebuilt,
-                    k,
-                    count,
-                    target,
-                    derived_rows=False,  # written once at the bulk's end (write_derived_rows)
+                    url, layout.stream, layout.prefix, database_url, rebuilt, k, count, target
                 )
                 for k in range(count)
             ]
@@ -144,16 +132,11 @@ async def rebuild_and_compare(
             progress.parked += done.parked
             progress.duplicates += done.duplicates
         return rebuilt, progress, differences
-    projection = ReadModels()
-    runner = ProjectionRunner(nc, layout, database_url, rebuilt, projection=projection, fill=FILL)
+    runner = ProjectionRunner(nc, layout, database_url, rebuilt, fill=FILL)
 
     async def bulk_single(target: int) -> None:
         report = functools.partial(on_batch, target=target) if on_batch else None
-        projection.derived_rows = False  # written once at the bulk's end (write_derived_rows)
-        try:
-            await runner.run(asyncio.Event(), until=target, on_batch=report)
-        finally:
-            projection.derived_rows = True
+        await runner.run(asyncio.Event(), until=target, on_batch=report)
 
     await _bulk_catch_up(database_url, live, rebuilt, name, bulk_single)
     progress, differences = await catch_up_and_compare(
@@ -167,8 +150,7 @@ async def _bulk_catch_up(
 ) -> None:
     """The first, long part of a rebuild: up to where the live projection is now, into the
     fresh schema without its secondary indexes, which are built once at the end (cheaper
-    than keeping them up to date row by row), and without the games' participant and reminder
-    rows, written once at the end from the games' folded states (:func:`write_derived_rows`)."""
+    than keeping them up to date row by row)."""
     conn = await connect(database_url, live)
     try:
         target = min((await layout_rows(conn, name)).values(), default=0)  # every worker's
@@ -179,30 +161,8 @@ async def _bulk_catch_up(
     indexes = await drop_secondary_indexes(database_url, rebuilt)
     try:
         await run(target)
-        await write_derived_rows(database_url, rebuilt)
     finally:
         await create_indexes(database_url, indexes)
-
-
-DERIVED_CHUNK = 10_000  # games read and written per round of write_derived_rows
-
-
-async def write_derived_rows(database_url: str, schema: str) -> None:
-    """Write every game's participant and reminder rows afresh from its folded state (the
-    ``state`` column, committed with the game's row): the end of a rebuild's bulk, whose batches
-    leave them out. Each game's rows are written once, instead of once per transaction it has
-    events in (a game spanning several 50,000-event transactions had them replaced in each)."""
-    decode = msgspec.msgpack.Decoder(GameState).decode
-    conn = await connect(database_url, schema)
-    try:
-        async with conn.transaction():
-            await conn.execute("TRUNCATE participants, reminders")
-            async with conn.cursor(name="derived_rows") as games, conn.cursor() as cur:
-                await games.execute("SELECT game_id, state FROM games")
-                while chunk := await games.fetchmany(DERIVED_CHUNK):
-                    await copy_derived_rows(cur, [(gid.bytes, decode(st)) for gid, st in chunk])
-    finally:
-        await conn.close()
 
 
 SECONDARY_INDEXES = """

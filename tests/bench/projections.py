@@ -64,7 +64,6 @@ from gateways.jetstream.layout import H_MSG_ID, Layout, event_headers
 from gateways.postgres import connect, migrate
 from projections.feed import LogFeed
 from projections.partitions import partition_of
-from projections.read_models import ReadModels
 from projections.rebuild_workers import FILL, WorkerJob, WorkerResult, follow, run_workers
 from projections.replay import (
     MIGRATIONS,
@@ -72,7 +71,6 @@ from projections.replay import (
     create_indexes,
     drop_secondary_indexes,
     vacuum_analyze,
-    write_derived_rows,
 )
 from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
@@ -252,7 +250,7 @@ async def rebuild_with_workers(
     schema = f"bench_rm_{count}"
     await migrate(database_url, schema, MIGRATIONS)
     jobs = [WorkerJob(nats_url, layout.stream, layout.prefix, database_url, schema, k, count,
-                      total, uvloop, derived_rows=False) for k in range(count)]  # fmt: skip
+                      total, uvloop) for k in range(count)]  # fmt: skip
     before = await checkpoint(database_url)
     started = time.perf_counter()
     indexes = await drop_secondary_indexes(database_url, schema)  # as `muster replay` does
@@ -266,7 +264,6 @@ async def rebuild_with_workers(
                   f"({progress.position / (now - started):,.0f}/s)", flush=True)  # fmt: skip
 
     progress, results = await run_workers(jobs, show)
-    await write_derived_rows(database_url, schema)  # as `muster replay` ends its bulk
     await create_indexes(database_url, indexes)
     rate = total / (time.perf_counter() - started)
     await checkpoints_since(database_url, before, f"{count} worker(s)")
@@ -320,10 +317,8 @@ async def rebuild_in_process(
     before = await checkpoint(database_url)
     started = time.perf_counter()
     indexes = await drop_secondary_indexes(database_url, schema)
-    bulk = ReadModels(derived_rows=False)
-    runner = ProjectionRunner(nc, layout, database_url, schema, projection=bulk, fill=FILL)
+    runner = ProjectionRunner(nc, layout, database_url, schema, fill=FILL)
     progress = await runner.run(asyncio.Event(), until=total)
-    await write_derived_rows(database_url, schema)
     await create_indexes(database_url, indexes)
     rate = total / (time.perf_counter() - started)
     await checkpoints_since(database_url, before, "1 runner in this process")

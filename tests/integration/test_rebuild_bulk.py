@@ -2,9 +2,7 @@
 
 The live projector here commits after every single event (``max_batch=1``); ``muster replay``'s
 rebuild folds up to :data:`projections.rebuild_workers.FILL` events in memory per transaction and
-writes each game once, and its participant and reminder rows once at the end of the bulk
-(:func:`projections.replay.write_derived_rows`). The log mixes every kind of change a game's rows
-go through.
+writes each game once. The log mixes every kind of change a game's rows go through.
 """
 
 from __future__ import annotations
@@ -115,16 +113,8 @@ def mixed_log(env: dict[str, str], commands: int = 400, seed: int = 7) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("partitions", [1, 2])
 async def test_the_batch_folded_rebuild_equals_the_event_by_event_projection(
-    event_log_env: dict[str, str],
-    database_url: str,
-    read_schema: str,
-    nc: NATS,
-    partitions: int,
-    monkeypatch: pytest.MonkeyPatch,
+    event_log_env: dict[str, str], database_url: str, read_schema: str, nc: NATS, partitions: int
 ) -> None:
-    # The bulk leaves participants and reminders to one pass at its end: a few games per round
-    # here, so that pass goes round several times as on a large log.
-    monkeypatch.setattr("projections.replay.DERIVED_CHUNK", 3)
     last = await asyncio.to_thread(mixed_log, event_log_env)
     live = ProjectionRunner(nc, layout_of(event_log_env), database_url, read_schema, max_batch=1)
     progress = await asyncio.wait_for(live.run(asyncio.Event(), until=last), 60)
