@@ -22,7 +22,13 @@ from typing import Any
 
 from tests.bench.common import parse_summary, table
 
-NOT_BENCHMARKS = {"__init__", "__main__", "common", "bot_ports"}  # helpers, not benchmarks
+NOT_BENCHMARKS = {
+    "__init__",
+    "__main__",
+    "common",
+    "bot_ports",
+    "projection_log",
+}  # helpers, not benchmarks
 # Measuring instruments run by hand (CPU per thread, callgrind counts), not benchmarks with a
 # figure and a baseline; tests/unit/test_bench_instruments.py keeps them importable.
 INSTRUMENTS = {"bot_cpu", "join_path", "rebuild_instructions"}

@@ -26,7 +26,7 @@ import nats
 
 from gateways.jetstream.layout import Layout
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
-from tests.bench.projections import fill, ordered_consumer_read
+from tests.bench.projection_log import fill, ordered_consumer_read
 
 LAYOUT = Layout("BENCH_EVENTS", "bench")
 

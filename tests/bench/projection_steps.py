@@ -39,7 +39,13 @@ from gateways.postgres import migrate
 from projections.replay import MIGRATIONS, create_indexes, drop_secondary_indexes
 from projections.runner import ProjectionRunner
 from tests.bench.common import bench_stack, peak_rss_mib, summary, table
-from tests.bench.projections import ENCODER, event_stream, feed_read, fill, ordered_consumer_read
+from tests.bench.projection_log import (
+    ENCODER,
+    event_stream,
+    feed_read,
+    fill,
+    ordered_consumer_read,
+)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ async def _serve(directory: Path, events: int) -> None:
 
     from deploy.stack import LocalStack
     from gateways.jetstream.layout import Layout
-    from tests.bench.projections import fill
+    from tests.bench.projection_log import fill
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

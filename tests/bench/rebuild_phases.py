@@ -34,7 +34,8 @@ from projections.rebuild_workers import FILL
 from projections.replay import MIGRATIONS, create_indexes, drop_secondary_indexes
 from projections.runner import Progress, ProjectionRunner
 from tests.bench.common import bench_stack, summary, table
-from tests.bench.projections import checkpoint, fill
+from tests.bench.projection_log import fill
+from tests.bench.projections import checkpoint
 
 LAYOUT = Layout("BENCH_EVENTS", "benchevents")
 SERVER = """SELECT pg_current_wal_lsn() - '0/0'::pg_lsn,

@@ -22,7 +22,7 @@ from gateways.postgres import connect, migrate
 from projections.feed import LogMessage
 from projections.read_models import PIPELINE_UP_TO, ReadModels
 from projections.replay import COMPARED, MIGRATIONS, compare
-from tests.bench.projections import event_stream
+from tests.bench.projection_log import event_stream
 
 pytestmark = pytest.mark.integration
 
